@@ -1,0 +1,51 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Module layering follows ../shared/DESIGN.md: each target imports only those listed above it.
+let package = Package(
+  name: "mixprec",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "mixprec", targets: ["mixprec"]),
+    .library(name: "MixPrecCore", targets: ["TensorCore", "GraphIR", "ONNXFormat", "Execution"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+  ],
+  targets: [
+    // System libraries (module maps only). OpenBLAS is listed before GSL everywhere so that
+    // `cblas_sgemm` resolves to OpenBLAS rather than to GSL's reference gslcblas.
+    .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+    .systemLibrary(name: "CGSL", path: "Sources/CGSL"),
+
+    .target(
+      name: "TensorCore",
+      dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+    .target(name: "GraphIR", dependencies: ["TensorCore"]),
+    .target(
+      name: "ONNXFormat",
+      dependencies: ["TensorCore", "GraphIR", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      exclude: ["Generated/onnx.proto"]),
+    .target(
+      name: "Execution",
+      dependencies: ["COpenBLAS", "TensorCore", "GraphIR"],
+      swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+    .executableTarget(
+      name: "mixprec",
+      dependencies: [
+        "TensorCore", "GraphIR", "ONNXFormat", "Execution",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+    .testTarget(name: "GraphIRTests", dependencies: ["GraphIR", "TensorCore"]),
+    .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "GraphIR", "TensorCore"]),
+    .testTarget(
+      name: "ExecutionTests",
+      dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "COpenBLAS", "CGSL"]),
+    .testTarget(name: "CLITests", dependencies: ["mixprec"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,83 @@
+import Foundation
+import GraphIR
+import TensorCore
+
+/// A folder of model inputs in the calibration format: one `<input name>.npy` per model input
+/// (batch on axis 0) or one `.npz` holding them; optional `labels.npy` / `labels.txt`.
+public struct InputFolder {
+  public let url: URL
+  /// One tensor per model input, batch on axis 0.
+  public let tensors: [String: Tensor]
+
+  /// File name used for a tensor called `name` ("/" and other path characters become "_").
+  public static func fileName(_ name: String) -> String {
+    String(name.map { "/\\:".contains($0) ? "_" : $0 }) + ".npy"
+  }
+
+  /// Loads the inputs `graph` needs from `url`.
+  public init(_ url: URL, for graph: Graph) throws {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else {
+      throw GraphError("input folder '\(url.path)' does not exist or is not a folder")
+    }
+    self.url = url
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+    var archive: [String: Tensor] = [:]
+    if let npz = files.filter({ $0.hasSuffix(".npz") }).sorted().first {
+      archive = try NPZ.read(url.appendingPathComponent(npz))
+    }
+    var tensors: [String: Tensor] = [:]
+    for input in graph.inputs {
+      if let t = archive[input.name] ?? archive[String(InputFolder.fileName(input.name).dropLast(4))] {
+        tensors[input.name] = t
+        continue
+      }
+      let file = url.appendingPathComponent(InputFolder.fileName(input.name))
+      guard FileManager.default.fileExists(atPath: file.path) else {
+        throw GraphError("missing input file '\(file.path)' for model input '\(input.name)' (write one .npy per input, batch on axis 0)")
+      }
+      tensors[input.name] = try NPY.read(file)
+    }
+    self.tensors = tensors
+  }
+
+  /// Number of samples (axis 0 of the first input).
+  public var batchSize: Int { tensors.values.first?.shape.first ?? 0 }
+
+  /// Integer labels from `labels.npy`, if present.
+  public func integerLabels() throws -> [Int]? {
+    let f = url.appendingPathComponent("labels.npy")
+    guard FileManager.default.fileExists(atPath: f.path) else { return nil }
+    return try NPY.read(f).asInts().map { Int($0) }
+  }
+
+  /// Text labels from `labels.txt` (one per line), if present.
+  public func textLabels() throws -> [String]? {
+    let f = url.appendingPathComponent("labels.txt")
+    guard FileManager.default.fileExists(atPath: f.path) else { return nil }
+    let text = try String(contentsOf: f, encoding: .utf8)
+    var lines = text.components(separatedBy: "\n")
+    if lines.last == "" { lines.removeLast() }
+    return lines
+  }
+}
+
+extension Tensor {
+  /// Rows `range` along axis 0.
+  public func rows(_ range: Range<Int>) -> Tensor {
+    let per = shape.dropFirst().reduce(1, *)
+    var s = shape
+    s[0] = range.count
+    switch storage {
+    case .float(let v): return Tensor(dtype: dtype, shape: s, storage: .float(Array(v[(range.lowerBound * per)..<(range.upperBound * per)])))
+    case .int(let v): return Tensor(dtype: dtype, shape: s, storage: .int(Array(v[(range.lowerBound * per)..<(range.upperBound * per)])))
+    case .bool(let v): return Tensor(dtype: dtype, shape: s, storage: .bool(Array(v[(range.lowerBound * per)..<(range.upperBound * per)])))
+    }
+  }
+
+  /// Number of NaN values (0 for non-float tensors).
+  public var nanCount: Int {
+    if case .float(let v) = storage { return v.reduce(0) { $0 + ($1.isNaN ? 1 : 0) } }
+    return 0
+  }
+}

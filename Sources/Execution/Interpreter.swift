@@ -1,0 +1,94 @@
+import GraphIR
+import TensorCore
+
+/// Runs a graph node by node on the reference kernels. Values live in numbered slots and are
+/// released after their last reader, so peak memory is the live set, not every activation.
+struct Interpreter {
+  struct Step {
+    var node: Node
+    var kernel: OpKernel
+    var inputs: [Int]  // slot per input, -1 for omitted
+    var outputs: [Int]  // slot per output, -1 for unused
+    var release: [Int]  // slots whose last reader is this step
+  }
+
+  let steps: [Step]
+  let slotCount: Int
+  let inputSlots: [(name: String, slot: Int)]
+  let outputSlots: [(name: String, slot: Int)]
+  let constants: [(slot: Int, value: Tensor)]
+  let opset: Int
+
+  init(graph: Graph) throws {
+    var slot: [String: Int] = [:]
+    func slotFor(_ name: String) -> Int {
+      if let s = slot[name] { return s }
+      slot[name] = slot.count
+      return slot.count - 1
+    }
+    let inputSlots = graph.inputs.map { ($0.name, slotFor($0.name)) }
+    var constants: [(Int, Tensor)] = []
+    for (name, t) in graph.initializers { constants.append((slotFor(name), t)) }
+    var steps: [Step] = []
+    var lastUse: [Int: Int] = [:]
+    var defined = Set(slot.values)
+    for (i, n) in graph.nodes.enumerated() {
+      let kernel = try OpRegistry.kernel(for: n, opset: graph.opset)
+      let ins = try n.inputs.map { name -> Int in
+        if name.isEmpty { return -1 }
+        guard let s = slot[name], defined.contains(s) else {
+          throw GraphError("node '\(n.name)' (\(n.opType)) reads '\(name)', which no earlier node, input or initializer defines")
+        }
+        lastUse[s] = i
+        return s
+      }
+      let outs = n.outputs.map { $0.isEmpty ? -1 : slotFor($0) }
+      for o in outs where o >= 0 { defined.insert(o) }
+      steps.append(Step(node: n, kernel: kernel, inputs: ins, outputs: outs, release: []))
+    }
+    let outputSlots = try graph.outputs.map { o -> (String, Int) in
+      guard let s = slot[o.name], defined.contains(s) else {
+        throw GraphError("graph output '\(o.name)' is produced by no node, input or initializer")
+      }
+      return (o.name, s)
+    }
+    let pinned = Set(outputSlots.map(\.1) + constants.map(\.0))
+    for (s, i) in lastUse where !pinned.contains(s) { steps[i].release.append(s) }
+    self.steps = steps
+    self.slotCount = slot.count
+    self.inputSlots = inputSlots
+    self.outputSlots = outputSlots
+    self.constants = constants
+    self.opset = graph.opset
+  }
+
+  /// Runs every node; `observe` sees each node with its output values as they are produced.
+  func run(_ feeds: [String: Tensor], observe: ((Node, [Tensor]) -> Void)? = nil) throws -> [String: Tensor] {
+    var values = [Tensor?](repeating: nil, count: slotCount)
+    for (s, t) in constants { values[s] = t }
+    for (name, s) in inputSlots {
+      guard let t = feeds[name] else { throw GraphError("missing value for model input '\(name)'") }
+      values[s] = t
+    }
+    for step in steps {
+      let args = step.inputs.map { $0 < 0 ? nil : values[$0] }
+      let results: [Tensor]
+      do {
+        results = try step.kernel(step.node, args, opset)
+      } catch let e as GraphError {
+        throw e
+      } catch {
+        throw opError(step.node, "\(error)")
+      }
+      for (k, s) in step.outputs.enumerated() where s >= 0 {
+        guard k < results.count else { throw opError(step.node, "produced \(results.count) outputs, \(step.outputs.count) expected") }
+        values[s] = results[k]
+      }
+      observe?(step.node, results)
+      for s in step.release { values[s] = nil }
+    }
+    var out: [String: Tensor] = [:]
+    for (name, s) in outputSlots { out[name] = values[s] }
+    return out
+  }
+}

@@ -1,0 +1,143 @@
+import GraphIR
+import TensorCore
+
+/// Conv (1-D/2-D, groups, dilations, pads, auto_pad): im2col + OpenBLAS GEMM for general
+/// convolutions, a direct GEMM for pointwise ones and a direct kernel for depthwise ones.
+enum ConvOps {
+  static let kernels: [String: OpKernel] = [
+    "Conv": { node, inputs, _ in [try conv(node, inputs)] }
+  ]
+
+  static func conv(_ node: Node, _ inputs: [Tensor?]) throws -> Tensor {
+    let x = try inputs.required(0, node), w = try inputs.required(1, node)
+    guard x.rank == w.rank, x.rank == 3 || x.rank == 4 else {
+      throw opError(node, "input \(x.shape) and weight \(w.shape) must both be 3-D or 4-D (1-D or 2-D convolution)")
+    }
+    let group = node.int("group", default: 1)
+    let n = x.shape[0], c = x.shape[1], oc = w.shape[0], icg = w.shape[1]
+    guard group > 0, c == icg * group, oc % group == 0 else {
+      throw opError(node, "input channels \(c), weight \(w.shape) and group \(group) disagree")
+    }
+    if let ks = node.ints("kernel_shape"), ks != Array(w.shape.dropFirst(2)) {
+      throw opError(node, "kernel_shape \(ks) differs from the weight's \(Array(w.shape.dropFirst(2)))")
+    }
+    let geo = try ConvGeometry.make(node, spatial: Array(x.shape.dropFirst(2)), kernel: Array(w.shape.dropFirst(2)))
+    let bias = try inputs.optional(2).map { try $0.floatValues(node) }
+    if let b = bias, b.count != oc { throw opError(node, "bias has \(b.count) values for \(oc) output channels") }
+    let xv = try x.floatValues(node), wv = try w.floatValues(node)
+    let outShape = x.rank == 3 ? [n, oc, geo.outW] : [n, oc, geo.outH, geo.outW]
+    let out = ConvKernels.conv2d(x: xv, n: n, c: c, w: wv, oc: oc, group: group, bias: bias, geo: geo)
+    return Tensor(dtype: x.dtype, shape: outShape, storage: .float(out))
+  }
+}
+
+/// The FP32 convolution kernels on raw NCHW buffers.
+public enum ConvKernels {
+  /// Output of a grouped 2-D convolution, NCHW (`oc × outH × outW` per image).
+  static func conv2d(x: [Float], n: Int, c: Int, w: [Float], oc: Int, group: Int, bias: [Float]?,
+                     geo: ConvGeometry) -> [Float] {
+    let plane = geo.outH * geo.outW, inPlane = geo.inH * geo.inW
+    let total = n * oc * plane
+    if total == 0 { return [] }
+    let icg = c / group, ocg = oc / group
+    let kk = icg * geo.kH * geo.kW
+    var out = [Float](repeating: 0, count: total)
+    x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
+      let xb = px.baseAddress!, wb = pw.baseAddress!, ob = po.baseAddress!
+      if icg == 1 && ocg >= 1 && group == c && group > 1 {
+        depthwise(x: xb, w: wb, out: ob, n: n, c: c, multiplier: ocg, geo: geo)
+      } else if kk > 0 {
+        var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : kk * plane)
+        col.withUnsafeMutableBufferPointer { pc in
+          for b in 0..<n {
+            for g in 0..<group {
+              let src = xb + (b * c + g * icg) * inPlane
+              let bMatrix: UnsafePointer<Float>
+              if geo.isPointwise {
+                bMatrix = UnsafePointer(src)
+              } else {
+                im2col(src, channels: icg, geo: geo, col: pc.baseAddress!)
+                bMatrix = UnsafePointer(pc.baseAddress!)
+              }
+              BLAS.sgemm(m: ocg, n: plane, k: kk, a: wb + g * ocg * kk, lda: kk, b: bMatrix, ldb: plane,
+                c: ob + (b * oc + g * ocg) * plane, ldc: plane)
+            }
+          }
+        }
+      }
+      if let bias {
+        for b in 0..<n {
+          for o in 0..<oc {
+            let v = bias[o], p = ob + (b * oc + o) * plane
+            for i in 0..<plane { p[i] += v }
+          }
+        }
+      }
+    } } }
+    return out
+  }
+
+  /// Unfolds `channels` input planes into a `(channels·kH·kW) × (outH·outW)` matrix.
+  static func im2col(_ x: UnsafePointer<Float>, channels: Int, geo: ConvGeometry, col: UnsafeMutablePointer<Float>) {
+    let plane = geo.outH * geo.outW
+    let rows = channels * geo.kH * geo.kW
+    Parallel.forEach(rows, costPerItem: plane) { row in
+      let kw = row % geo.kW, kh = (row / geo.kW) % geo.kH, ch = row / (geo.kW * geo.kH)
+      let src = x + ch * geo.inH * geo.inW
+      let dst = col + row * plane
+      for oh in 0..<geo.outH {
+        let ih = oh * geo.strideH - geo.padTop + kh * geo.dilH
+        let d = dst + oh * geo.outW
+        if ih < 0 || ih >= geo.inH {
+          d.update(repeating: 0, count: geo.outW)
+          continue
+        }
+        let s = src + ih * geo.inW
+        let off = kw * geo.dilW - geo.padLeft
+        // Valid ow range: 0 <= ow*stride + off < inW.
+        let lo = off >= 0 ? 0 : Swift.min((-off + geo.strideW - 1) / geo.strideW, geo.outW)
+        let hi = Swift.max(Swift.min(geo.inW - off > 0 ? (geo.inW - off - 1) / geo.strideW + 1 : 0, geo.outW), lo)
+        if lo > 0 { d.update(repeating: 0, count: lo) }
+        if geo.strideW == 1 {
+          if hi > lo { d.advanced(by: lo).update(from: s + lo + off, count: hi - lo) }
+        } else {
+          for ow in lo..<hi { d[ow] = s[ow * geo.strideW + off] }
+        }
+        if hi < geo.outW { d.advanced(by: hi).update(repeating: 0, count: geo.outW - hi) }
+      }
+    }
+  }
+
+  /// Direct depthwise convolution: output channel o reads input channel o / multiplier.
+  static func depthwise(x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                        n: Int, c: Int, multiplier: Int, geo: ConvGeometry) {
+    let oc = c * multiplier
+    let plane = geo.outH * geo.outW, inPlane = geo.inH * geo.inW
+    Parallel.forEach(n * oc, costPerItem: plane * geo.kH * geo.kW) { item in
+      let b = item / oc, o = item % oc
+      let src = x + (b * c + o / multiplier) * inPlane
+      let dst = out + item * plane
+      let wk = w + o * geo.kH * geo.kW
+      for kh in 0..<geo.kH {
+        for kw in 0..<geo.kW {
+          let wv = wk[kh * geo.kW + kw]
+          let off = kw * geo.dilW - geo.padLeft
+          let lo = off >= 0 ? 0 : Swift.min((-off + geo.strideW - 1) / geo.strideW, geo.outW)
+          let hi = Swift.max(Swift.min(geo.inW - off > 0 ? (geo.inW - off - 1) / geo.strideW + 1 : 0, geo.outW), lo)
+          for oh in 0..<geo.outH {
+            let ih = oh * geo.strideH - geo.padTop + kh * geo.dilH
+            if ih < 0 || ih >= geo.inH { continue }
+            let s = src + ih * geo.inW + off
+            let d = dst + oh * geo.outW
+            if geo.strideW == 1 {
+              for ow in lo..<hi { d[ow] += wv * s[ow] }
+            } else {
+              let st = geo.strideW
+              for ow in lo..<hi { d[ow] += wv * s[ow * st] }
+            }
+          }
+        }
+      }
+    }
+  }
+}

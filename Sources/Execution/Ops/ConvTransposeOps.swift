@@ -1,0 +1,92 @@
+import GraphIR
+import TensorCore
+
+/// ConvTranspose (1-D/2-D, groups, dilations, pads, output_padding, output_shape):
+/// GEMM of the transposed weight with the input, then col2im scatter-add.
+enum ConvTransposeOps {
+  static let kernels: [String: OpKernel] = [
+    "ConvTranspose": { node, inputs, _ in [try convTranspose(node, inputs)] }
+  ]
+
+  static func convTranspose(_ node: Node, _ inputs: [Tensor?]) throws -> Tensor {
+    let x = try inputs.required(0, node), w = try inputs.required(1, node)
+    guard x.rank == w.rank, x.rank == 3 || x.rank == 4 else {
+      throw opError(node, "input \(x.shape) and weight \(w.shape) must both be 3-D or 4-D")
+    }
+    let group = node.int("group", default: 1)
+    let n = x.shape[0], c = x.shape[1]
+    guard group > 0, w.shape[0] == c, c % group == 0 else {
+      throw opError(node, "input channels \(c), weight \(w.shape) and group \(group) disagree")
+    }
+    let ocg = w.shape[1], oc = ocg * group, icg = c / group
+    let r = x.rank - 2
+    let spatial = Array(x.shape.dropFirst(2)), kernel = Array(w.shape.dropFirst(2))
+    let strides = node.ints("strides") ?? [Int](repeating: 1, count: r)
+    let dil = node.ints("dilations") ?? [Int](repeating: 1, count: r)
+    let outPad = node.ints("output_padding") ?? [Int](repeating: 0, count: r)
+    var pads = node.ints("pads") ?? [Int](repeating: 0, count: 2 * r)
+    guard strides.count == r, dil.count == r, outPad.count == r, pads.count == 2 * r else {
+      throw opError(node, "attributes do not match \(r) spatial dims")
+    }
+    let autoPad = node.string("auto_pad") ?? "NOTSET"
+    var outSpatial = [Int](repeating: 0, count: r)
+    let explicitOut = node.ints("output_shape").map { Array($0.suffix(r)) }
+    for i in 0..<r {
+      let full = strides[i] * (spatial[i] - 1) + outPad[i] + (kernel[i] - 1) * dil[i] + 1
+      if let os = explicitOut ?? (autoPad.hasPrefix("SAME") ? spatial.map { $0 * strides[i] } : nil) {
+        let total = Swift.max(full - os[i], 0)
+        if autoPad == "SAME_UPPER" {
+          pads[i] = total / 2; pads[i + r] = total - total / 2
+        } else {
+          pads[i] = total - total / 2; pads[i + r] = total / 2
+        }
+        outSpatial[i] = os[i]
+      } else {
+        outSpatial[i] = full - pads[i] - pads[i + r]
+      }
+    }
+    guard outSpatial.allSatisfy({ $0 >= 0 }) else { throw opError(node, "negative output size \(outSpatial)") }
+    let (inH, inW) = r == 1 ? (1, spatial[0]) : (spatial[0], spatial[1])
+    let (kH, kW) = r == 1 ? (1, kernel[0]) : (kernel[0], kernel[1])
+    let (sH, sW) = r == 1 ? (1, strides[0]) : (strides[0], strides[1])
+    let (dH, dW) = r == 1 ? (1, dil[0]) : (dil[0], dil[1])
+    let (pT, pL) = r == 1 ? (0, pads[0]) : (pads[0], pads[1])
+    let (outH, outW) = r == 1 ? (1, outSpatial[0]) : (outSpatial[0], outSpatial[1])
+    let bias = try inputs.optional(2).map { try $0.floatValues(node) }
+    let xv = try x.floatValues(node), wv = try w.floatValues(node)
+    let inPlane = inH * inW, outPlane = outH * outW, kk = kH * kW
+    var out = [Float](repeating: 0, count: n * oc * outPlane)
+    var cols = [Float](repeating: 0, count: ocg * kk * inPlane)
+    if !out.isEmpty && !cols.isEmpty && icg > 0 {
+      xv.withUnsafeBufferPointer { px in wv.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
+        cols.withUnsafeMutableBufferPointer { pc in
+          for b in 0..<n {
+            for g in 0..<group {
+              BLAS.sgemm(transA: true, m: ocg * kk, n: inPlane, k: icg, a: pw.baseAddress! + g * icg * ocg * kk,
+                lda: ocg * kk, b: px.baseAddress! + (b * c + g * icg) * inPlane, ldb: inPlane,
+                c: pc.baseAddress!, ldc: inPlane)
+              for row in 0..<(ocg * kk) {
+                let o = row / kk, kh = (row / kW) % kH, kw = row % kW
+                let dst = po.baseAddress! + (b * oc + g * ocg + o) * outPlane
+                let src = pc.baseAddress! + row * inPlane
+                for ih in 0..<inH {
+                  let oh = ih * sH - pT + kh * dH
+                  if oh < 0 || oh >= outH { continue }
+                  for iw in 0..<inW {
+                    let ow = iw * sW - pL + kw * dW
+                    if ow >= 0 && ow < outW { dst[oh * outW + ow] += src[ih * inW + iw] }
+                  }
+                }
+              }
+            }
+          }
+        }
+      } } }
+    }
+    if let bias {
+      guard bias.count == oc else { throw opError(node, "bias has \(bias.count) values for \(oc) output channels") }
+      for b in 0..<n { for o in 0..<oc { for i in 0..<outPlane { out[(b * oc + o) * outPlane + i] += bias[o] } } }
+    }
+    return Tensor(dtype: x.dtype, shape: [n, oc] + outSpatial, storage: .float(out))
+  }
+}

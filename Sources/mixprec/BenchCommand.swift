@@ -1,0 +1,104 @@
+import ArgumentParser
+import Execution
+import Foundation
+import GraphIR
+import TensorCore
+
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench",
+    abstract: "Benchmarks: `bench model MODEL` times the FP32 runtime against ONNX Runtime.")
+
+  @Argument(help: "What to benchmark: model.") var target: String
+  @Argument(help: "The ONNX model (for `bench model`).") var model: String?
+  @Option(name: .long, help: "Input shape NAME=1x3x48x192 (batch dim is replaced by 1 and 32).")
+  var shape: [String] = []
+  @Option(help: "Batch sizes to time.") var batches: String = "1,32"
+  @Option(help: "Timed runs per batch size (after one warm-up run).") var runs: Int = 20
+  @Flag(help: "Print one JSON object per measurement.") var json = false
+  @Flag(name: .customLong("no-ort"), help: "Skip the ONNX Runtime comparison.") var noORT = false
+
+  func run() throws {
+    guard target == "model" else { throw ValidationError("unknown benchmark '\(target)'; use: bench model MODEL") }
+    guard let model else { throw ValidationError("bench model needs a MODEL") }
+    guard runs > 0 else { throw ValidationError("--runs must be positive") }
+    let batchSizes = try batches.split(separator: ",").map { s -> Int in
+      guard let v = Int(s), v > 0 else { throw ValidationError("--batches takes positive integers like 1,32") }
+      return v
+    }
+    let (_, session) = try openModel(model)
+    let given = try parseShapes(shape, graph: session.graph)
+    let name = URL(fileURLWithPath: model).lastPathComponent
+    for batch in batchSizes {
+      let shapes = try resolveShapes(given, graph: session.graph, batch: batch)
+      var rng = SystemRandomNumberGenerator()
+      let feeds = Dictionary(uniqueKeysWithValues: session.graph.inputs.map { input -> (String, Tensor) in
+        let s = shapes[input.name]!
+        return (input.name, Tensor(shape: s, floats: (0..<s.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) }))
+      })
+      _ = try session.run(feeds)  // warm-up; also specializes the graph for these shapes
+      var times: [Double] = []
+      for _ in 0..<runs {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        _ = try session.run(feeds)
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+      }
+      times.sort()
+      let median = times[times.count / 2]
+      let shapeText = shapes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.map(String.init).joined(separator: "x"))" }.joined(separator: " ")
+      var ortMedian: Double? = nil
+      if !noORT { ortMedian = ORTBenchmark.median(model: model, shapes: shapes, runs: runs) }
+      let peak = peakResidentMB()
+      if json {
+        var fields = "\"bench\":\"model\",\"model\":\"\(name)\",\"batch\":\(batch),\"median_ms\":\(fmt(median)),\"min_ms\":\(fmt(times[0])),\"peak_rss_mb\":\(fmt(peak)),\"threads\":\(Parallel.cores)"
+        if let o = ortMedian { fields += ",\"ort_median_ms\":\(fmt(o)),\"ratio_vs_ort\":\(fmt(median / o))" }
+        print("{\(fields)}")
+      } else {
+        var line = "\(name) fp32 batch \(batch) (\(shapeText)): median \(fmt(median)) ms, min \(fmt(times[0])) ms over \(runs) runs, peak RSS \(fmt(peak)) MB"
+        if let o = ortMedian { line += "; ONNX Runtime median \(fmt(o)) ms, ratio mixprec/ORT \(fmt(median / o))x" }
+        print(line)
+      }
+    }
+  }
+
+  func fmt(_ v: Double) -> String { String(format: "%.3f", v) }
+}
+
+/// Peak resident memory of this process in MB (getrusage ru_maxrss is in KB on Linux).
+func peakResidentMB() -> Double {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF.rawValue, &usage)
+  return Double(usage.ru_maxrss) / 1024
+}
+
+/// Times ONNX Runtime on the same model and shapes through `Calibration/ort_bench.py`.
+enum ORTBenchmark {
+  static func median(model: String, shapes: [String: [Int]], runs: Int) -> Double? {
+    let script = ProcessInfo.processInfo.environment["MIXPREC_ORT_BENCH"] ?? "Calibration/ort_bench.py"
+    let python = FileManager.default.fileExists(atPath: ".venv/bin/python") ? ".venv/bin/python" : "/usr/bin/env"
+    guard FileManager.default.fileExists(atPath: script) else {
+      warn("note: ONNX Runtime comparison skipped: \(script) not found (run from the repository root)")
+      return nil
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: python)
+    let shapeArgs = shapes.map { "\($0.key)=\($0.value.map(String.init).joined(separator: "x"))" }
+    p.arguments = (python.hasSuffix("env") ? ["python3"] : []) + [script, model, "--runs", "\(runs)"] + shapeArgs.flatMap { ["--shape", $0] }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = FileHandle.standardError
+    do { try p.run() } catch {
+      warn("note: ONNX Runtime comparison skipped: \(error.localizedDescription)")
+      return nil
+    }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0, let text = String(data: data, encoding: .utf8),
+      let v = Double(text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "")
+    else {
+      warn("note: ONNX Runtime comparison failed (exit \(p.terminationStatus))")
+      return nil
+    }
+    return v
+  }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Execution
+import Foundation
+import GraphIR
+import ONNXFormat
+import TensorCore
+
+/// A usage or input error with one line of explanation.
+struct CLIError: Error, CustomStringConvertible {
+  let description: String
+  init(_ message: String) { description = message }
+}
+
+/// Writes a line to standard error.
+func warn(_ message: String) {
+  FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Loads and canonicalizes a model, turning every failure into one clear line.
+func openModel(_ path: String) throws -> (Graph, Session) {
+  let url = URL(fileURLWithPath: path)
+  guard FileManager.default.fileExists(atPath: url.path) else {
+    throw CLIError("model file '\(path)' not found")
+  }
+  let graph = try ONNXImporter.load(url)
+  return (graph, try Session(graph: graph))
+}
+
+/// Parses `name=1x3x48x192` (or `1x3x48x192` for a single-input model) into input shapes.
+func parseShapes(_ specs: [String], graph: Graph) throws -> [String: [Int]] {
+  var shapes: [String: [Int]] = [:]
+  for spec in specs {
+    let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+    let name: String
+    let dims: String
+    if parts.count == 2 { name = parts[0]; dims = parts[1] } else {
+      guard graph.inputs.count == 1 else { throw CLIError("--shape '\(spec)' must name the input: NAME=DxDxD") }
+      name = graph.inputs[0].name; dims = parts[0]
+    }
+    guard graph.inputs.contains(where: { $0.name == name }) else {
+      throw CLIError("--shape names '\(name)', which is not a model input (inputs: \(graph.inputs.map(\.name).joined(separator: ", ")))")
+    }
+    let values = dims.split(separator: "x").map { Int($0) }
+    guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+      throw CLIError("--shape '\(spec)': dimensions must be non-negative integers like 1x3x48x192")
+    }
+    shapes[name] = values.map { $0! }
+  }
+  return shapes
+}
+
+/// Input shapes for a run: given ones, else the model's own when fully static (batch 1 for an
+/// unnamed leading dim); throws naming the input when a dimension stays unknown.
+func resolveShapes(_ given: [String: [Int]], graph: Graph, batch: Int? = nil) throws -> [String: [Int]] {
+  var out: [String: [Int]] = [:]
+  for input in graph.inputs {
+    if var s = given[input.name] {
+      if let batch, !s.isEmpty { s[0] = batch }
+      out[input.name] = s
+      continue
+    }
+    let dims = input.shape.enumerated().map { i, d in d ?? (i == 0 ? batch ?? 1 : nil) }
+    guard dims.allSatisfy({ $0 != nil }) else {
+      let declared = input.shape.map { $0.map(String.init) ?? "?" }.joined(separator: "x")
+      throw CLIError("input '\(input.name)' has dynamic dimensions (\(declared)); give them with --shape \(input.name)=\(declared.replacingOccurrences(of: "?", with: "N"))")
+    }
+    var s = dims.map { $0! }
+    if let batch, !s.isEmpty { s[0] = batch }
+    out[input.name] = s
+  }
+  return out
+}

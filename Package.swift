@@ -20,6 +20,9 @@ let package = Package(
     .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
     .systemLibrary(name: "CGSL", path: "Sources/CGSL"),
 
+    // C kernels (SIMD intrinsics live only here) and small C runtime helpers.
+    .target(name: "CKernels"),
+
     .target(
       name: "TensorCore",
       dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
@@ -30,7 +33,7 @@ let package = Package(
       exclude: ["Generated/onnx.proto"]),
     .target(
       name: "Execution",
-      dependencies: ["COpenBLAS", "TensorCore", "GraphIR"],
+      dependencies: ["COpenBLAS", "CKernels", "TensorCore", "GraphIR"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
     .executableTarget(
       name: "mixprec",
@@ -41,11 +44,15 @@ let package = Package(
 
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR", "TensorCore"]),
-    .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "GraphIR", "TensorCore"]),
+    .testTarget(
+      name: "ONNXFormatTests",
+      dependencies: ["ONNXFormat", "GraphIR", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
     .testTarget(
       name: "ExecutionTests",
       dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "COpenBLAS", "CGSL"]),
-    .testTarget(name: "CLITests", dependencies: ["mixprec"]),
+    .testTarget(
+      name: "CLITests",
+      dependencies: ["mixprec", "ONNXFormat", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import Dispatch
 import GraphIR
 import TensorCore
 
@@ -63,7 +64,9 @@ struct Interpreter {
   }
 
   /// Runs every node; `observe` sees each node with its output values as they are produced.
-  func run(_ feeds: [String: Tensor], observe: ((Node, [Tensor]) -> Void)? = nil) throws -> [String: Tensor] {
+  /// `profile` receives each node's wall time in nanoseconds.
+  func run(_ feeds: [String: Tensor], observe: ((Node, [Tensor]) -> Void)? = nil,
+           profile: ((Node, UInt64) -> Void)? = nil) throws -> [String: Tensor] {
     var values = [Tensor?](repeating: nil, count: slotCount)
     for (s, t) in constants { values[s] = t }
     for (name, s) in inputSlots {
@@ -73,8 +76,10 @@ struct Interpreter {
     for step in steps {
       let args = step.inputs.map { $0 < 0 ? nil : values[$0] }
       let results: [Tensor]
+      let t0 = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
       do {
         results = try step.kernel(step.node, args, opset)
+        if let profile { profile(step.node, DispatchTime.now().uptimeNanoseconds - t0) }
       } catch let e as GraphError {
         throw e
       } catch {

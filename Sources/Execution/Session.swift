@@ -9,6 +9,7 @@ public final class Session: @unchecked Sendable {
   private var specialized: [[Int]: (graph: Graph, interpreter: Interpreter)] = [:]
 
   public init(graph: Graph) throws {
+    MemoryTuning.apply()
     self.graph = try GraphPreparation.canonicalize(graph)
   }
 
@@ -41,9 +42,11 @@ public final class Session: @unchecked Sendable {
   }
 
   /// Runs the model. `observe` sees every executed node with its outputs.
-  public func run(_ feeds: [String: Tensor], observe: ((Node, [Tensor]) -> Void)? = nil) throws -> [String: Tensor] {
+  /// `profile` receives each node's wall time in nanoseconds.
+  public func run(_ feeds: [String: Tensor], observe: ((Node, [Tensor]) -> Void)? = nil,
+                  profile: ((Node, UInt64) -> Void)? = nil) throws -> [String: Tensor] {
     try validate(feeds)
     let p = try prepared(for: feeds.mapValues(\.shape))
-    return try p.interpreter.run(feeds, observe: observe)
+    return try p.interpreter.run(feeds, observe: observe, profile: profile)
   }
 }

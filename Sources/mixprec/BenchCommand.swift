@@ -17,6 +17,7 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Timed runs per batch size (after one warm-up run).") var runs: Int = 20
   @Flag(help: "Print one JSON object per measurement.") var json = false
   @Flag(name: .customLong("no-ort"), help: "Skip the ONNX Runtime comparison.") var noORT = false
+  @Flag(help: "Print time per op type for each batch size.") var profile = false
 
   func run() throws {
     guard target == "model" else { throw ValidationError("unknown benchmark '\(target)'; use: bench model MODEL") }
@@ -43,6 +44,7 @@ struct BenchCommand: ParsableCommand {
         _ = try session.run(feeds)
         times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
       }
+      if profile { try printProfile(session, feeds) }
       times.sort()
       let median = times[times.count / 2]
       let shapeText = shapes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.map(String.init).joined(separator: "x"))" }.joined(separator: " ")
@@ -58,6 +60,19 @@ struct BenchCommand: ParsableCommand {
         if let o = ortMedian { line += "; ONNX Runtime median \(fmt(o)) ms, ratio mixprec/ORT \(fmt(median / o))x" }
         print(line)
       }
+    }
+  }
+
+  /// Time per op type over one run, largest first.
+  func printProfile(_ session: Session, _ feeds: [String: Tensor]) throws {
+    var perOp: [String: (Double, Int)] = [:]
+    _ = try session.run(feeds, profile: { node, ns in
+      let key = node.opType + (node.int("group", default: 1) > 1 ? " (grouped)" : "")
+      perOp[key, default: (0, 0)].0 += Double(ns) / 1e6
+      perOp[key, default: (0, 0)].1 += 1
+    })
+    for (op, (ms, count)) in perOp.sorted(by: { $0.value.0 > $1.value.0 }) {
+      print("  \(op.padding(toLength: 22, withPad: " ", startingAt: 0)) \(fmt(ms)) ms in \(count) nodes")
     }
   }
 

@@ -24,7 +24,9 @@ enum ActivationOps {
       let a = node.float("alpha", default: 0.2), b = node.float("beta", default: 0.5)
       return [try UnaryOps.map(node, try inputs.required(0, node)) { Swift.max(0, Swift.min(1, a * $0 + b)) }]
     },
-    "HardSwish": UnaryOps.float { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) },
+    "HardSwish": { node, inputs, _ in
+      [try UnaryOps.map(node, try inputs.required(0, node)) { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }]
+    },
     "Gelu": { node, inputs, _ in
       let x = try inputs.required(0, node)
       if node.string("approximate") == "tanh" {

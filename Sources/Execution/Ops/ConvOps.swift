@@ -47,16 +47,19 @@ public enum ConvKernels {
       if icg == 1 && ocg >= 1 && group == c && group > 1 {
         depthwise(x: xb, w: wb, out: ob, n: n, c: c, multiplier: ocg, geo: geo)
       } else if kk > 0 {
-        var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : kk * plane)
-        col.withUnsafeMutableBufferPointer { pc in
-          for b in 0..<n {
+        // One image per task when there is a batch (GEMMs then stay single-threaded and small);
+        // a single image parallelizes inside im2col and OpenBLAS instead.
+        let perImage = ocg * plane * kk * group
+        Parallel.forEach(n, costPerItem: n > 1 ? perImage : 0) { b in
+          var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : kk * plane)
+          col.withUnsafeMutableBufferPointer { pc in
             for g in 0..<group {
               let src = xb + (b * c + g * icg) * inPlane
               let bMatrix: UnsafePointer<Float>
               if geo.isPointwise {
                 bMatrix = UnsafePointer(src)
               } else {
-                im2col(src, channels: icg, geo: geo, col: pc.baseAddress!)
+                im2col(src, channels: icg, geo: geo, col: pc.baseAddress!, parallel: n == 1)
                 bMatrix = UnsafePointer(pc.baseAddress!)
               }
               BLAS.sgemm(m: ocg, n: plane, k: kk, a: wb + g * ocg * kk, lda: kk, b: bMatrix, ldb: plane,
@@ -78,10 +81,11 @@ public enum ConvKernels {
   }
 
   /// Unfolds `channels` input planes into a `(channels·kH·kW) × (outH·outW)` matrix.
-  static func im2col(_ x: UnsafePointer<Float>, channels: Int, geo: ConvGeometry, col: UnsafeMutablePointer<Float>) {
+  static func im2col(_ x: UnsafePointer<Float>, channels: Int, geo: ConvGeometry, col: UnsafeMutablePointer<Float>,
+                     parallel: Bool) {
     let plane = geo.outH * geo.outW
     let rows = channels * geo.kH * geo.kW
-    Parallel.forEach(rows, costPerItem: plane) { row in
+    Parallel.forEach(rows, costPerItem: parallel ? plane : 0) { row in
       let kw = row % geo.kW, kh = (row / geo.kW) % geo.kH, ch = row / (geo.kW * geo.kH)
       let src = x + ch * geo.inH * geo.inW
       let dst = col + row * plane

@@ -6,10 +6,10 @@ import TensorCore
 /// multidirectional broadcasting.
 enum ElementwiseOps {
   static let kernels: [String: OpKernel] = [
-    "Add": arithmetic({ $0 + $1 }, { $0 &+ $1 }),
-    "Sub": arithmetic({ $0 - $1 }, { $0 &- $1 }),
-    "Mul": arithmetic({ $0 * $1 }, { $0 &* $1 }),
-    "Div": arithmetic({ $0 / $1 }, { $1 == 0 ? 0 : $0 / $1 }),
+    "Add": arithmetic(.add),
+    "Sub": arithmetic(.sub),
+    "Mul": arithmetic(.mul),
+    "Div": arithmetic(.div),
     "Pow": { node, inputs, _ in
       let a = try inputs.required(0, node), b = try inputs.required(1, node)
       if a.dtype.isInteger {
@@ -71,15 +71,29 @@ enum ElementwiseOps {
     return Tensor(dtype: a.dtype, shape: out, storage: .int(values))
   }
 
-  static func arithmetic(_ f: @escaping @Sendable (Float, Float) -> Float,
-                         _ i: @escaping @Sendable (Int64, Int64) -> Int64) -> OpKernel {
+  /// The four arithmetic ops, dispatched once per call so each inner loop is specialized.
+  enum Arithmetic: Sendable { case add, sub, mul, div }
+
+  static func arithmetic(_ op: Arithmetic) -> OpKernel {
     return { node, inputs, _ in
       let a = try inputs.required(0, node), b = try inputs.required(1, node)
       guard a.dtype.isFloatingPoint == b.dtype.isFloatingPoint else {
         throw opError(node, "mixed element types \(a.dtype) and \(b.dtype)")
       }
-      if a.dtype.isFloatingPoint { return [try floatBinary(node, a, b, f)] }
-      return [try integerBinary(node, a, b, i)]
+      if a.dtype.isFloatingPoint {
+        switch op {
+        case .add: return [try floatBinary(node, a, b) { $0 + $1 }]
+        case .sub: return [try floatBinary(node, a, b) { $0 - $1 }]
+        case .mul: return [try floatBinary(node, a, b) { $0 * $1 }]
+        case .div: return [try floatBinary(node, a, b) { $0 / $1 }]
+        }
+      }
+      switch op {
+      case .add: return [try integerBinary(node, a, b) { $0 &+ $1 }]
+      case .sub: return [try integerBinary(node, a, b) { $0 &- $1 }]
+      case .mul: return [try integerBinary(node, a, b) { $0 &* $1 }]
+      case .div: return [try integerBinary(node, a, b) { $1 == 0 ? 0 : $0 / $1 }]
+      }
     }
   }
 

@@ -47,6 +47,8 @@ enum UnaryOps {
     return Tensor(dtype: x.dtype, shape: x.shape, storage: .float(out))
   }
 
+  /// A kernel applying `f` element-wise. `f` is a stored closure, so this suits transcendental
+  /// ops whose own cost hides the call; cheap ops pass a literal closure to `map` instead.
   static func float(_ f: @escaping @Sendable (Float) -> Float) -> OpKernel {
     return { node, inputs, _ in [try map(node, try inputs.required(0, node), f)] }
   }

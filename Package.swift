@@ -49,7 +49,7 @@ let package = Package(
       dependencies: ["ONNXFormat", "GraphIR", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
     .testTarget(
       name: "ExecutionTests",
-      dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "COpenBLAS", "CGSL"]),
+      dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
     .testTarget(
       name: "CLITests",
       dependencies: ["mixprec", "ONNXFormat", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

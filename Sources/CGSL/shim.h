@@ -5,4 +5,3 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_statistics_double.h>
 #include <gsl/gsl_eigen.h>
-#include <gsl/gsl_blas.h>

@@ -1,5 +1,7 @@
+#define _GNU_SOURCE
 #include "ck_runtime.h"
 
+#include <dlfcn.h>
 #include <stdlib.h> /* defines __GLIBC__ through <features.h> */
 
 #if defined(__GLIBC__)
@@ -10,4 +12,13 @@ void ck_tune_allocator(void) {
 #if defined(__GLIBC__)
   mallopt(M_TOP_PAD, 256 << 20);
 #endif
+}
+
+const char *ck_library_of(const char *symbol) {
+  void *self = dlopen(NULL, RTLD_NOW);
+  if (!self) return NULL;
+  void *address = dlsym(self, symbol);
+  Dl_info info;
+  if (!address || dladdr(address, &info) == 0) return NULL;
+  return info.dli_fname;
 }

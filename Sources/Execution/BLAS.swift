@@ -1,3 +1,4 @@
+import CKernels
 @preconcurrency import COpenBLAS
 import Foundation
 
@@ -9,6 +10,12 @@ public enum BLAS {
     openblas_set_num_threads(Int32(n))
     return n
   }()
+
+  /// The library `cblas_sgemm` resolved to in this process (should be OpenBLAS, not gslcblas).
+  public static var library: String {
+    _ = threads
+    return ck_library_of("cblas_sgemm").map { String(cString: $0) } ?? "unresolved"
+  }
 
   /// C = alpha · op(A) · op(B) + beta · C, all row-major.
   ///

@@ -20,10 +20,13 @@ public enum GraphPreparation {
     return g
   }
 
-  /// Binds concrete input shapes: checks them against the declared ones, runs one shape pass on
-  /// zeros, and folds every shape computation (Shape → Gather → Concat → Reshape chains) into
-  /// constants. Returns the specialized graph and the shape of every value.
-  public static func specialize(_ graph: Graph, inputShapes: [String: [Int]]) throws -> (Graph, [String: [Int]]) {
+  /// Binds concrete input shapes: checks them against the declared ones, runs one shape pass
+  /// (on `feeds` when given, else on zeros), and folds every shape computation (Shape → Gather →
+  /// Concat → Reshape chains) into constants. Only shapes and initializers are folded, never feed
+  /// values, so the result holds for any feeds of these shapes. Returns the specialized graph and
+  /// the shape of every value.
+  public static func specialize(_ graph: Graph, inputShapes: [String: [Int]],
+                                feeds given: [String: Tensor]? = nil) throws -> (Graph, [String: [Int]]) {
     var g = graph
     for input in g.inputs {
       guard let shape = inputShapes[input.name] else {
@@ -32,7 +35,7 @@ public enum GraphPreparation {
       try checkShape(shape, against: input)
       g.inputs[g.inputs.firstIndex { $0.name == input.name }!].shape = shape
     }
-    let feeds = Dictionary(uniqueKeysWithValues: g.inputs.map { ($0.name, Tensor.zeros($0.shape.map { $0! }, dtype: $0.dtype)) })
+    let feeds = given ?? Dictionary(uniqueKeysWithValues: g.inputs.map { ($0.name, Tensor.zeros($0.shape.map { $0! }, dtype: $0.dtype)) })
     var shapes: [String: [Int]] = inputShapes
     for (k, t) in g.initializers { shapes[k] = t.shape }
     _ = try Interpreter(graph: g).run(feeds) { node, outs in

@@ -18,10 +18,10 @@ public final class Session: @unchecked Sendable {
     try prepared(for: shapes).graph
   }
 
-  private func prepared(for shapes: [String: [Int]]) throws -> (graph: Graph, interpreter: Interpreter) {
+  private func prepared(for shapes: [String: [Int]], feeds: [String: Tensor]? = nil) throws -> (graph: Graph, interpreter: Interpreter) {
     let key = graph.inputs.flatMap { (shapes[$0.name] ?? []) + [-1] }
     if let p = specialized[key] { return p }
-    let (g, _) = try GraphPreparation.specialize(graph, inputShapes: shapes)
+    let (g, _) = try GraphPreparation.specialize(graph, inputShapes: shapes, feeds: feeds)
     let p = (g, try Interpreter(graph: g))
     specialized[key] = p
     return p
@@ -46,7 +46,7 @@ public final class Session: @unchecked Sendable {
   public func run(_ feeds: [String: Tensor], observe: ((Node, [Tensor]) -> Void)? = nil,
                   profile: ((Node, UInt64) -> Void)? = nil) throws -> [String: Tensor] {
     try validate(feeds)
-    let p = try prepared(for: feeds.mapValues(\.shape))
+    let p = try prepared(for: feeds.mapValues(\.shape), feeds: feeds)
     return try p.interpreter.run(feeds, observe: observe, profile: profile)
   }
 }

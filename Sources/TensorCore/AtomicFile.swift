@@ -8,10 +8,9 @@ public enum AtomicFile {
     let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
     do {
       try data.write(to: tmp)
-      if FileManager.default.fileExists(atPath: url.path) {
-        _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp)
-      } else {
-        try FileManager.default.moveItem(at: tmp, to: url)
+      // rename(2) replaces the target atomically.
+      guard rename(tmp.path, url.path) == 0 else {
+        throw TensorIOError(String(cString: strerror(errno)))
       }
     } catch {
       try? FileManager.default.removeItem(at: tmp)

@@ -1,0 +1,77 @@
+import XCTest
+
+@testable import Execution
+@testable import GraphIR
+@testable import TensorCore
+
+final class PreparationTests: XCTestCase {
+  func input(_ name: String, _ shape: [Int?]) -> ValueInfo { ValueInfo(name: name, dtype: .float32, shape: shape) }
+
+  /// Folding BatchNormalization into the Conv before it changes no output beyond float rounding.
+  func testBatchNormFoldingPreservesOutputs() throws {
+    let conv = Node(name: "conv", opType: "Conv", inputs: ["x", "w", "b"], outputs: ["c"], attributes: ["pads": .ints([1, 1, 1, 1])])
+    let bn = Node(name: "bn", opType: "BatchNormalization", inputs: ["c", "g", "beta", "mu", "var"], outputs: ["y"])
+    var g = Graph(nodes: [conv, bn], inputs: [input("x", [nil, 3, 5, 5])], outputs: [input("y", [])], opset: 13)
+    g.initializers = ["w": randomTensor([4, 3, 3, 3], seed: 1), "b": randomTensor([4], seed: 2),
+                      "g": randomTensor([4], seed: 3), "beta": randomTensor([4], seed: 4), "mu": randomTensor([4], seed: 5),
+                      "var": Tensor(shape: [4], floats: [0.5, 1, 2, 0.1])]
+    let session = try Session(graph: g)
+    XCTAssertEqual(session.graph.nodes.map(\.opType), ["Conv"])
+    let x = randomTensor([2, 3, 5, 5], seed: 6)
+    let folded = try session.run(["x": x])["y"]!
+    // Reference: the same graph run op by op without preparation passes.
+    let c = try GraphPreparation.evaluate(conv, [x, g.initializers["w"]!, g.initializers["b"]!], opset: 13)[0]
+    let want = try GraphPreparation.evaluate(bn, [c] + ["g", "beta", "mu", "var"].map { g.initializers[$0]! }, opset: 13)[0]
+    assertClose(folded.floats, want.floats, tolerance: 1e-5)
+  }
+
+  /// A Shape → Gather → Unsqueeze → Concat → Reshape chain folds into a constant shape once the
+  /// input shape is bound, and the specialized graph still computes the same values.
+  func testShapeSubgraphFoldsAfterSpecialization() throws {
+    let nodes = [
+      Node(name: "shape", opType: "Shape", inputs: ["x"], outputs: ["s"]),
+      Node(name: "gather", opType: "Gather", inputs: ["s", "zero"], outputs: ["n"]),
+      Node(name: "unsq", opType: "Unsqueeze", inputs: ["n", "axes"], outputs: ["n1"]),
+      Node(name: "concat", opType: "Concat", inputs: ["n1", "minus1"], outputs: ["spec"], attributes: ["axis": .int(0)]),
+      Node(name: "reshape", opType: "Reshape", inputs: ["x", "spec"], outputs: ["r"]),
+      Node(name: "relu", opType: "Relu", inputs: ["r"], outputs: ["y"]),
+    ]
+    var g = Graph(nodes: nodes, inputs: [input("x", [nil, 2, 3])], outputs: [input("y", [])], opset: 13)
+    g.initializers = ["zero": Tensor(shape: [], ints: [0]), "axes": Tensor(shape: [1], ints: [0]), "minus1": Tensor(shape: [1], ints: [-1])]
+    let session = try Session(graph: g)
+    let spec = try session.specializedGraph(for: ["x": [4, 2, 3]])
+    XCTAssertEqual(spec.nodes.map(\.opType), ["Reshape", "Relu"])
+    XCTAssertEqual(spec.initializers["spec"]?.ints, [4, -1])
+    let x = randomTensor([4, 2, 3], seed: 7)
+    let y = try session.run(["x": x])["y"]!
+    XCTAssertEqual(y.shape, [4, 6])
+    XCTAssertEqual(y.floats, x.floats.map { max($0, 0) })
+  }
+
+  func testBadFeedsAndUnsupportedOpsGiveClearErrors() throws {
+    let g = Graph(nodes: [Node(name: "r", opType: "Relu", inputs: ["x"], outputs: ["y"])],
+      inputs: [input("x", [nil, 3])], outputs: [input("y", [])], opset: 13)
+    let session = try Session(graph: g)
+    XCTAssertThrowsError(try session.run([:])) { XCTAssertTrue("\($0)".contains("missing model input 'x'"), "\($0)") }
+    XCTAssertThrowsError(try session.run(["x": Tensor.zeros([2, 4])])) { XCTAssertTrue("\($0)".contains("dimension 1 must be 3"), "\($0)") }
+    XCTAssertThrowsError(try session.run(["x": Tensor.zeros([2, 3, 1])])) { XCTAssertTrue("\($0)".contains("rank"), "\($0)") }
+    XCTAssertThrowsError(try session.run(["x": Tensor.zeros([2, 3], dtype: .int64)])) { XCTAssertTrue("\($0)".contains("element type int64"), "\($0)") }
+    let bad = Graph(nodes: [Node(name: "grid_0", opType: "GridSample", inputs: ["x", "x"], outputs: ["y"])],
+      inputs: [input("x", [1, 3])], outputs: [input("y", [])], opset: 16)
+    XCTAssertThrowsError(try Session(graph: bad)) {
+      XCTAssertEqual("\($0)", "unsupported op 'GridSample' at node 'grid_0' (opset 16); supported ops: `mixprec inspect --ops`")
+    }
+  }
+
+  func testEveryOpTheIssueNamesIsRegistered() {
+    let required = """
+      Add Sub Mul Div Pow Sqrt Exp Log Neg Abs Erf Tanh Sigmoid HardSigmoid HardSwish Relu LeakyRelu PRelu Clip Gelu
+      Softmax LogSoftmax Conv ConvTranspose Gemm MatMul BatchNormalization LayerNormalization InstanceNormalization
+      MaxPool AveragePool GlobalAveragePool GlobalMaxPool Resize Reshape Flatten Transpose Squeeze Unsqueeze Concat
+      Split Slice Gather Expand Pad Tile Cast Where Equal Less Greater GreaterOrEqual And Not IsNaN ReduceMean
+      ReduceSum ReduceMax ReduceL2 ArgMax Shape Constant ConstantOfShape Range Identity Dropout
+      """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+    let missing = required.filter { OpRegistry.kernels[$0] == nil }
+    XCTAssertEqual(missing, [])
+  }
+}

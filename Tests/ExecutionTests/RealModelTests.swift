@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+
+@testable import Execution
+@testable import GraphIR
+@testable import ONNXFormat
+@testable import TensorCore
+
+/// The FP32 runtime against ONNX Runtime on the prepared PaddleOCR models, with text lines in
+/// fonts the calibration sets do not use (Calibration/*-check, written by Calibration/prepare).
+final class RealModelTests: XCTestCase {
+  /// Softmax outputs: float32 reassociation across ~50 layers stays far below this.
+  static let softmaxTolerance: Float = 1e-3
+
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+  func compare(model: String, set: String, output: String) throws {
+    let calibration = Self.root.appendingPathComponent("Calibration")
+    let modelURL = calibration.appendingPathComponent("models/\(model)")
+    guard FileManager.default.fileExists(atPath: modelURL.path) else {
+      XCTFail("\(modelURL.path) is missing: run `make data` (Calibration/prepare) first")
+      return
+    }
+    let graph = try ONNXImporter.load(modelURL)
+    let session = try Session(graph: graph)
+    let folder = try InputFolder(calibration.appendingPathComponent(set), for: session.graph)
+    let ours = try XCTUnwrap(try session.run(folder.tensors)[output])
+    let theirs = try NPY.read(calibration.appendingPathComponent("\(set)/ort/\(InputFolder.fileName(output))"))
+    XCTAssertEqual(ours.shape, theirs.shape)
+    let a = ours.floats, b = theirs.floats
+    let maxDiff = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+    XCTAssertLessThanOrEqual(maxDiff, Self.softmaxTolerance, "\(model): max |mixprec − ORT| = \(maxDiff)")
+    let classes = ours.shape.last!
+    for row in 0..<(a.count / classes) {
+      let ra = a[(row * classes)..<((row + 1) * classes)], rb = b[(row * classes)..<((row + 1) * classes)]
+      XCTAssertEqual(ra.firstIndex(of: ra.max()!)! - row * classes, rb.firstIndex(of: rb.max()!)! - row * classes,
+        "\(model): argmax differs at row \(row)")
+    }
+  }
+
+  func testClassifierMatchesONNXRuntime() throws {
+    try compare(model: "ch_ppocr_mobile_v2.0_cls_infer.onnx", set: "cls-check", output: "save_infer_model/scale_0.tmp_1")
+  }
+
+  func testRecognizerMatchesONNXRuntime() throws {
+    try compare(model: "ch_PP-OCRv4_rec_infer.onnx", set: "rec-check", output: "softmax_11.tmp_0")
+  }
+
+  func testRecognizerKeepsItsDictionary() throws {
+    let url = Self.root.appendingPathComponent("Calibration/models/ch_PP-OCRv4_rec_infer.onnx")
+    let graph = try ONNXImporter.load(url)
+    let characters = try XCTUnwrap(graph.metadata["character"]).split(separator: "\n", omittingEmptySubsequences: false)
+    // 6625 classes = blank + dictionary + space.
+    XCTAssertEqual(characters.count + 2, 6625)
+  }
+}

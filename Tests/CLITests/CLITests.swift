@@ -1,0 +1,149 @@
+import Foundation
+import SwiftProtobuf
+import XCTest
+
+@testable import ONNXFormat
+@testable import TensorCore
+
+/// Runs the built `mixprec` binary and checks its output, stderr and exit code.
+final class CLITests: XCTestCase {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  static let classifier = root.appendingPathComponent("Calibration/models/ch_ppocr_mobile_v2.0_cls_infer.onnx").path
+
+  var work: URL!
+
+  override func setUpWithError() throws {
+    work = FileManager.default.temporaryDirectory.appendingPathComponent("mixprec-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+  }
+
+  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
+
+  struct Result {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  func mixprec(_ args: [String]) throws -> Result {
+    let binary = Bundle.main.bundleURL.appendingPathComponent("mixprec")
+    let p = Process()
+    p.executableURL = binary
+    p.arguments = args
+    p.currentDirectoryURL = Self.root
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+  }
+
+  /// A failing command prints exactly one line on stderr, containing `expected`, and exits non-zero.
+  func assertOneLineError(_ args: [String], _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    let r = try mixprec(args)
+    XCTAssertNotEqual(r.status, 0, "\(args) exited 0", file: file, line: line)
+    let lines = r.stderr.split(separator: "\n")
+    XCTAssertEqual(lines.count, 1, "stderr of \(args): \(r.stderr)", file: file, line: line)
+    XCTAssertTrue(r.stderr.contains(expected), "stderr of \(args): \(r.stderr)", file: file, line: line)
+  }
+
+  /// A one-node model with an op the runtime does not have.
+  func writeUnsupportedModel() throws -> String {
+    var m = Onnx_ModelProto()
+    m.irVersion = 8
+    var op = Onnx_OperatorSetIdProto()
+    op.version = 16
+    m.opsetImport = [op]
+    var n = Onnx_NodeProto()
+    n.name = "grid_0"
+    n.opType = "GridSample"
+    n.input = ["x", "x"]
+    n.output = ["y"]
+    m.graph.node = [n]
+    var v = Onnx_ValueInfoProto()
+    v.name = "x"
+    v.type.tensorType.elemType = 1
+    m.graph.input = [v]
+    v.name = "y"
+    m.graph.output = [v]
+    let url = work.appendingPathComponent("grid.onnx")
+    try m.serializedData().write(to: url)
+    return url.path
+  }
+
+  func writeInput(_ t: Tensor, name: String = "x") throws -> String {
+    let dir = work.appendingPathComponent("in-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try NPY.write(t, to: dir.appendingPathComponent(name + ".npy"))
+    return dir.path
+  }
+
+  func testOpsListAndInspect() throws {
+    let ops = try mixprec(["inspect", "--ops"])
+    XCTAssertEqual(ops.status, 0)
+    XCTAssertTrue(ops.stdout.split(separator: "\n").contains("HardSwish"))
+    let r = try mixprec(["inspect", Self.classifier, "--shape", "x=1x3x48x192"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stdout.contains("layers: 54"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("[200, 1, 5, 5]"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("op histogram"), r.stdout)
+  }
+
+  func testRunWritesOneFilePerOutput() throws {
+    let out = work.appendingPathComponent("out")
+    let input = Self.root.appendingPathComponent("Calibration/cls-check").path
+    let r = try mixprec(["run", Self.classifier, "--input", input, "--output", out.path])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let y = try NPY.read(out.appendingPathComponent("save_infer_model_scale_0.tmp_1.npy"))
+    XCTAssertEqual(y.shape, [8, 2])
+    for row in 0..<8 { XCTAssertEqual(y.floats[2 * row] + y.floats[2 * row + 1], 1, accuracy: 1e-5) }
+  }
+
+  func testBadModelsGiveOneLine() throws {
+    let junk = work.appendingPathComponent("junk.onnx")
+    try Data("this is not a model".utf8).write(to: junk)
+    try assertOneLineError(["inspect", junk.path], "not a valid ONNX model")
+    let whole = try Data(contentsOf: URL(fileURLWithPath: Self.classifier))
+    let truncated = work.appendingPathComponent("truncated.onnx")
+    try whole.prefix(whole.count / 3).write(to: truncated)
+    try assertOneLineError(["inspect", truncated.path], "truncated.onnx")
+    try assertOneLineError(["inspect", work.appendingPathComponent("missing.onnx").path], "not found")
+    try assertOneLineError(["inspect", try writeUnsupportedModel()],
+      "unsupported op 'GridSample' at node 'grid_0' (opset 16); supported ops: `mixprec inspect --ops`")
+  }
+
+  func testBadInputsGiveOneLine() throws {
+    let out = work.appendingPathComponent("out").path
+    let empty = work.appendingPathComponent("empty")
+    try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+    try assertOneLineError(["run", Self.classifier, "--input", empty.path, "--output", out], "missing input file")
+    try assertOneLineError(["run", Self.classifier, "--input", work.appendingPathComponent("nope").path, "--output", out],
+      "does not exist")
+    let wrongShape = try writeInput(Tensor.zeros([1, 1, 48, 192]))
+    try assertOneLineError(["run", Self.classifier, "--input", wrongShape, "--output", out], "dimension 1 must be 3")
+    let wrongType = try writeInput(Tensor.zeros([1, 3, 48, 192], dtype: .int64))
+    try assertOneLineError(["run", Self.classifier, "--input", wrongType, "--output", out], "element type int64")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a failed run left an output folder")
+  }
+
+  /// NaN inputs run (a model may tolerate them) but are named in one warning line on stderr.
+  func testNaNInputWarns() throws {
+    var values = [Float](repeating: 0, count: 3 * 48 * 192)
+    values[5] = .nan
+    let input = try writeInput(Tensor(shape: [1, 3, 48, 192], floats: values))
+    let r = try mixprec(["run", Self.classifier, "--input", input, "--output", work.appendingPathComponent("o").path])
+    XCTAssertEqual(r.status, 0)
+    XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+    XCTAssertTrue(r.stderr.contains("warning: input 'x' holds 1 NaN"), r.stderr)
+  }
+
+  func testOutputPathThatIsAFileFails() throws {
+    let blocker = work.appendingPathComponent("blocker")
+    try Data().write(to: blocker)
+    let input = Self.root.appendingPathComponent("Calibration/cls-check").path
+    try assertOneLineError(["run", Self.classifier, "--input", input, "--output", blocker.path], "cannot create output folder")
+  }
+}

@@ -1,3 +1,4 @@
+import CKernels
 import GraphIR
 import TensorCore
 
@@ -64,5 +65,12 @@ struct ConvGeometry {
 
   var isPointwise: Bool {
     kH == 1 && kW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0
+  }
+
+  /// The same geometry for the C kernels.
+  var cGeometry: ck_conv_geometry {
+    ck_conv_geometry(in_h: Int32(inH), in_w: Int32(inW), k_h: Int32(kH), k_w: Int32(kW), stride_h: Int32(strideH),
+      stride_w: Int32(strideW), dil_h: Int32(dilH), dil_w: Int32(dilW), pad_top: Int32(padTop), pad_left: Int32(padLeft),
+      out_h: Int32(outH), out_w: Int32(outW))
   }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import GraphIR
 import TensorCore
 
@@ -44,9 +45,11 @@ public enum ConvKernels {
     var out = [Float](repeating: 0, count: total)
     x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
       let xb = px.baseAddress!, wb = pw.baseAddress!, ob = po.baseAddress!
-      if icg == 1 && ocg >= 1 && group == c && group > 1 {
-        depthwise(x: xb, w: wb, out: ob, n: n, c: c, multiplier: ocg, geo: geo)
-      } else if kk > 0 {
+      if icg == 1 && group == c && group > 1 {
+        depthwise(x: xb, w: wb, bias: bias, out: ob, n: n, c: c, multiplier: ocg, geo: geo)
+        return
+      }
+      if kk > 0 {
         // One image per task when there is a batch (GEMMs then stay single-threaded and small);
         // a single image parallelizes inside im2col and OpenBLAS instead.
         let perImage = ocg * plane * kk * group
@@ -113,34 +116,17 @@ public enum ConvKernels {
   }
 
   /// Direct depthwise convolution: output channel o reads input channel o / multiplier.
-  static func depthwise(x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+  /// One plane per task on the C kernel chosen for this CPU (scalar twin: `ck_depthwise_f32_ref`).
+  static func depthwise(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: [Float]?, out: UnsafeMutablePointer<Float>,
                         n: Int, c: Int, multiplier: Int, geo: ConvGeometry) {
     let oc = c * multiplier
-    let plane = geo.outH * geo.outW, inPlane = geo.inH * geo.inW
-    Parallel.forEach(n * oc, costPerItem: plane * geo.kH * geo.kW) { item in
-      let b = item / oc, o = item % oc
-      let src = x + (b * c + o / multiplier) * inPlane
-      let dst = out + item * plane
-      let wk = w + o * geo.kH * geo.kW
-      for kh in 0..<geo.kH {
-        for kw in 0..<geo.kW {
-          let wv = wk[kh * geo.kW + kw]
-          let off = kw * geo.dilW - geo.padLeft
-          let lo = off >= 0 ? 0 : Swift.min((-off + geo.strideW - 1) / geo.strideW, geo.outW)
-          let hi = Swift.max(Swift.min(geo.inW - off > 0 ? (geo.inW - off - 1) / geo.strideW + 1 : 0, geo.outW), lo)
-          for oh in 0..<geo.outH {
-            let ih = oh * geo.strideH - geo.padTop + kh * geo.dilH
-            if ih < 0 || ih >= geo.inH { continue }
-            let s = src + ih * geo.inW + off
-            let d = dst + oh * geo.outW
-            if geo.strideW == 1 {
-              for ow in lo..<hi { d[ow] += wv * s[ow] }
-            } else {
-              let st = geo.strideW
-              for ow in lo..<hi { d[ow] += wv * s[ow * st] }
-            }
-          }
-        }
+    let inPlane = geo.inH * geo.inW, plane = geo.outH * geo.outW, taps = geo.kH * geo.kW
+    var g = geo.cGeometry
+    let kernel = ck_depthwise_f32_for(ck_selected_isa())!
+    withUnsafePointer(to: &g) { gp in
+      Parallel.forEach(n * oc, costPerItem: plane * taps) { item in
+        let b = item / oc, o = item % oc
+        kernel(x + (b * c + o / multiplier) * inPlane, w + o * taps, bias?[o] ?? 0, out + item * plane, gp)
       }
     }
   }

@@ -1,0 +1,4 @@
+// Umbrella header of the C kernel target.
+#include "ck_isa.h"
+#include "ck_runtime.h"
+#include "ck_depthwise_f32.h"

@@ -39,7 +39,7 @@ demo: data build
 # The whole test suite (unit tests, real-model cross-checks against ONNX Runtime, CLI tests).
 test: data
 	swift build --build-tests
-	swift test --skip-build
+	swift test --skip-build --disable-swift-testing
 
 bench: data build
 	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192

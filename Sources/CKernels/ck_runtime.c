@@ -10,7 +10,11 @@
 
 void ck_tune_allocator(void) {
 #if defined(__GLIBC__)
-  mallopt(M_TOP_PAD, 256 << 20);
+  /* Buffers up to 32 MB (glibc's largest mmap threshold) come from the heap and are reused; */
+  /* the heap is neither trimmed nor grown in small steps. */
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
 #endif
 }
 

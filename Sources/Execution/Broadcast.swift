@@ -26,46 +26,52 @@ enum Broadcast {
   }
 
   /// Applies `op` to two float arrays under broadcasting. The innermost run of dimensions is
-  /// collapsed, so per-channel and scalar operands take a contiguous inner loop.
-  @inline(__always)
-  static func binary(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int], out: [Int],
-                     _ op: (Float, Float) -> Float) -> [Float] {
+  /// collapsed, so per-channel and scalar operands take a contiguous inner loop; large outputs are
+  /// split over the cores in runs of rows.
+  static func binary<F: BinaryFunction>(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int], out: [Int],
+                                        _ op: F) -> [Float] {
     let n = out.reduce(1, *)
-    if aShape == bShape {
-      return [Float](unsafeUninitializedCapacity: n) { buf, count in
-        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
-          for i in 0..<n { buf[i] = op(pa[i], pb[i]) }
-        } }
-        count = n
-      }
-    }
-    let (dims, sa, sb) = collapse(out, strides(aShape, to: out), strides(bShape, to: out))
+    let (dims, sa, sb) = aShape == bShape ? ([n], [1], [1]) : collapse(out, strides(aShape, to: out), strides(bShape, to: out))
     let inner = dims.last ?? 1
     let ia = sa.last ?? 0, ib = sb.last ?? 0
     let outer = n / max(inner, 1)
+    // Rows per task: whole rows, at least ~32k elements each.
+    let rowsPerTask = max(1, (1 << 15) / max(inner, 1))
+    let tasks = (outer + rowsPerTask - 1) / rowsPerTask
     return [Float](unsafeUninitializedCapacity: n) { buf, count in
       a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
-        var counter = [Int](repeating: 0, count: max(dims.count - 1, 0))
-        var offA = 0, offB = 0
-        for o in 0..<outer {
-          let base = o * inner
-          switch (ia, ib) {
-          case (1, 1): for j in 0..<inner { buf[base + j] = op(pa[offA + j], pb[offB + j]) }
-          case (1, 0): let y = pb[offB]; for j in 0..<inner { buf[base + j] = op(pa[offA + j], y) }
-          case (0, 1): let x = pa[offA]; for j in 0..<inner { buf[base + j] = op(x, pb[offB + j]) }
-          default: let x = pa[offA], y = pb[offB]; let r = op(x, y); for j in 0..<inner { buf[base + j] = r }
+        let out = buf.baseAddress, xa = pa.baseAddress, xb = pb.baseAddress
+        Parallel.forEach(tasks, costPerItem: rowsPerTask * inner) { task in
+          guard let out, let xa, let xb else { return }
+          let first = task * rowsPerTask, last = min(first + rowsPerTask, outer)
+          // Coordinates and offsets of the first row of this task.
+          var counter = [Int](repeating: 0, count: max(dims.count - 1, 0))
+          var offA = 0, offB = 0, rem = first
+          for d in stride(from: counter.count - 1, through: 0, by: -1) {
+            counter[d] = rem % dims[d]
+            rem /= dims[d]
+            offA += counter[d] * sa[d]
+            offB += counter[d] * sb[d]
           }
-          // advance the outer counter
-          var d = counter.count - 1
-          while d >= 0 {
-            counter[d] += 1
-            offA += sa[d]
-            offB += sb[d]
-            if counter[d] < dims[d] { break }
-            offA -= sa[d] * dims[d]
-            offB -= sb[d] * dims[d]
-            counter[d] = 0
-            d -= 1
+          for o in first..<last {
+            let base = o * inner
+            switch (ia, ib) {
+            case (1, 1): for j in 0..<inner { out[base + j] = op(xa[offA + j], xb[offB + j]) }
+            case (1, 0): let y = xb[offB]; for j in 0..<inner { out[base + j] = op(xa[offA + j], y) }
+            case (0, 1): let x = xa[offA]; for j in 0..<inner { out[base + j] = op(x, xb[offB + j]) }
+            default: let r = op(xa[offA], xb[offB]); for j in 0..<inner { out[base + j] = r }
+            }
+            var d = counter.count - 1
+            while d >= 0 {
+              counter[d] += 1
+              offA += sa[d]
+              offB += sb[d]
+              if counter[d] < dims[d] { break }
+              offA -= sa[d] * dims[d]
+              offB -= sb[d] * dims[d]
+              counter[d] = 0
+              d -= 1
+            }
           }
         }
       } }

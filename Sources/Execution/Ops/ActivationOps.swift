@@ -8,12 +8,12 @@ enum ActivationOps {
     "Relu": { node, inputs, _ in
       let x = try inputs.required(0, node)
       if !x.dtype.isFloatingPoint { return [Tensor(shape: x.shape, ints: x.asInts().map { Swift.max($0, 0) }, dtype: x.dtype)] }
-      return [try UnaryOps.map(node, x) { Swift.max($0, 0) }]
+      return [try UnaryOps.map(node, x, ClampFunction(lo: 0, hi: .infinity))]
     },
     "Sigmoid": UnaryOps.float { 1 / (1 + expf(-$0)) },
     "LeakyRelu": { node, inputs, _ in
       let a = node.float("alpha", default: 0.01)
-      return [try UnaryOps.map(node, try inputs.required(0, node)) { $0 < 0 ? a * $0 : $0 }]
+      return [try UnaryOps.map(node, try inputs.required(0, node), LeakyFunction(alpha: a))]
     },
     "Elu": { node, inputs, _ in
       let a = node.float("alpha", default: 1)
@@ -22,10 +22,10 @@ enum ActivationOps {
     "Softplus": UnaryOps.float { $0 > 20 ? $0 : log1pf(expf($0)) },
     "HardSigmoid": { node, inputs, _ in
       let a = node.float("alpha", default: 0.2), b = node.float("beta", default: 0.5)
-      return [try UnaryOps.map(node, try inputs.required(0, node)) { Swift.max(0, Swift.min(1, a * $0 + b)) }]
+      return [try UnaryOps.map(node, try inputs.required(0, node), HardSigmoidFunction(alpha: a, beta: b))]
     },
     "HardSwish": { node, inputs, _ in
-      [try UnaryOps.map(node, try inputs.required(0, node)) { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }]
+      [try UnaryOps.map(node, try inputs.required(0, node), HardSwishFunction())]
     },
     "Gelu": { node, inputs, _ in
       let x = try inputs.required(0, node)
@@ -49,7 +49,7 @@ enum ActivationOps {
         let l = lo.isFinite ? Int64(lo) : Int64.min, h = hi.isFinite ? Int64(hi) : Int64.max
         return [Tensor(shape: x.shape, ints: x.asInts().map { Swift.min(Swift.max($0, l), h) }, dtype: x.dtype)]
       }
-      return [try UnaryOps.map(node, x) { Swift.min(Swift.max($0, lo), hi) }]
+      return [try UnaryOps.map(node, x, ClampFunction(lo: lo, hi: hi))]
     },
   ]
 }

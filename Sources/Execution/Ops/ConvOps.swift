@@ -65,8 +65,8 @@ public enum ConvKernels {
                 im2col(src, channels: icg, geo: geo, col: pc.baseAddress!, parallel: n == 1)
                 bMatrix = UnsafePointer(pc.baseAddress!)
               }
-              BLAS.sgemm(m: ocg, n: plane, k: kk, a: wb + g * ocg * kk, lda: kk, b: bMatrix, ldb: plane,
-                c: ob + (b * oc + g * ocg) * plane, ldc: plane)
+              let gemm = n == 1 ? BLAS.sgemmParallel : BLAS.sgemm
+              gemm(false, false, ocg, plane, kk, 1, wb + g * ocg * kk, kk, bMatrix, plane, 0, ob + (b * oc + g * ocg) * plane, plane)
             }
           }
         }

@@ -56,11 +56,15 @@ enum ElementwiseOps {
     return s
   }
 
-  @inline(__always)
-  static func floatBinary(_ node: Node, _ a: Tensor, _ b: Tensor, _ op: (Float, Float) -> Float) throws -> Tensor {
+  static func floatBinary<F: BinaryFunction>(_ node: Node, _ a: Tensor, _ b: Tensor, _ op: F) throws -> Tensor {
     let out = try outShape(node, [a.shape, b.shape])
     let values = Broadcast.binary(try a.floatValues(node), a.shape, try b.floatValues(node), b.shape, out: out, op)
     return Tensor(dtype: a.dtype, shape: out, storage: .float(values))
+  }
+
+  /// Applies a closure under broadcasting (for ops outside the hot set).
+  static func floatBinary(_ node: Node, _ a: Tensor, _ b: Tensor, _ op: (Float, Float) -> Float) throws -> Tensor {
+    try withoutActuallyEscaping(op) { try floatBinary(node, a, b, ClosureBinary(f: $0)) }
   }
 
   static func integerBinary(_ node: Node, _ a: Tensor, _ b: Tensor, _ op: (Int64, Int64) -> Int64) throws -> Tensor {
@@ -82,10 +86,10 @@ enum ElementwiseOps {
       }
       if a.dtype.isFloatingPoint {
         switch op {
-        case .add: return [try floatBinary(node, a, b) { $0 + $1 }]
-        case .sub: return [try floatBinary(node, a, b) { $0 - $1 }]
-        case .mul: return [try floatBinary(node, a, b) { $0 * $1 }]
-        case .div: return [try floatBinary(node, a, b) { $0 / $1 }]
+        case .add: return [try floatBinary(node, a, b, AddFunction())]
+        case .sub: return [try floatBinary(node, a, b, SubFunction())]
+        case .mul: return [try floatBinary(node, a, b, MulFunction())]
+        case .div: return [try floatBinary(node, a, b, DivFunction())]
         }
       }
       switch op {
@@ -151,7 +155,7 @@ enum ElementwiseOps {
       let present = inputs.compactMap { $0 }
       guard var acc = present.first else { throw opError(node, "needs at least one input") }
       for t in present.dropFirst() {
-        acc = acc.dtype.isFloatingPoint ? try floatBinary(node, acc, t, f) : try integerBinary(node, acc, t, i)
+        acc = acc.dtype.isFloatingPoint ? try floatBinary(node, acc, t, ClosureBinary(f: f)) : try integerBinary(node, acc, t, i)
       }
       if mean, acc.dtype.isFloatingPoint {
         let k = Float(present.count)

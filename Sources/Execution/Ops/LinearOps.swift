@@ -27,13 +27,13 @@ enum LinearOps {
     av.withUnsafeBufferPointer { pa in bv.withUnsafeBufferPointer { pb in out.withUnsafeMutableBufferPointer { pc in
       if bShape.count == 2 {
         // Constant-weight layout: fold all batches of A into rows of one GEMM.
-        BLAS.sgemm(m: batches * m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+        BLAS.sgemmParallel(m: batches * m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
           c: pc.baseAddress!, ldc: n)
         return
       }
       let ia = Broadcast.indices(Array(aShape.dropLast(2)), to: batch)
       let ib = Broadcast.indices(Array(bShape.dropLast(2)), to: batch)
-      for i in 0..<batches {
+      Parallel.forEach(batches, costPerItem: m * n * k) { i in
         BLAS.sgemm(m: m, n: n, k: k, a: pa.baseAddress! + ia[i] * m * k, lda: k,
           b: pb.baseAddress! + ib[i] * k * n, ldb: n, c: pc.baseAddress! + i * m * n, ldc: n)
       }
@@ -67,7 +67,7 @@ enum LinearOps {
     if m * n == 0 { return Tensor(dtype: a.dtype, shape: [m, n], storage: .float(out)) }
     if k == 0 { return Tensor(dtype: a.dtype, shape: [m, n], storage: .float(out.map { $0 * betaUsed })) }
     av.withUnsafeBufferPointer { pa in bv.withUnsafeBufferPointer { pb in out.withUnsafeMutableBufferPointer { pc in
-      BLAS.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: a.shape[1],
+      BLAS.sgemmParallel(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: a.shape[1],
         b: pb.baseAddress!, ldb: b.shape[1], beta: betaUsed, c: pc.baseAddress!, ldc: n)
     } } }
     return Tensor(dtype: a.dtype, shape: [m, n], storage: .float(out))

@@ -71,10 +71,22 @@ enum PoolingOps {
     guard x.rank >= 3 else { throw opError(node, "input rank must be ≥ 3, got \(x.shape)") }
     let items = x.shape[0] * x.shape[1], inner = x.shape.dropFirst(2).reduce(1, *)
     let v = try x.floatValues(node)
-    let out = (0..<items).map { item -> Float in
-      let slice = v[(item * inner)..<((item + 1) * inner)]
-      return isMax ? (slice.max() ?? -.infinity) : slice.reduce(0, +) / Float(Swift.max(inner, 1))
-    }
+    var out = [Float](repeating: 0, count: items)
+    v.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
+      guard let src = p.baseAddress, let dst = o.baseAddress else { return }
+      Parallel.forEach(items, costPerItem: inner) { item in
+        let s = src + item * inner
+        if isMax {
+          var m = -Float.infinity
+          for i in 0..<inner { m = Swift.max(m, s[i]) }
+          dst[item] = m
+        } else {
+          var acc: Float = 0
+          for i in 0..<inner { acc += s[i] }
+          dst[item] = acc / Float(Swift.max(inner, 1))
+        }
+      }
+    } }
     return Tensor(dtype: x.dtype, shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.rank - 2), storage: .float(out))
   }
 }

@@ -36,12 +36,18 @@ enum UnaryOps {
   ]
 
   /// Applies `f` to every element of a floating tensor, keeping its dtype.
-  @inline(__always)
-  static func map(_ node: Node, _ x: Tensor, _ f: (Float) -> Float) throws -> Tensor {
+  static func map<F: UnaryFunction>(_ node: Node, _ x: Tensor, _ f: F) throws -> Tensor {
     let v = try x.floatValues(node)
     let n = v.count
+    let chunk = 1 << 15
     let out = [Float](unsafeUninitializedCapacity: n) { buf, count in
-      v.withUnsafeBufferPointer { p in for i in 0..<n { buf[i] = f(p[i]) } }
+      v.withUnsafeBufferPointer { p in
+        let src = p.baseAddress, dst = buf.baseAddress
+        Parallel.forEach((n + chunk - 1) / chunk, costPerItem: chunk) { c in
+          guard let src, let dst else { return }
+          for i in (c * chunk)..<min((c + 1) * chunk, n) { dst[i] = f(src[i]) }
+        }
+      }
       count = n
     }
     return Tensor(dtype: x.dtype, shape: x.shape, storage: .float(out))
@@ -50,13 +56,18 @@ enum UnaryOps {
   /// A kernel applying `f` element-wise. `f` is a stored closure, so this suits transcendental
   /// ops whose own cost hides the call; cheap ops pass a literal closure to `map` instead.
   static func float(_ f: @escaping @Sendable (Float) -> Float) -> OpKernel {
-    return { node, inputs, _ in [try map(node, try inputs.required(0, node), f)] }
+    return { node, inputs, _ in [try map(node, try inputs.required(0, node), ClosureUnary(f: f))] }
+  }
+
+  /// Applies a closure element-wise (for ops outside the hot set).
+  static func map(_ node: Node, _ x: Tensor, _ f: (Float) -> Float) throws -> Tensor {
+    try withoutActuallyEscaping(f) { try map(node, x, ClosureUnary(f: $0)) }
   }
 
   static func signed(_ f: @escaping @Sendable (Float) -> Float, _ i: @escaping @Sendable (Int64) -> Int64) -> OpKernel {
     return { node, inputs, _ in
       let x = try inputs.required(0, node)
-      if x.dtype.isFloatingPoint { return [try map(node, x, f)] }
+      if x.dtype.isFloatingPoint { return [try map(node, x, ClosureUnary(f: f))] }
       return [Tensor(shape: x.shape, ints: x.asInts().map(i), dtype: x.dtype)]
     }
   }

@@ -75,3 +75,33 @@ final class PreparationTests: XCTestCase {
     XCTAssertEqual(missing, [])
   }
 }
+
+final class FusionTests: XCTestCase {
+  func hardSwishGraph(divisor: Float) -> Graph {
+    let nodes = [
+      Node(name: "add", opType: "Add", inputs: ["x", "three"], outputs: ["a"]),
+      Node(name: "clip", opType: "Clip", inputs: ["a", "zero", "six"], outputs: ["c"]),
+      Node(name: "mul", opType: "Mul", inputs: ["x", "c"], outputs: ["m"]),
+      Node(name: "div", opType: "Div", inputs: ["m", "d"], outputs: ["y"]),
+    ]
+    var g = Graph(nodes: nodes, inputs: [ValueInfo(name: "x", dtype: .float32, shape: [nil])],
+      outputs: [ValueInfo(name: "y", dtype: .float32, shape: [nil])], opset: 13)
+    g.initializers = ["three": Tensor(shape: [], floats: [3]), "zero": Tensor(shape: [], floats: [0]),
+                      "six": Tensor(shape: [], floats: [6]), "d": Tensor(shape: [], floats: [divisor])]
+    return g
+  }
+
+  /// x·clip(x+3, 0, 6)/6 becomes one HardSwish node with the same values.
+  func testDecomposedHardSwishIsFused() throws {
+    let session = try Session(graph: hardSwishGraph(divisor: 6))
+    XCTAssertEqual(session.graph.nodes.map(\.opType), ["HardSwish"])
+    let x = Tensor(shape: [9], floats: [-5, -3, -2.5, -1, 0, 0.5, 2.9, 3, 7])
+    let y = try session.run(["x": x])["y"]!
+    assertClose(y.floats, x.floats.map { $0 * min(max($0 + 3, 0), 6) / 6 }, tolerance: 1e-6)
+  }
+
+  func testOtherConstantsAreLeftAlone() throws {
+    let session = try Session(graph: hardSwishGraph(divisor: 5))
+    XCTAssertEqual(session.graph.nodes.map(\.opType), ["Add", "Clip", "Mul", "Div"])
+  }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import CKernels
 import XCTest
 
@@ -29,6 +30,34 @@ final class DepthwiseKernelTests: XCTestCase {
       ref(x, wt, 0.25, &a, &g)
       fast(x, wt, 0.25, &b, &g)
       assertClose(b, a, tolerance: Self.fmaTolerance, "case \(cfg)")
+    }
+  }
+}
+
+/// The softmax kernel's polynomial exp against libm, and its SIMD copy against the scalar twin.
+final class SoftmaxKernelTests: XCTestCase {
+  /// Softmax probabilities: the polynomial exp is within 2 ULP, so probabilities agree with libm
+  /// to ~1e-6 relative; 1e-6 absolute covers rows of up to 6625 classes.
+  static let probabilityTolerance: Float = 1e-6
+
+  func libmSoftmax(_ row: [Float]) -> [Float] {
+    let m = row.max()!
+    let e = row.map { Foundation.exp(Double($0 - m)) }
+    let s = e.reduce(0, +)
+    return e.map { Float($0 / s) }
+  }
+
+  func testMatchesLibmAndTwin() {
+    for (k, length) in [1, 3, 7, 8, 9, 33, 6625].enumerated() {
+      let row = randomFloats(length, seed: UInt64(k)).map { $0 * 30 }  // logits in [-30, 30)
+      var ref = row, fast = row
+      ck_softmax_f32_for(CK_ISA_SCALAR)(&ref, 1, length, 0)
+      ck_softmax_f32_for(ck_selected_isa())(&fast, 1, length, 0)
+      assertClose(ref, libmSoftmax(row), tolerance: Self.probabilityTolerance, "length \(length)")
+      assertClose(fast, ref, tolerance: Self.probabilityTolerance, "length \(length)")
+      var logs = row
+      ck_softmax_f32_for(CK_ISA_SCALAR)(&logs, 1, length, 1)
+      assertClose(logs.map { Float(Foundation.exp(Double($0))) }, ref, tolerance: 1e-5, "log, length \(length)")
     }
   }
 }

@@ -33,7 +33,7 @@ build: deps
 demo: data build
 	mkdir -p Reports
 	.build/release/mixprec inspect $(DEFAULT_MODEL) --shape x=1x3x48x192 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.inspect.txt
-	.build/release/mixprec run $(DEFAULT_MODEL) --input Calibration/cls-eval --output Reports/cls-eval-fp32
+	.build/release/mixprec run $(DEFAULT_MODEL) --input Calibration/cls-eval --output Reports/cls-eval-fp32 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.run.txt
 	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.bench.txt
 
 # The whole test suite (unit tests, real-model cross-checks against ONNX Runtime, CLI tests).

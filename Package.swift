@@ -35,10 +35,11 @@ let package = Package(
       name: "Execution",
       dependencies: ["COpenBLAS", "CKernels", "TensorCore", "GraphIR"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+    .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution"]),
     .executableTarget(
       name: "mixprec",
       dependencies: [
-        "TensorCore", "GraphIR", "ONNXFormat", "Execution",
+        "TensorCore", "GraphIR", "ONNXFormat", "Execution", "Sensitivity",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -50,6 +51,7 @@ let package = Package(
     .testTarget(
       name: "ExecutionTests",
       dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
+    .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "TensorCore"]),
     .testTarget(
       name: "CLITests",
       dependencies: ["mixprec", "ONNXFormat", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

@@ -100,6 +100,7 @@ final class CLITests: XCTestCase {
     let y = try NPY.read(out.appendingPathComponent("save_infer_model_scale_0.tmp_1.npy"))
     XCTAssertEqual(y.shape, [8, 2])
     for row in 0..<8 { XCTAssertEqual(y.floats[2 * row] + y.floats[2 * row + 1], 1, accuracy: 1e-5) }
+    XCTAssertTrue(r.stdout.contains("top1: "), r.stdout)
   }
 
   func testBadModelsGiveOneLine() throws {

@@ -105,3 +105,19 @@ final class FusionTests: XCTestCase {
     XCTAssertEqual(session.graph.nodes.map(\.opType), ["Add", "Clip", "Mul", "Div"])
   }
 }
+
+final class BatchingTests: XCTestCase {
+  /// Slicing the batch and concatenating the outputs gives exactly the one-pass result.
+  func testRunInBatchesEqualsOnePass() throws {
+    let conv = Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["y"], attributes: ["pads": .ints([1, 1, 1, 1])])
+    var g = Graph(nodes: [conv], inputs: [ValueInfo(name: "x", dtype: .float32, shape: [nil, 2, 4, 4])],
+      outputs: [ValueInfo(name: "y", dtype: .float32, shape: [])], opset: 13)
+    g.initializers["w"] = randomTensor([3, 2, 3, 3], seed: 1)
+    let session = try Session(graph: g)
+    let x = randomTensor([5, 2, 4, 4], seed: 2)
+    let whole = try session.run(["x": x])["y"]!
+    let sliced = try session.runInBatches(["x": x], batch: 2)["y"]!
+    XCTAssertEqual(sliced.shape, whole.shape)
+    XCTAssertEqual(sliced.floats, whole.floats)
+  }
+}

@@ -1,5 +1,7 @@
 #include "ck_depthwise_f32.h"
 
+#include <stdlib.h>
+
 /* The body is written once as plain C; each instruction set gets its own compiled copy (the
  * compiler vectorizes the fixed-width loops for the target it is given). */
 
@@ -33,40 +35,59 @@ static inline __attribute__((always_inline)) void taps_into_row(const float *res
 
 enum { BLOCK = 16 };
 
-static inline __attribute__((always_inline)) void depthwise_plane(const float *restrict x, const float *restrict w,
-                                                                  float bias, float *restrict y,
-                                                                  const ck_conv_geometry *g) {
+/* Stride-1 rows: each needed input row is copied once into a zero-padded row, after which every
+ * output column is "interior". A block of BLOCK outputs then stays in registers while all taps are
+ * added; the last block computes BLOCK lanes and stores only the valid ones. */
+static inline __attribute__((always_inline)) void depthwise_plane_padded(const float *restrict x,
+                                                                         const float *restrict w, float bias,
+                                                                         float *restrict y, const ck_conv_geometry *g,
+                                                                         float *restrict padded, int pw) {
   const int ow_n = g->out_w;
-  /* Interior columns (stride 1): every horizontal tap is inside the row. There a block of
-   * BLOCK outputs stays in registers while all taps are added, instead of one pass per tap. */
-  int in_lo = 0, in_hi = 0;
-  if (g->stride_w == 1) {
-    in_lo = g->pad_left;
-    in_hi = g->in_w - ((g->k_w - 1) * g->dil_w - g->pad_left);
-    if (in_hi > ow_n) in_hi = ow_n;
-    if (in_lo > in_hi) in_lo = in_hi;
+  for (int ih = 0; ih < g->in_h; ih++) {
+    float *restrict r = padded + (long)ih * pw;
+    for (int i = 0; i < pw; i++) r[i] = 0;
+    for (int i = 0; i < g->in_w; i++) r[g->pad_left + i] = x[(long)ih * g->in_w + i];
   }
-  const int blocks_end = in_lo + (in_hi - in_lo) / BLOCK * BLOCK;
   for (int oh = 0; oh < g->out_h; oh++) {
     float *restrict d = y + (long)oh * ow_n;
-    for (int ow = 0; ow < ow_n; ow++) d[ow] = bias;
-    for (int ow0 = in_lo; ow0 < blocks_end; ow0 += BLOCK) {
+    for (int ow0 = 0; ow0 < ow_n; ow0 += BLOCK) {
       float acc[BLOCK];
       for (int j = 0; j < BLOCK; j++) acc[j] = bias;
       for (int kh = 0; kh < g->k_h; kh++) {
         const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
         if (ih < 0 || ih >= g->in_h) continue;
-        const float *restrict row = x + (long)ih * g->in_w + ow0 - g->pad_left;
+        const float *restrict row = padded + (long)ih * pw + ow0;
         for (int kw = 0; kw < g->k_w; kw++) {
           const float wv = w[kh * g->k_w + kw];
           const float *restrict s = row + kw * g->dil_w;
           for (int j = 0; j < BLOCK; j++) acc[j] += wv * s[j];
         }
       }
-      for (int j = 0; j < BLOCK; j++) d[ow0 + j] = acc[j];
+      const int valid = ow_n - ow0 < BLOCK ? ow_n - ow0 : BLOCK;
+      for (int j = 0; j < valid; j++) d[ow0 + j] = acc[j];
     }
-    taps_into_row(x, w, d, oh, 0, in_lo, g);
-    taps_into_row(x, w, d, oh, blocks_end, ow_n, g);
+  }
+}
+
+static inline __attribute__((always_inline)) void depthwise_plane(const float *restrict x, const float *restrict w,
+                                                                  float bias, float *restrict y,
+                                                                  const ck_conv_geometry *g) {
+  if (g->stride_w == 1) {
+    /* Padded row width: reach of the last block's last lane through the widest tap. */
+    const int blocks = (g->out_w + BLOCK - 1) / BLOCK;
+    int pw = blocks * BLOCK + (g->k_w - 1) * g->dil_w;
+    if (pw < g->pad_left + g->in_w) pw = g->pad_left + g->in_w;
+    float *padded = malloc(sizeof(float) * (size_t)pw * (size_t)g->in_h);
+    if (padded) {
+      depthwise_plane_padded(x, w, bias, y, g, padded, pw);
+      free(padded);
+      return;
+    }
+  }
+  for (int oh = 0; oh < g->out_h; oh++) {
+    float *restrict d = y + (long)oh * g->out_w;
+    for (int ow = 0; ow < g->out_w; ow++) d[ow] = bias;
+    taps_into_row(x, w, d, oh, 0, g->out_w, g);
   }
 }
 

@@ -40,7 +40,7 @@ public enum GraphPreparation {
     let feeds = given ?? Dictionary(uniqueKeysWithValues: g.inputs.map { ($0.name, Tensor.zeros($0.shape.map { $0! }, dtype: $0.dtype)) })
     var shapes: [String: [Int]] = inputShapes
     for (k, t) in g.initializers { shapes[k] = t.shape }
-    _ = try Interpreter(graph: g).run(feeds) { node, outs in
+    _ = try Interpreter(graph: g, fuseActivations: false).run(feeds) { node, outs in
       for (name, t) in zip(node.outputs, outs) where !name.isEmpty { shapes[name] = t.shape }
     }
     let opset = g.opset

@@ -20,7 +20,11 @@ struct Interpreter {
   let constants: [(slot: Int, value: Tensor)]
   let opset: Int
 
-  init(graph: Graph) throws {
+  /// - Parameter fuseActivations: run an activation that is the only reader of a Conv output
+  ///   inside the Conv (one pass over memory instead of two); `observe` then sees the Conv with
+  ///   the activation's output.
+  init(graph: Graph, fuseActivations: Bool = true) throws {
+    let fused = fuseActivations ? Interpreter.convEpilogues(graph) : [:]
     var slot: [String: Int] = [:]
     func slotFor(_ name: String) -> Int {
       if let s = slot[name] { return s }
@@ -33,14 +37,22 @@ struct Interpreter {
     var steps: [Step] = []
     var lastUse: [Int: Int] = [:]
     var defined = Set(slot.values)
-    for (i, n) in graph.nodes.enumerated() {
-      let kernel = try OpRegistry.kernel(for: n, opset: graph.opset)
+    let absorbed = Set(fused.values.map(\.activation))
+    for (i, original) in graph.nodes.enumerated() {
+      if absorbed.contains(i) { continue }
+      var n = original
+      var kernel = try OpRegistry.kernel(for: n, opset: graph.opset)
+      if let f = fused[i] {
+        let epilogue = f.epilogue
+        kernel = { node, inputs, _ in [try ConvOps.conv(node, inputs, epilogue: epilogue)] }
+        n.outputs = graph.nodes[f.activation].outputs
+      }
       let ins = try n.inputs.map { name -> Int in
         if name.isEmpty { return -1 }
         guard let s = slot[name], defined.contains(s) else {
           throw GraphError("node '\(n.name)' (\(n.opType)) reads '\(name)', which no earlier node, input or initializer defines")
         }
-        lastUse[s] = i
+        lastUse[s] = steps.count
         return s
       }
       let outs = n.outputs.map { $0.isEmpty ? -1 : slotFor($0) }
@@ -61,6 +73,23 @@ struct Interpreter {
     self.outputSlots = outputSlots
     self.constants = constants
     self.opset = graph.opset
+  }
+
+  /// Conv nodes (by index) whose only reader is an activation that can run as their epilogue.
+  static func convEpilogues(_ graph: Graph) -> [Int: (activation: Int, epilogue: Epilogue)] {
+    let uses = graph.useCounts()
+    let graphOutputs = Set(graph.outputs.map(\.name))
+    var reader: [String: Int] = [:]
+    for (i, n) in graph.nodes.enumerated() { for input in n.inputs where !input.isEmpty { reader[input] = i } }
+    var result: [Int: (activation: Int, epilogue: Epilogue)] = [:]
+    for (i, n) in graph.nodes.enumerated() where n.opType == "Conv" && n.outputs.count == 1 {
+      let y = n.outputs[0]
+      guard uses[y] == 1, !graphOutputs.contains(y), let j = reader[y], graph.nodes[j].input(0) == y,
+        let e = Epilogue.from(graph.nodes[j], in: graph)
+      else { continue }
+      result[i] = (j, e)
+    }
+    return result
   }
 
   /// Runs every node; `observe` sees each node with its output values as they are produced.

@@ -9,7 +9,8 @@ enum ConvOps {
     "Conv": { node, inputs, _ in [try conv(node, inputs)] }
   ]
 
-  static func conv(_ node: Node, _ inputs: [Tensor?]) throws -> Tensor {
+  /// Runs `node`; `epilogue` is an activation fused into it by the interpreter.
+  static func conv(_ node: Node, _ inputs: [Tensor?], epilogue: Epilogue = .identity) throws -> Tensor {
     let x = try inputs.required(0, node), w = try inputs.required(1, node)
     guard x.rank == w.rank, x.rank == 3 || x.rank == 4 else {
       throw opError(node, "input \(x.shape) and weight \(w.shape) must both be 3-D or 4-D (1-D or 2-D convolution)")
@@ -27,7 +28,7 @@ enum ConvOps {
     if let b = bias, b.count != oc { throw opError(node, "bias has \(b.count) values for \(oc) output channels") }
     let xv = try x.floatValues(node), wv = try w.floatValues(node)
     let outShape = x.rank == 3 ? [n, oc, geo.outW] : [n, oc, geo.outH, geo.outW]
-    let out = ConvKernels.conv2d(x: xv, n: n, c: c, w: wv, oc: oc, group: group, bias: bias, geo: geo)
+    let out = ConvKernels.conv2d(x: xv, n: n, c: c, w: wv, oc: oc, group: group, bias: bias, geo: geo, epilogue: epilogue)
     return Tensor(dtype: x.dtype, shape: outShape, storage: .float(out))
   }
 }
@@ -36,7 +37,7 @@ enum ConvOps {
 public enum ConvKernels {
   /// Output of a grouped 2-D convolution, NCHW (`oc × outH × outW` per image).
   static func conv2d(x: [Float], n: Int, c: Int, w: [Float], oc: Int, group: Int, bias: [Float]?,
-                     geo: ConvGeometry) -> [Float] {
+                     geo: ConvGeometry, epilogue: Epilogue = .identity) -> [Float] {
     let plane = geo.outH * geo.outW, inPlane = geo.inH * geo.inW
     let total = n * oc * plane
     if total == 0 { return [] }
@@ -46,17 +47,17 @@ public enum ConvKernels {
     x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
       let xb = px.baseAddress!, wb = pw.baseAddress!, ob = po.baseAddress!
       if icg == 1 && group == c && group > 1 {
-        depthwise(x: xb, w: wb, bias: bias, out: ob, n: n, c: c, multiplier: ocg, geo: geo)
+        depthwise(x: xb, w: wb, bias: bias, out: ob, n: n, c: c, multiplier: ocg, geo: geo, epilogue: epilogue)
         return
       }
-      if kk > 0 {
+      do {
         // One image per task when there is a batch (GEMMs then stay single-threaded and small);
         // a single image parallelizes inside im2col and OpenBLAS instead.
         let perImage = ocg * plane * kk * group
         Parallel.forEach(n, costPerItem: n > 1 ? perImage : 0) { b in
           var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : kk * plane)
           col.withUnsafeMutableBufferPointer { pc in
-            for g in 0..<group {
+            for g in 0..<(kk > 0 ? group : 0) {
               let src = xb + (b * c + g * icg) * inPlane
               let bMatrix: UnsafePointer<Float>
               if geo.isPointwise {
@@ -69,14 +70,8 @@ public enum ConvKernels {
               gemm(false, false, ocg, plane, kk, 1, wb + g * ocg * kk, kk, bMatrix, plane, 0, ob + (b * oc + g * ocg) * plane, plane)
             }
           }
-        }
-      }
-      if let bias {
-        for b in 0..<n {
-          for o in 0..<oc {
-            let v = bias[o], p = ob + (b * oc + o) * plane
-            for i in 0..<plane { p[i] += v }
-          }
+          // Bias and fused activation while this image's output is still in cache.
+          for o in 0..<oc { epilogue.apply(ob + (b * oc + o) * plane, count: plane, bias: bias?[o] ?? 0) }
         }
       }
     } } }
@@ -118,7 +113,7 @@ public enum ConvKernels {
   /// Direct depthwise convolution: output channel o reads input channel o / multiplier.
   /// One plane per task on the C kernel chosen for this CPU (scalar twin: `ck_depthwise_f32_ref`).
   static func depthwise(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: [Float]?, out: UnsafeMutablePointer<Float>,
-                        n: Int, c: Int, multiplier: Int, geo: ConvGeometry) {
+                        n: Int, c: Int, multiplier: Int, geo: ConvGeometry, epilogue: Epilogue) {
     let oc = c * multiplier
     let inPlane = geo.inH * geo.inW, plane = geo.outH * geo.outW, taps = geo.kH * geo.kW
     var g = geo.cGeometry
@@ -127,6 +122,7 @@ public enum ConvKernels {
       Parallel.forEach(n * oc, costPerItem: plane * taps) { item in
         let b = item / oc, o = item % oc
         kernel(x + (b * c + o / multiplier) * inPlane, w + o * taps, bias?[o] ?? 0, out + item * plane, gp)
+        epilogue.apply(out + item * plane, count: plane, bias: 0)
       }
     }
   }

@@ -5,7 +5,8 @@ import TensorCore
 public enum GraphPreparation {
   /// Shape-independent clean-up: Constant nodes become initializers, Identity/Dropout vanish,
   /// nodes are sorted, constant subgraphs are folded, BatchNormalization is folded into the Conv
-  /// before it, decomposed hard-swish becomes one HardSwish node, dead nodes are dropped, and
+  /// before it and so are constant per-channel Mul/Add after a Conv, decomposed hard-swish becomes
+  /// one HardSwish node, dead nodes are dropped, and
   /// every remaining op is checked to be supported.
   public static func canonicalize(_ graph: Graph) throws -> Graph {
     var g = graph
@@ -17,6 +18,7 @@ public enum GraphPreparation {
     let opset = g.opset
     try g.foldConstants(evaluate: { node, inputs in try evaluate(node, inputs, opset: opset) })
     g.foldBatchNorms()
+    g.foldAffineIntoConv()
     g.fuseHardSwish()
     g.eliminateDeadNodes()
     return g

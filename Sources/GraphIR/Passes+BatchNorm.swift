@@ -46,3 +46,66 @@ extension Graph {
     return folded
   }
 }
+
+extension Graph {
+  /// Folds a constant `Mul` or `Add` that alone reads a Conv output into the Conv:
+  ///
+  ///     Mul by s[o]:  W'[o] = W[o] · s[o],  b'[o] = b[o] · s[o]        Add d[o]:  b'[o] = b[o] + d[o]
+  ///
+  /// `s`/`d` may be a scalar or one value per output channel (shape [C,1,1] or [1,C,1,1]).
+  /// PP-LCNet exports put such a learnable affine after most convolutions. Repeats until no
+  /// pattern is left.
+  /// - Returns: how many nodes were folded.
+  @discardableResult
+  public mutating func foldAffineIntoConv() -> Int {
+    var total = 0
+    while true {
+      let uses = useCounts()
+      let producer = producers()
+      let graphOutputs = Set(outputs.map(\.name))
+      var folded = -1
+      for (ai, n) in nodes.enumerated() where (n.opType == "Mul" || n.opType == "Add") && n.inputs.count == 2 {
+        for (xi, ci) in [(0, 1), (1, 0)] {
+          guard let x = n.input(xi), let cName = n.input(ci), let c = initializers[cName], c.dtype == .float32,
+            let pi = producer[x], nodes[pi].opType == "Conv", uses[x] == 1, !graphOutputs.contains(x),
+            let wName = nodes[pi].input(1), let w = initializers[wName], w.dtype == .float32, w.rank >= 3
+          else { continue }
+          let oc = w.shape[0]
+          let perChannel: [Float]
+          if c.count == 1 {
+            perChannel = [Float](repeating: c.floats[0], count: oc)
+          } else if c.count == oc, c.rank <= w.rank, c.shape.filter({ $0 != 1 }) == [oc],
+            c.shape.count - (c.shape.firstIndex(of: oc) ?? 0) == w.rank - 1 {
+            perChannel = c.floats
+          } else { continue }
+          var conv = nodes[pi]
+          var bias = conv.input(2).flatMap { initializers[$0]?.asFloats() } ?? [Float](repeating: 0, count: oc)
+          if n.opType == "Mul" {
+            var wv = w.floats
+            let per = wv.count / oc
+            for o in 0..<oc { for j in 0..<per { wv[o * per + j] *= perChannel[o] } }
+            let newW = n.outputs[0] + "_weight_folded"
+            initializers[newW] = Tensor(shape: w.shape, floats: wv)
+            conv.inputs[1] = newW
+            for o in 0..<oc { bias[o] *= perChannel[o] }
+          } else {
+            for o in 0..<oc { bias[o] += perChannel[o] }
+          }
+          let newB = n.outputs[0] + "_bias_folded"
+          initializers[newB] = Tensor(shape: [oc], floats: bias)
+          conv.inputs = Array(conv.inputs.prefix(2)) + [newB]
+          conv.outputs = [n.outputs[0]]
+          nodes[pi] = conv
+          folded = ai
+          break
+        }
+        if folded >= 0 { break }
+      }
+      if folded < 0 { break }
+      nodes.remove(at: folded)
+      total += 1
+    }
+    if total > 0 { eliminateDeadNodes() }
+    return total
+  }
+}

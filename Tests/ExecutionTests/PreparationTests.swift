@@ -157,3 +157,28 @@ final class EpilogueFusionTests: XCTestCase {
     XCTAssertTrue(Interpreter.convEpilogues(g).isEmpty)
   }
 }
+
+final class AffineFoldingTests: XCTestCase {
+  /// Conv → Mul(scalar) → Add(per channel) folds into the Conv with unchanged outputs; a Mul by
+  /// a tensor that is not per-channel stays.
+  func testConstantAffineFoldsIntoConv() throws {
+    let nodes = [
+      Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["c"]),
+      Node(name: "mul", opType: "Mul", inputs: ["s", "c"], outputs: ["m"]),
+      Node(name: "add", opType: "Add", inputs: ["m", "d"], outputs: ["a"]),
+      Node(name: "mul2", opType: "Mul", inputs: ["a", "e"], outputs: ["y"]),
+    ]
+    var g = Graph(nodes: nodes, inputs: [ValueInfo(name: "x", dtype: .float32, shape: [nil, 2, 4, 4])],
+      outputs: [ValueInfo(name: "y", dtype: .float32, shape: [])], opset: 13)
+    g.initializers = ["w": randomTensor([3, 2, 3, 3], seed: 1), "s": Tensor(shape: [1], floats: [1.5]),
+                      "d": Tensor(shape: [1, 3, 1, 1], floats: [0.1, -0.2, 0.3]),
+                      "e": randomTensor([1, 3, 2, 2], seed: 9)]
+    let x = randomTensor([2, 2, 4, 4], seed: 2)
+    let reference = try Interpreter(graph: g, fuseActivations: false).run(["x": x])["y"]!
+    var folded = g
+    XCTAssertEqual(folded.foldAffineIntoConv(), 2)
+    XCTAssertEqual(folded.nodes.map(\.opType), ["Conv", "Mul"])
+    XCTAssertNotNil(g.initializers["w"], "the original weight must stay untouched")
+    assertClose(try Interpreter(graph: folded).run(["x": x])["y"]!.floats, reference.floats, tolerance: 1e-5)
+  }
+}

@@ -34,7 +34,8 @@ let package = Package(
     .target(
       name: "Execution",
       dependencies: ["COpenBLAS", "CKernels", "TensorCore", "GraphIR"],
-      swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+      // Release builds drop bounds checks in the kernels; debug builds (the tests) keep them.
+      swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution"]),
     .executableTarget(
       name: "mixprec",

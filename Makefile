@@ -36,9 +36,12 @@ demo: data build
 	.build/release/mixprec run $(DEFAULT_MODEL) --input Calibration/cls-eval --output Reports/cls-eval-fp32 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.run.txt
 	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.bench.txt
 
-# The whole test suite (unit tests, real-model cross-checks against ONNX Runtime, CLI tests).
+# The whole test suite (unit tests, real-model cross-checks against ONNX Runtime, CLI tests);
+# the cross-checks run once more on the scalar kernel twins. The full run comes last so its
+# summary closes the output.
 test: data
 	swift build --build-tests
+	MIXPREC_ISA=scalar swift test --skip-build --disable-swift-testing --filter 'RealModelTests|ConvTests'
 	swift test --skip-build --disable-swift-testing
 
 bench: data build

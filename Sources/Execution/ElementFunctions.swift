@@ -36,9 +36,10 @@ struct HardSigmoidFunction: UnaryFunction {
   @inline(__always) func callAsFunction(_ x: Float) -> Float { Swift.max(0, Swift.min(1, alpha * x + beta)) }
 }
 
-/// x · clamp(x/6 + 1/2, 0, 1).
+/// x · clamp(x/6 + 1/2, 0, 1), evaluated as x · clip(x + 3, 0, 6) / 6 — the form exporters
+/// decompose it into — so a fused HardSwish rounds exactly like the four nodes it replaced.
 struct HardSwishFunction: UnaryFunction {
-  @inline(__always) func callAsFunction(_ x: Float) -> Float { x * Swift.max(0, Swift.min(1, x / 6 + 0.5)) }
+  @inline(__always) func callAsFunction(_ x: Float) -> Float { x * Swift.min(Swift.max(x + 3, 0), 6) / 6 }
 }
 
 /// x for x ≥ 0, αx otherwise.

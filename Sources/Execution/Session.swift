@@ -2,8 +2,8 @@ import GraphIR
 import TensorCore
 
 /// An FP32 reference session: a canonical graph, specialized per set of input shapes on first
-/// use (the specialization is cached).
-public final class Session: @unchecked Sendable {
+/// use (the specialization is cached; a session is not shared across threads).
+public final class Session {
   /// The canonical, shape-independent graph.
   public let graph: Graph
   private var specialized: [[Int]: (graph: Graph, interpreter: Interpreter)] = [:]

@@ -82,7 +82,7 @@ public struct Tensor: Sendable {
   public func asInts() -> [Int64] {
     switch storage {
     case .int(let v): return v
-    case .float(let v): return v.map { $0.isFinite ? Int64(clamping: Int64(exactly: $0.rounded(.towardZero)) ?? ($0 < 0 ? Int64.min : Int64.max)) : 0 }
+    case .float(let v): return v.map { $0.isFinite ? (Int64(exactly: $0.rounded(.towardZero)) ?? ($0 < 0 ? .min : .max)) : 0 }
     case .bool(let v): return v.map { $0 ? 1 : 0 }
     }
   }

@@ -22,20 +22,20 @@ struct InspectCommand: ParsableCommand {
     guard let model else { throw ValidationError("give a MODEL to inspect, or --ops") }
     let (original, session) = try openModel(model)
     let g = session.graph
-    print("model: \(URL(fileURLWithPath: model).lastPathComponent)  opset \(g.opset)  nodes \(original.nodes.count) in file, \(g.nodes.count) after preparation (constants folded, BatchNorm folded)")
+    // Activation shapes when the input shapes are known: given with --shape (errors surface), or
+    // fully static in the model (otherwise the listing goes without them).
+    let given = try parseShapes(shape, graph: g)
+    let shapes = shape.isEmpty ? try? resolveShapes(given, graph: g) : try resolveShapes(given, graph: g)
+    var activation: [String: [Int]] = [:]
+    var shown = g
+    if let shapes {
+      (shown, activation) = try GraphPreparation.specialize(g, inputShapes: shapes)
+    }
+    print("model: \(URL(fileURLWithPath: model).lastPathComponent)  opset \(g.opset)  nodes \(original.nodes.count) in file, \(g.nodes.count) after preparation (constants, BatchNorm and Conv affines folded, HardSwish fused)")
     for i in g.inputs { print("input:  \(i.name)  \(i.dtype)  [\(i.shape.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]") }
     for o in g.outputs { print("output: \(o.name)  \(o.dtype)  [\(o.shape.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]") }
     for (k, v) in g.metadata.sorted(by: { $0.key < $1.key }) {
       print("metadata: \(k) (\(v.count) characters)")
-    }
-    var activation: [String: [Int]] = [:]
-    var shown = g
-    if let shapes = try? resolveShapes(try parseShapes(shape, graph: g), graph: g) {
-      let (spec, all) = try GraphPreparation.specialize(g, inputShapes: shapes)
-      shown = spec
-      activation = all
-    } else if !shape.isEmpty {
-      _ = try resolveShapes(try parseShapes(shape, graph: g), graph: g)
     }
     let layers = shown.layers
     print("\nlayers: \(layers.count)")

@@ -46,7 +46,7 @@ public enum BLAS {
                                    b: UnsafePointer<Float>, ldb: Int,
                                    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     let parts = Parallel.cores
-    if parts == 1 || m * n * k < 1 << 18 || (n < 32 * parts && m < 8 * parts) {
+    if parts == 1 || m * n * k < 1 << 20 || (n < 32 * parts && m < 8 * parts) {
       sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
         beta: beta, c: c, ldc: ldc)
       return

@@ -6,11 +6,11 @@ public enum Parallel {
   public static let cores = ProcessInfo.processInfo.activeProcessorCount
 
   /// Calls `body(i)` for i in 0..<count, in parallel when `count · costPerItem` is large enough
-  /// to pay for waking a thread (about 200k multiply-adds, measured on the classifier at batch 1);
+  /// to pay for waking a thread (about 500k multiply-adds, measured on both models at batch 1);
   /// serially otherwise.
   @inline(__always)
   public static func forEach(_ count: Int, costPerItem: Int, _ body: (Int) -> Void) {
-    if count <= 1 || cores == 1 || count * costPerItem < 200_000 {
+    if count <= 1 || cores == 1 || count * costPerItem < 500_000 {
       for i in 0..<count { body(i) }
       return
     }

@@ -9,8 +9,13 @@ import XCTest
 /// The FP32 runtime against ONNX Runtime on the prepared PaddleOCR models, with text lines in
 /// fonts the calibration sets do not use (Calibration/*-check, written by Calibration/prepare).
 final class RealModelTests: XCTestCase {
-  /// Softmax outputs: float32 reassociation across ~50 layers stays far below this.
+  /// Softmax outputs, the bound: float32 reassociation across ~50 layers stays far below.
   static let softmaxTolerance: Float = 1e-3
+  /// A row is ill-conditioned when ONNX Runtime itself moves it by more than this under
+  /// N(0, 1e-6) input noise (Calibration/prepare measures it); there two float32 runtimes can
+  /// differ by the same order, so the bound becomes a multiple of ORT's own spread.
+  static let illConditionedSpread: Float = 1e-4
+  static let spreadMultiple: Float = 3
 
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
@@ -26,17 +31,30 @@ final class RealModelTests: XCTestCase {
     let session = try Session(graph: graph)
     let folder = try InputFolder(calibration.appendingPathComponent(set), for: session.graph)
     let ours = try XCTUnwrap(try session.run(folder.tensors)[output])
-    let theirs = try NPY.read(calibration.appendingPathComponent("\(set)/ort/\(InputFolder.fileName(output))"))
+    let stem = String(InputFolder.fileName(output).dropLast(4))
+    let theirs = try NPY.read(calibration.appendingPathComponent("\(set)/ort/\(stem).npy"))
+    let spread = try NPY.read(calibration.appendingPathComponent("\(set)/ort/\(stem).sensitivity.npy")).floats
     XCTAssertEqual(ours.shape, theirs.shape)
     let a = ours.floats, b = theirs.floats
-    let maxDiff = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-    XCTAssertLessThanOrEqual(maxDiff, Self.softmaxTolerance, "\(model): max |mixprec − ORT| = \(maxDiff)")
     let classes = ours.shape.last!
+    XCTAssertEqual(spread.count, a.count / classes)
+    var worstStable: Float = 0, illConditioned = 0
     for row in 0..<(a.count / classes) {
       let ra = a[(row * classes)..<((row + 1) * classes)], rb = b[(row * classes)..<((row + 1) * classes)]
       XCTAssertEqual(ra.firstIndex(of: ra.max()!)! - row * classes, rb.firstIndex(of: rb.max()!)! - row * classes,
         "\(model): argmax differs at row \(row)")
+      let diff = zip(ra, rb).map { abs($0 - $1) }.max() ?? 0
+      if spread[row] > Self.illConditionedSpread {
+        illConditioned += 1
+        XCTAssertLessThanOrEqual(diff, max(Self.softmaxTolerance, Self.spreadMultiple * spread[row]),
+          "\(model): ill-conditioned row \(row) (ORT's own spread \(spread[row])) differs by \(diff)")
+      } else {
+        worstStable = max(worstStable, diff)
+      }
     }
+    XCTAssertLessThanOrEqual(worstStable, Self.softmaxTolerance, "\(model): max |mixprec − ORT| = \(worstStable)")
+    XCTAssertLessThanOrEqual(illConditioned, a.count / classes / 50, "\(model): too many ill-conditioned rows to be a fair check")
+    print("\(model): max |mixprec − ORT| \(worstStable) on well-conditioned rows; \(illConditioned) ill-conditioned rows")
   }
 
   func testClassifierMatchesONNXRuntime() throws {

@@ -41,9 +41,6 @@ public struct InputFolder {
     self.tensors = tensors
   }
 
-  /// Number of samples (axis 0 of the first input).
-  public var batchSize: Int { tensors.values.first?.shape.first ?? 0 }
-
   /// Integer labels from `labels.npy`, if present.
   public func integerLabels() throws -> [Int]? {
     let f = url.appendingPathComponent("labels.npy")

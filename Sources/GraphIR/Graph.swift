@@ -14,9 +14,6 @@ public struct ValueInfo: Sendable {
     self.shape = shape
     self.dimNames = dimNames ?? shape.map { _ in nil }
   }
-
-  /// True when every dimension is known.
-  public var isStatic: Bool { shape.allSatisfy { $0 != nil } }
 }
 
 /// An FP32 model: nodes in topological order, constant tensors by name, metadata.

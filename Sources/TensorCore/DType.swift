@@ -38,4 +38,29 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     default: return v
     }
   }
+
+  /// ONNX `TensorProto.DataType` code of this type.
+  public var onnxCode: Int {
+    switch self {
+    case .float32: return 1
+    case .uint8: return 2
+    case .int8: return 3
+    case .uint16: return 4
+    case .int16: return 5
+    case .int32: return 6
+    case .int64: return 7
+    case .bool: return 9
+    case .float16: return 10
+    case .float64: return 11
+    case .uint32: return 12
+    case .uint64: return 13
+    }
+  }
+
+  /// The type with ONNX `TensorProto.DataType` code `code`, or nil for types mixprec does not
+  /// hold (string, complex, bfloat16, float8, int4, …).
+  public init?(onnxCode code: Int) {
+    guard let t = DType.allCases.first(where: { $0.onnxCode == code }) else { return nil }
+    self = t
+  }
 }

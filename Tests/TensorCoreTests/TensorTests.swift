@@ -31,3 +31,14 @@ final class TensorTests: XCTestCase {
     XCTAssertEqual(t.floats, [1.0, 65504])
   }
 }
+
+final class DTypeTests: XCTestCase {
+  /// Every dtype maps to its ONNX code and back; unknown codes (string = 8, bfloat16 = 16) are nil.
+  func testONNXCodesRoundTrip() {
+    for t in DType.allCases { XCTAssertEqual(DType(onnxCode: t.onnxCode), t) }
+    XCTAssertEqual(DType.float32.onnxCode, 1)
+    XCTAssertEqual(DType.int64.onnxCode, 7)
+    XCTAssertNil(DType(onnxCode: 8))
+    XCTAssertNil(DType(onnxCode: 16))
+  }
+}

@@ -5,20 +5,13 @@ import TensorCore
 enum CastOps {
   static let kernels: [String: OpKernel] = [
     "Cast": { node, inputs, _ in
-      guard let code = node.int("to"), let to = dtypeFromONNX(code) else {
+      guard let code = node.int("to"), let to = DType(onnxCode: code) else {
         throw opError(node, "unsupported target type \(node.int("to") ?? -1)")
       }
       return [cast(try inputs.required(0, node), to: to)]
     },
     "CastLike": { node, inputs, _ in [cast(try inputs.required(0, node), to: try inputs.required(1, node).dtype)] },
   ]
-
-  /// ONNX TensorProto.DataType code → DType (the runtime's copy of the table in ONNXFormat).
-  static func dtypeFromONNX(_ code: Int) -> DType? {
-    let table: [Int: DType] = [1: .float32, 2: .uint8, 3: .int8, 4: .uint16, 5: .int16, 6: .int32, 7: .int64,
-      9: .bool, 10: .float16, 11: .float64, 12: .uint32, 13: .uint64]
-    return table[code]
-  }
 
   /// Converts values: floats truncate toward zero into integers, non-zero becomes true,
   /// float16 rounds to half precision.

@@ -1,6 +1,5 @@
 #include "ck_depthwise_f32.h"
 
-#include <stdlib.h>
 
 /* The body is written once as plain C; each instruction set gets its own compiled copy (the
  * compiler vectorizes the fixed-width loops for the target it is given). */
@@ -69,20 +68,24 @@ static inline __attribute__((always_inline)) void depthwise_plane_padded(const f
   }
 }
 
+/* Width of a zero-padded row: the reach of the last block's last lane through the widest tap. */
+static int padded_width(const ck_conv_geometry *g) {
+  const int blocks = (g->out_w + BLOCK - 1) / BLOCK;
+  int pw = blocks * BLOCK + (g->k_w - 1) * g->dil_w;
+  if (pw < g->pad_left + g->in_w) pw = g->pad_left + g->in_w;
+  return pw;
+}
+
+long ck_depthwise_f32_scratch_floats(const ck_conv_geometry *g) {
+  return g->stride_w == 1 ? (long)padded_width(g) * g->in_h : 0;
+}
+
 static inline __attribute__((always_inline)) void depthwise_plane(const float *restrict x, const float *restrict w,
                                                                   float bias, float *restrict y,
-                                                                  const ck_conv_geometry *g) {
+                                                                  const ck_conv_geometry *g, float *restrict scratch) {
   if (g->stride_w == 1) {
-    /* Padded row width: reach of the last block's last lane through the widest tap. */
-    const int blocks = (g->out_w + BLOCK - 1) / BLOCK;
-    int pw = blocks * BLOCK + (g->k_w - 1) * g->dil_w;
-    if (pw < g->pad_left + g->in_w) pw = g->pad_left + g->in_w;
-    float *padded = malloc(sizeof(float) * (size_t)pw * (size_t)g->in_h);
-    if (padded) {
-      depthwise_plane_padded(x, w, bias, y, g, padded, pw);
-      free(padded);
-      return;
-    }
+    depthwise_plane_padded(x, w, bias, y, g, scratch, padded_width(g));
+    return;
   }
   for (int oh = 0; oh < g->out_h; oh++) {
     float *restrict d = y + (long)oh * g->out_w;
@@ -91,18 +94,20 @@ static inline __attribute__((always_inline)) void depthwise_plane(const float *r
   }
 }
 
-void ck_depthwise_f32_ref(const float *x, const float *w, float bias, float *y, const ck_conv_geometry *g) {
-  depthwise_plane(x, w, bias, y, g);
+void ck_depthwise_f32_ref(const float *x, const float *w, float bias, float *y, const ck_conv_geometry *g,
+                          float *scratch) {
+  depthwise_plane(x, w, bias, y, g, scratch);
 }
 
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) void ck_depthwise_f32_avx2(const float *x, const float *w, float bias, float *y,
-                                                               const ck_conv_geometry *g) {
-  depthwise_plane(x, w, bias, y, g);
+                                                               const ck_conv_geometry *g, float *scratch) {
+  depthwise_plane(x, w, bias, y, g, scratch);
 }
 #else
-void ck_depthwise_f32_avx2(const float *x, const float *w, float bias, float *y, const ck_conv_geometry *g) {
-  ck_depthwise_f32_ref(x, w, bias, y, g);
+void ck_depthwise_f32_avx2(const float *x, const float *w, float bias, float *y, const ck_conv_geometry *g,
+                           float *scratch) {
+  ck_depthwise_f32_ref(x, w, bias, y, g, scratch);
 }
 #endif
 

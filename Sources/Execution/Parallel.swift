@@ -10,8 +10,15 @@ public enum Parallel {
   /// serially otherwise.
   @inline(__always)
   public static func forEach(_ count: Int, costPerItem: Int, _ body: (Int) -> Void) {
+    forEachRange(count, costPerItem: costPerItem) { range in for i in range { body(i) } }
+  }
+
+  /// Like `forEach`, but hands each task a contiguous range of indices, so per-task state
+  /// (scratch buffers) is set up once per range rather than once per index.
+  @inline(__always)
+  public static func forEachRange(_ count: Int, costPerItem: Int, _ body: (Range<Int>) -> Void) {
     if count <= 1 || cores == 1 || count * costPerItem < 500_000 {
-      for i in 0..<count { body(i) }
+      if count > 0 { body(0..<count) }
       return
     }
     let chunks = Swift.min(count, cores * 4)
@@ -19,8 +26,7 @@ public enum Parallel {
       // Callers hand in closures over disjoint slices of raw buffers; each index runs once.
       nonisolated(unsafe) let work = escapable
       DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        let lo = c * count / chunks, hi = (c + 1) * count / chunks
-        for i in lo..<hi { work(i) }
+        work((c * count / chunks)..<((c + 1) * count / chunks))
       }
     }
   }

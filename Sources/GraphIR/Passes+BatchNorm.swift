@@ -26,18 +26,9 @@ extension Graph {
       let eps = bn.float("epsilon", default: 1e-5)
       let g = gamma.asFloats(), bt = beta.asFloats(), mu = mean.asFloats(), v = variance.asFloats()
       let k = (0..<oc).map { g[$0] / (v[$0] + eps).squareRoot() }
-      var wv = w.floats
-      let per = wv.count / max(oc, 1)
-      for o in 0..<oc { for j in 0..<per { wv[o * per + j] *= k[o] } }
-      let oldBias = nodes[ci].input(2).flatMap { initializers[$0]?.asFloats() } ?? [Float](repeating: 0, count: oc)
-      let bias = (0..<oc).map { (oldBias[$0] - mu[$0]) * k[$0] + bt[$0] }
-      let newW = wName + "_bnfolded", newB = bn.outputs[0] + "_bias_bnfolded"
-      initializers[newW] = Tensor(shape: w.shape, floats: wv)
-      initializers[newB] = Tensor(shape: [oc], floats: bias)
-      var conv = nodes[ci]
-      conv.inputs = [conv.inputs[0], newW, newB]
-      conv.outputs = [bn.outputs[0]]
-      nodes[ci] = conv
+      let oldBias = convBias(ci, channels: oc)
+      replaceConvParameters(ci, weightScale: k, bias: (0..<oc).map { (oldBias[$0] - mu[$0]) * k[$0] + bt[$0] },
+        output: bn.outputs[0])
       removed.insert(bi)
       folded += 1
     }
@@ -78,24 +69,13 @@ extension Graph {
             c.shape.count - (c.shape.firstIndex(of: oc) ?? 0) == w.rank - 1 {
             perChannel = c.floats
           } else { continue }
-          var conv = nodes[pi]
-          var bias = conv.input(2).flatMap { initializers[$0]?.asFloats() } ?? [Float](repeating: 0, count: oc)
+          var bias = convBias(pi, channels: oc)
           if n.opType == "Mul" {
-            var wv = w.floats
-            let per = wv.count / oc
-            for o in 0..<oc { for j in 0..<per { wv[o * per + j] *= perChannel[o] } }
-            let newW = n.outputs[0] + "_weight_folded"
-            initializers[newW] = Tensor(shape: w.shape, floats: wv)
-            conv.inputs[1] = newW
             for o in 0..<oc { bias[o] *= perChannel[o] }
           } else {
             for o in 0..<oc { bias[o] += perChannel[o] }
           }
-          let newB = n.outputs[0] + "_bias_folded"
-          initializers[newB] = Tensor(shape: [oc], floats: bias)
-          conv.inputs = Array(conv.inputs.prefix(2)) + [newB]
-          conv.outputs = [n.outputs[0]]
-          nodes[pi] = conv
+          replaceConvParameters(pi, weightScale: n.opType == "Mul" ? perChannel : nil, bias: bias, output: n.outputs[0])
           folded = ai
           break
         }
@@ -107,5 +87,32 @@ extension Graph {
     }
     if total > 0 { eliminateDeadNodes() }
     return total
+  }
+}
+
+extension Graph {
+  /// The bias of Conv `ci`, or zeros when it has none.
+  func convBias(_ ci: Int, channels: Int) -> [Float] {
+    nodes[ci].input(2).flatMap { initializers[$0]?.asFloats() } ?? [Float](repeating: 0, count: channels)
+  }
+
+  /// Rewrites Conv `ci` in place to write `output` with weight rows scaled by `weightScale[o]`
+  /// (unchanged when nil) and bias `bias`. New initializers are named after `output`, so a weight
+  /// shared with another node is never modified.
+  mutating func replaceConvParameters(_ ci: Int, weightScale: [Float]?, bias: [Float], output: String) {
+    var conv = nodes[ci]
+    if let scale = weightScale, let wName = conv.input(1), let w = initializers[wName] {
+      var wv = w.floats
+      let per = wv.count / max(scale.count, 1)
+      for o in 0..<scale.count { for j in 0..<per { wv[o * per + j] *= scale[o] } }
+      let newW = output + "_weight_folded"
+      initializers[newW] = Tensor(shape: w.shape, floats: wv)
+      conv.inputs[1] = newW
+    }
+    let newB = output + "_bias_folded"
+    initializers[newB] = Tensor(shape: [bias.count], floats: bias)
+    conv.inputs = Array(conv.inputs.prefix(2)) + [newB]
+    conv.outputs = [output]
+    nodes[ci] = conv
   }
 }

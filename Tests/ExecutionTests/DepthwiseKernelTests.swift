@@ -27,8 +27,9 @@ final class DepthwiseKernelTests: XCTestCase {
         stride_w: Int32(s), dil_h: Int32(d), dil_w: Int32(d), pad_top: Int32(p), pad_left: Int32(p), out_h: Int32(oh), out_w: Int32(ow))
       let x = randomFloats(h * w, seed: UInt64(k)), wt = randomFloats(ks * ks, seed: UInt64(k + 50))
       var a = [Float](repeating: .nan, count: oh * ow), b = a
-      ref(x, wt, 0.25, &a, &g)
-      fast(x, wt, 0.25, &b, &g)
+      var scratch = [Float](repeating: .nan, count: Int(ck_depthwise_f32_scratch_floats(&g)))
+      ref(x, wt, 0.25, &a, &g, &scratch)
+      fast(x, wt, 0.25, &b, &g, &scratch)
       assertClose(b, a, tolerance: Self.fmaTolerance, "case \(cfg)")
     }
   }

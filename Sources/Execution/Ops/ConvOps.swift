@@ -54,24 +54,26 @@ public enum ConvKernels {
         // One image per task when there is a batch (GEMMs then stay single-threaded and small);
         // a single image parallelizes inside im2col and OpenBLAS instead.
         let perImage = ocg * plane * kk * group
-        Parallel.forEach(n, costPerItem: n > 1 ? perImage : 0) { b in
+        Parallel.forEachRange(n, costPerItem: n > 1 ? perImage : 0) { images in
           var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : kk * plane)
           col.withUnsafeMutableBufferPointer { pc in
-            for g in 0..<(kk > 0 ? group : 0) {
-              let src = xb + (b * c + g * icg) * inPlane
-              let bMatrix: UnsafePointer<Float>
-              if geo.isPointwise {
-                bMatrix = UnsafePointer(src)
-              } else {
-                im2col(src, channels: icg, geo: geo, col: pc.baseAddress!, parallel: n == 1)
-                bMatrix = UnsafePointer(pc.baseAddress!)
+            for b in images {
+              for g in 0..<(kk > 0 ? group : 0) {
+                let src = xb + (b * c + g * icg) * inPlane
+                let bMatrix: UnsafePointer<Float>
+                if geo.isPointwise {
+                  bMatrix = UnsafePointer(src)
+                } else {
+                  im2col(src, channels: icg, geo: geo, col: pc.baseAddress!, parallel: n == 1)
+                  bMatrix = UnsafePointer(pc.baseAddress!)
+                }
+                let gemm = n == 1 ? BLAS.sgemmParallel : BLAS.sgemm
+                gemm(false, false, ocg, plane, kk, 1, wb + g * ocg * kk, kk, bMatrix, plane, 0, ob + (b * oc + g * ocg) * plane, plane)
               }
-              let gemm = n == 1 ? BLAS.sgemmParallel : BLAS.sgemm
-              gemm(false, false, ocg, plane, kk, 1, wb + g * ocg * kk, kk, bMatrix, plane, 0, ob + (b * oc + g * ocg) * plane, plane)
+              // Bias and fused activation while this image's output is still in cache.
+              for o in 0..<oc { epilogue.apply(ob + (b * oc + o) * plane, count: plane, bias: bias?[o] ?? 0) }
             }
           }
-          // Bias and fused activation while this image's output is still in cache.
-          for o in 0..<oc { epilogue.apply(ob + (b * oc + o) * plane, count: plane, bias: bias?[o] ?? 0) }
         }
       }
     } } }
@@ -118,11 +120,18 @@ public enum ConvKernels {
     let inPlane = geo.inH * geo.inW, plane = geo.outH * geo.outW, taps = geo.kH * geo.kW
     var g = geo.cGeometry
     let kernel = ck_depthwise_f32_for(ck_selected_isa())!
+    let scratchCount = Int(ck_depthwise_f32_scratch_floats(&g))
     withUnsafePointer(to: &g) { gp in
-      Parallel.forEach(n * oc, costPerItem: plane * taps) { item in
-        let b = item / oc, o = item % oc
-        kernel(x + (b * c + o / multiplier) * inPlane, w + o * taps, bias?[o] ?? 0, out + item * plane, gp)
-        epilogue.apply(out + item * plane, count: plane, bias: 0)
+      Parallel.forEachRange(n * oc, costPerItem: plane * taps) { items in
+        var scratch = [Float](repeating: 0, count: scratchCount)
+        scratch.withUnsafeMutableBufferPointer { sp in
+          for item in items {
+            let b = item / oc, o = item % oc
+            kernel(x + (b * c + o / multiplier) * inPlane, w + o * taps, bias?[o] ?? 0, out + item * plane, gp,
+              sp.baseAddress)
+            epilogue.apply(out + item * plane, count: plane, bias: 0)
+          }
+        }
       }
     }
   }

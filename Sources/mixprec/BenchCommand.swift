@@ -20,11 +20,11 @@ struct BenchCommand: ParsableCommand {
   @Flag(help: "Print time per op type for each batch size.") var profile = false
 
   func run() throws {
-    guard target == "model" else { throw ValidationError("unknown benchmark '\(target)'; use: bench model MODEL") }
-    guard let model else { throw ValidationError("bench model needs a MODEL") }
-    guard runs > 0 else { throw ValidationError("--runs must be positive") }
+    guard target == "model" else { throw CLIError("unknown benchmark '\(target)'; use: bench model MODEL") }
+    guard let model else { throw CLIError("bench model needs a MODEL") }
+    guard runs > 0 else { throw CLIError("--runs must be positive") }
     let batchSizes = try batches.split(separator: ",").map { s -> Int in
-      guard let v = Int(s), v > 0 else { throw ValidationError("--batches takes positive integers like 1,32") }
+      guard let v = Int(s), v > 0 else { throw CLIError("--batches takes positive integers like 1,32") }
       return v
     }
     let (_, session) = try openModel(model)

@@ -19,7 +19,7 @@ struct InspectCommand: ParsableCommand {
       print(OpRegistry.supportedOps.joined(separator: "\n"))
       return
     }
-    guard let model else { throw ValidationError("give a MODEL to inspect, or --ops") }
+    guard let model else { throw CLIError("give a MODEL to inspect, or --ops") }
     let (original, session) = try openModel(model)
     let g = session.graph
     // Activation shapes when the input shapes are known: given with --shape (errors surface), or

@@ -116,6 +116,14 @@ final class CLITests: XCTestCase {
       "unsupported op 'GridSample' at node 'grid_0' (opset 16); supported ops: `mixprec inspect --ops`")
   }
 
+  func testUsageMistakesGiveOneLine() throws {
+    try assertOneLineError(["bench", "kernelz"], "unknown benchmark 'kernelz'")
+    try assertOneLineError(["bench", "model"], "needs a MODEL")
+    try assertOneLineError(["bench", "model", Self.classifier, "--runs", "0"], "--runs must be positive")
+    try assertOneLineError(["inspect"], "give a MODEL")
+    try assertOneLineError(["inspect", Self.classifier, "--shape", "x=1x3x48"], "expects rank 4")
+  }
+
   func testBadInputsGiveOneLine() throws {
     let out = work.appendingPathComponent("out").path
     let empty = work.appendingPathComponent("empty")

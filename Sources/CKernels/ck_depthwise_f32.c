@@ -112,6 +112,6 @@ void ck_depthwise_f32_avx2(const float *x, const float *w, float bias, float *y,
 #endif
 
 ck_depthwise_f32_fn ck_depthwise_f32_for(ck_isa isa) {
-  if (isa == CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return ck_depthwise_f32_avx2;
+  if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return ck_depthwise_f32_avx2;
   return ck_depthwise_f32_ref;
 }

@@ -3,30 +3,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const names[CK_ISA_COUNT] = {"scalar", "avx2", "avxvnni", "avx512vnni"};
+
 int ck_cpu_supports(ck_isa isa) {
+  if (isa == CK_ISA_SCALAR) return 1;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   switch (isa) {
-  case CK_ISA_SCALAR:
-    return 1;
   case CK_ISA_AVX2:
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-#else
+    return avx2;
+  case CK_ISA_AVX_VNNI:
+    return avx2 && __builtin_cpu_supports("avxvnni");
+  case CK_ISA_AVX512_VNNI:
+    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  default:
     return 0;
-#endif
   }
+#else
   return 0;
+#endif
 }
 
-const char *ck_isa_name(ck_isa isa) { return isa == CK_ISA_AVX2 ? "avx2" : "scalar"; }
+const char *ck_isa_name(ck_isa isa) { return (unsigned)isa < CK_ISA_COUNT ? names[isa] : "unknown"; }
+
+int ck_isa_from_name(const char *name) {
+  for (int i = 0; i < CK_ISA_COUNT; i++)
+    if (name && strcmp(name, names[i]) == 0) return i;
+  return -1;
+}
 
 ck_isa ck_selected_isa(void) {
   static int chosen = -1;
   if (chosen < 0) {
-    ck_isa best = ck_cpu_supports(CK_ISA_AVX2) ? CK_ISA_AVX2 : CK_ISA_SCALAR;
-    const char *forced = getenv("MIXPREC_ISA");
-    if (forced && strcmp(forced, "scalar") == 0) best = CK_ISA_SCALAR;
-    chosen = (int)best;
+    int best = CK_ISA_SCALAR;
+    for (int i = CK_ISA_COUNT - 1; i > 0; i--)
+      if (ck_cpu_supports((ck_isa)i)) { best = i; break; }
+    const int forced = ck_isa_from_name(getenv("MIXPREC_ISA"));
+    if (forced >= 0 && forced < best) best = forced;
+    chosen = best;
   }
   return (ck_isa)chosen;
 }

@@ -56,6 +56,6 @@ void ck_softmax_f32_avx2(float *x, long rows, long length, int log) { ck_softmax
 #endif
 
 ck_softmax_f32_fn ck_softmax_f32_for(ck_isa isa) {
-  if (isa == CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return ck_softmax_f32_avx2;
+  if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return ck_softmax_f32_avx2;
   return ck_softmax_f32_ref;
 }

@@ -3,3 +3,4 @@
 #include "ck_runtime.h"
 #include "ck_depthwise_f32.h"
 #include "ck_softmax_f32.h"
+#include "ck_qgemm.h"

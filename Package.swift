@@ -7,7 +7,7 @@ let package = Package(
   platforms: [.macOS(.v14)],
   products: [
     .executable(name: "mixprec", targets: ["mixprec"]),
-    .library(name: "MixPrecCore", targets: ["TensorCore", "GraphIR", "ONNXFormat", "Execution"]),
+    .library(name: "MixPrecCore", targets: ["TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,6 +23,12 @@ let package = Package(
     // C kernels (SIMD intrinsics live only here) and small C runtime helpers.
     .target(name: "CKernels"),
 
+    // Swift face of the C kernels: packing once per layer, threading over cores.
+    .target(
+      name: "Kernels",
+      dependencies: ["CKernels"],
+      swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+
     .target(
       name: "TensorCore",
       dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
@@ -33,18 +39,19 @@ let package = Package(
       exclude: ["Generated/onnx.proto"]),
     .target(
       name: "Execution",
-      dependencies: ["COpenBLAS", "CKernels", "TensorCore", "GraphIR"],
+      dependencies: ["COpenBLAS", "CKernels", "Kernels", "TensorCore", "GraphIR"],
       // Release builds drop bounds checks in the kernels; debug builds (the tests) keep them.
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution"]),
     .executableTarget(
       name: "mixprec",
       dependencies: [
-        "TensorCore", "GraphIR", "ONNXFormat", "Execution", "Sensitivity",
+        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Sensitivity",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+    .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "COpenBLAS"]),
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR", "TensorCore"]),
     .testTarget(
       name: "ONNXFormatTests",

@@ -1,3 +1,4 @@
+import Kernels
 import CKernels
 @preconcurrency import COpenBLAS
 import Foundation

@@ -31,6 +31,11 @@ typedef enum ck_q_output {
   CK_OUT_I32 = 4, /* the raw sum Σ (x − z_a)·w (one group only) */
 } ck_q_output;
 
+/// Bytes of one output element.
+static inline int ck_q_output_bytes(ck_q_output type) {
+  return type == CK_OUT_F32 || type == CK_OUT_I32 ? 4 : type == CK_OUT_F16 ? 2 : 1;
+}
+
 /// Where and how results are written: y[n·row_stride + m·col_stride] (elements, not bytes).
 typedef struct ck_q_epilogue {
   const float *bias; /* per row, or NULL */
@@ -58,6 +63,8 @@ typedef struct ck_q_weights {
   const int32_t *sums; /* [k_padded / group][n]: Σ w over the group */
 } ck_q_weights;
 
+_Static_assert(sizeof(void *) != 8 || sizeof(ck_q_weights) == 48, "ck_q_weights layout is mirrored by a Swift test");
+
 /// Activations of one call. GEMM layout: [ceil(m/32)][k_padded/4][32 columns][4 k] (columns past m
 /// are padding); GEMV layout: [m][k_padded] (plain rows).
 typedef struct ck_q_activations {
@@ -66,6 +73,9 @@ typedef struct ck_q_activations {
   float scale;
   int32_t zero;
 } ck_q_activations;
+
+_Static_assert(sizeof(void *) != 8 || sizeof(ck_q_activations) == 24, "ck_q_activations layout is mirrored by a Swift test");
+_Static_assert(sizeof(void *) != 8 || sizeof(ck_q_epilogue) == 56, "ck_q_epilogue layout is mirrored by a Swift test");
 
 /// Bytes of packed weights for `bits` ∈ {4, 8}.
 long ck_q_packed_bytes(int bits, int n, int k_padded);

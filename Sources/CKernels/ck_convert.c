@@ -1,0 +1,89 @@
+#include "ck_convert.h"
+
+#include <math.h>
+
+#define CK_AI static inline __attribute__((always_inline))
+#define CK_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define CK_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+CK_AI void quantize_u8(const float *x, long count, float scale, int32_t zero, uint8_t *q) {
+  const float lo = (float)(0 - zero), hi = (float)(255 - zero);
+  for (long i = 0; i < count; i++) q[i] = (uint8_t)((int32_t)nearbyintf(CK_MIN(CK_MAX(x[i] / scale, lo), hi)) + zero);
+}
+
+CK_AI void f32_to_f16(const float *x, long count, uint16_t *h) {
+  _Float16 *d = (_Float16 *)h;
+  for (long i = 0; i < count; i++) d[i] = (_Float16)x[i];
+}
+
+CK_AI void f16_to_f32(const uint16_t *h, long count, float *x) {
+  const _Float16 *s = (const _Float16 *)h;
+  for (long i = 0; i < count; i++) x[i] = (float)s[i];
+}
+
+void ck_quantize_u8_ref(const float *x, long count, float scale, int32_t zero, uint8_t *q) {
+  quantize_u8(x, count, scale, zero, q);
+}
+void ck_f32_to_f16_ref(const float *x, long count, uint16_t *h) { f32_to_f16(x, count, h); }
+void ck_f16_to_f32_ref(const uint16_t *h, long count, float *x) { f16_to_f32(h, count, x); }
+
+#if defined(__x86_64__)
+#define T512 "avx2,fma,f16c,avx512f,avx512bw,avx512vl"
+#define T256 "avx2,fma,f16c"
+__attribute__((target(T512))) static void quantize_u8_avx512(const float *x, long count, float scale, int32_t zero,
+                                                             uint8_t *q) {
+  quantize_u8(x, count, scale, zero, q);
+}
+__attribute__((target(T256))) static void quantize_u8_avx2(const float *x, long count, float scale, int32_t zero,
+                                                           uint8_t *q) {
+  quantize_u8(x, count, scale, zero, q);
+}
+__attribute__((target(T512))) static void f32_to_f16_avx512(const float *x, long count, uint16_t *h) {
+  f32_to_f16(x, count, h);
+}
+__attribute__((target(T256))) static void f32_to_f16_avx2(const float *x, long count, uint16_t *h) {
+  f32_to_f16(x, count, h);
+}
+__attribute__((target(T512))) static void f16_to_f32_avx512(const uint16_t *h, long count, float *x) {
+  f16_to_f32(h, count, x);
+}
+__attribute__((target(T256))) static void f16_to_f32_avx2(const uint16_t *h, long count, float *x) {
+  f16_to_f32(h, count, x);
+}
+#define PICK(name)                                                                                 \
+  if (isa >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI)) return name##_avx512;     \
+  if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return name##_avx2;                     \
+  return ck_##name##_ref;
+#else
+#define PICK(name)                                                                                 \
+  (void)isa;                                                                                       \
+  return ck_##name##_ref;
+#endif
+
+ck_quantize_u8_fn ck_quantize_u8_for(ck_isa isa) { PICK(quantize_u8) }
+ck_f32_to_f16_fn ck_f32_to_f16_for(ck_isa isa) { PICK(f32_to_f16) }
+ck_f16_to_f32_fn ck_f16_to_f32_for(ck_isa isa) { PICK(f16_to_f32) }
+
+#define IM2COL_BODY                                                                                \
+  const long plane = (long)g->out_h * g->out_w;                                                    \
+  for (int c = 0; c < channels; c++)                                                               \
+    for (int kh = 0; kh < g->k_h; kh++)                                                            \
+      for (int kw = 0; kw < g->k_w; kw++) {                                                        \
+        const long row = ((long)c * g->k_h + kh) * g->k_w + kw;                                    \
+        for (int oh = 0; oh < g->out_h; oh++) {                                                    \
+          const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;                            \
+          for (int ow = 0; ow < g->out_w; ow++) {                                                  \
+            const int iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;                         \
+            const int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;                 \
+            col[row * plane + (long)oh * g->out_w + ow] =                                          \
+                inside ? x[((long)c * g->in_h + ih) * g->in_w + iw] : pad;                         \
+          }                                                                                        \
+        }                                                                                          \
+      }
+
+void ck_im2col_u8(const uint8_t *x, int channels, const ck_conv_geometry *g, uint8_t pad, uint8_t *col) {
+  IM2COL_BODY
+}
+void ck_im2col_u16(const uint16_t *x, int channels, const ck_conv_geometry *g, uint16_t pad, uint16_t *col) {
+  IM2COL_BODY
+}

@@ -20,7 +20,7 @@
  * tile[r·32 + c] = Σ x·w (raw, zero point not yet removed). */
 typedef void (*ck_q_tile_fn)(const uint8_t *panel, const uint8_t *columns, int b0, int b1, int32_t *tile);
 /* A full 8×32 tile over all k with one scale per row, finished in registers and written to a
- * contiguous F32/U8/S8 output (the common case; the generic path handles the rest). */
+ * contiguous F32/U8/S8/I32 output (the common case; the generic path handles the rest). */
 typedef void (*ck_q_tile_finish_fn)(const uint8_t *panel, const uint8_t *columns, int blocks, int n0, int m0,
                                     const ck_q_weights *w, const ck_q_activations *x, const ck_q_epilogue *e);
 /* GEMV sums of `count` (≤ 4) panels over k blocks [b0, b1) (8 k each): rows[p·8 + r] = Σ x·w for
@@ -94,7 +94,7 @@ CK_AI void unpack_int4_panel(const uint8_t *src, int k_padded, uint8_t *dst) {
 CK_AI void gemm_driver(const ck_q_weights *w, const ck_q_activations *x, const ck_q_epilogue *e, int panel0,
                        int panel1, uint8_t *scratch, ck_q_tile_fn tile, ck_q_tile_finish_fn tile_finish) {
   const int fast = tile_finish && w->group == w->k_padded && e->col_stride == 1 &&
-                   (e->type == CK_OUT_F32 || e->type == CK_OUT_U8 || e->type == CK_OUT_S8);
+                   (e->type == CK_OUT_F32 || e->type == CK_OUT_U8 || e->type == CK_OUT_S8 || e->type == CK_OUT_I32);
   const int groups = w->k_padded / w->group, blocks_per_group = w->group / CK_Q_KBLOCK;
   const long panel_bytes = (long)CK_Q_ROWS * w->k_padded * w->bits / 8;
   const long column_panel_bytes = (long)CK_Q_COLS * w->k_padded;

@@ -65,6 +65,10 @@ __attribute__((target(T512))) static void tile_finish_avx512(const uint8_t *pane
     const __m512 sw = _mm512_set1_ps(w->scales[n]), bias = _mm512_set1_ps(e->bias ? e->bias[n] : 0.0f);
     const long base = (long)n * e->row_stride + m0;
     for (int h = 0; h < 2; h++) {
+      if (e->type == CK_OUT_I32) {
+        _mm512_storeu_si512((int32_t *)e->y + base + 16 * h, _mm512_sub_epi32(acc[r][h], shift));
+        continue;
+      }
       const __m512 f = _mm512_mul_ps(sw, _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][h], shift)));
       const __m512 y = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(f, sa, bias), lo), hi);
       if (e->type == CK_OUT_F32) {

@@ -25,7 +25,8 @@ public enum KernelISA: Int, CaseIterable, Sendable, Comparable, CustomStringConv
     self.init(rawValue: Int(i))
   }
 
-  var c: ck_isa { ck_isa(rawValue: UInt32(rawValue)) }
+  /// The C enum value.
+  public var c: ck_isa { ck_isa(rawValue: UInt32(rawValue)) }
 
   public static func < (a: KernelISA, b: KernelISA) -> Bool { a.rawValue < b.rawValue }
 }

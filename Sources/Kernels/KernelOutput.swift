@@ -63,12 +63,12 @@ public struct KernelEpilogue: Sendable {
   }
 }
 
-/// Memory aligned for the vector kernels, freed when the owner goes.
-final class AlignedBuffer: @unchecked Sendable {
-  let raw: UnsafeMutableRawPointer
-  let bytes: Int
+/// Memory aligned for the vector kernels (64 bytes), freed when the owner goes.
+public final class AlignedBuffer: @unchecked Sendable {
+  public let raw: UnsafeMutableRawPointer
+  public let bytes: Int
 
-  init(bytes: Int) {
+  public init(bytes: Int) {
     self.bytes = bytes
     raw = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes, 1) + 64, alignment: 64)
   }

@@ -8,9 +8,9 @@ import TensorCore
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
-    abstract: "Benchmarks: `bench model MODEL` times the FP32 runtime against ONNX Runtime.")
+    abstract: "Benchmarks: `bench kernels` times the int8/W4A8/fp16 kernels, `bench model MODEL` the FP32 runtime; both against ONNX Runtime.")
 
-  @Argument(help: "What to benchmark: model.") var target: String
+  @Argument(help: "What to benchmark: kernels or model.") var target: String
   @Argument(help: "The ONNX model (for `bench model`).") var model: String?
   @Option(name: .long, help: "Input shape NAME=1x3x48x192 (batch dim is replaced by 1 and 32).")
   var shape: [String] = []
@@ -19,9 +19,22 @@ struct BenchCommand: ParsableCommand {
   @Flag(help: "Print one JSON object per measurement.") var json = false
   @Flag(name: .customLong("no-ort"), help: "Skip the ONNX Runtime comparison.") var noORT = false
   @Flag(help: "Print time per op type for each batch size.") var profile = false
+  @Option(help: "Thread counts for `bench kernels`.") var threads: String = "1,2"
+
+  static let defaultModel = "Calibration/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"
 
   func run() throws {
-    guard target == "model" else { throw CLIError("unknown benchmark '\(target)'; use: bench model MODEL") }
+    if target == "kernels" {
+      let counts = try threads.split(separator: ",").map { s -> Int in
+        guard let v = Int(s), v > 0 else { throw CLIError("--threads takes positive integers like 1,2") }
+        return v
+      }
+      // The default model's text-line input: 48 pixels high, 192 wide (what PaddleOCR feeds it).
+      let shapes = model == nil && shape.isEmpty ? ["x=1x3x48x192"] : shape
+      try KernelBench(threadCounts: counts, json: json, ort: !noORT, model: model ?? Self.defaultModel, shapes: shapes).run()
+      return
+    }
+    guard target == "model" else { throw CLIError("unknown benchmark '\(target)'; use: bench kernels, or bench model MODEL") }
     guard let model else { throw CLIError("bench model needs a MODEL") }
     guard runs > 0 else { throw CLIError("--runs must be positive") }
     let batchSizes = try batches.split(separator: ",").map { s -> Int in

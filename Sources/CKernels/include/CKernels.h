@@ -7,3 +7,4 @@
 #include "ck_hgemm.h"
 #include "ck_convert.h"
 #include "ck_depthwise_q8.h"
+#include "ck_peak.h"

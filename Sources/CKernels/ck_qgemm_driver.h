@@ -37,28 +37,27 @@ CK_AI void accumulate_group(const int32_t *acc, float *f, int count, int32_t za,
     for (int c = 0; c < count; c++) f[c] = fmaf(sw, (float)(acc[c] - shift), f[c]);
 }
 
-/* y = clip(f·s_a + bias), converted to the output type, for `count` columns of row n. */
-CK_AI void finish_row(const float *f, const int32_t *raw, int count, int n, int m0, float sa,
-                      const ck_q_epilogue *e) {
-  const float bias = e->bias ? e->bias[n] : 0.0f;
-  const long base = (long)n * e->row_stride + (long)m0 * e->col_stride, cs = e->col_stride;
+/* Writes `count` real values y (already clipped), or the raw sums, as the output type to
+ * out[base + i·stride]. */
+CK_AI void store_outputs(const float *y, const int32_t *raw, int count, long base, long stride,
+                         const ck_q_epilogue *e) {
   switch (e->type) {
   case CK_OUT_I32: {
-    int32_t *y = (int32_t *)e->y + base;
-    for (int c = 0; c < count; c++) y[c * cs] = raw[c];
+    int32_t *out = (int32_t *)e->y + base;
+    for (int c = 0; c < count; c++) out[c * stride] = raw[c];
     return;
   }
   case CK_OUT_F32: {
-    float *y = (float *)e->y + base;
-    if (cs == 1)
-      for (int c = 0; c < count; c++) y[c] = CK_MIN(CK_MAX(fmaf(f[c], sa, bias), e->clip_lo), e->clip_hi);
+    float *out = (float *)e->y + base;
+    if (stride == 1)
+      for (int c = 0; c < count; c++) out[c] = y[c];
     else
-      for (int c = 0; c < count; c++) y[c * cs] = CK_MIN(CK_MAX(fmaf(f[c], sa, bias), e->clip_lo), e->clip_hi);
+      for (int c = 0; c < count; c++) out[c * stride] = y[c];
     return;
   }
   case CK_OUT_F16: {
-    _Float16 *y = (_Float16 *)e->y + base;
-    for (int c = 0; c < count; c++) y[c * cs] = (_Float16)CK_MIN(CK_MAX(fmaf(f[c], sa, bias), e->clip_lo), e->clip_hi);
+    _Float16 *out = (_Float16 *)e->y + base;
+    for (int c = 0; c < count; c++) out[c * stride] = (_Float16)y[c];
     return;
   }
   case CK_OUT_U8:
@@ -66,17 +65,40 @@ CK_AI void finish_row(const float *f, const int32_t *raw, int count, int n, int 
     const int32_t qmin = e->type == CK_OUT_U8 ? 0 : -128, qmax = e->type == CK_OUT_U8 ? 255 : 127;
     const float lo = (float)(qmin - e->out_zero), hi = (float)(qmax - e->out_zero);
     for (int c = 0; c < count; c++) {
-      const float y = CK_MIN(CK_MAX(fmaf(f[c], sa, bias), e->clip_lo), e->clip_hi);
-      const float t = y * e->out_inv_scale;
+      const float t = y[c] * e->out_inv_scale;
       const int32_t q = (int32_t)nearbyintf(CK_MIN(CK_MAX(t, lo), hi)) + e->out_zero;
       if (e->type == CK_OUT_U8)
-        ((uint8_t *)e->y)[base + c * cs] = (uint8_t)q;
+        ((uint8_t *)e->y)[base + c * stride] = (uint8_t)q;
       else
-        ((int8_t *)e->y)[base + c * cs] = (int8_t)q;
+        ((int8_t *)e->y)[base + c * stride] = (int8_t)q;
     }
     return;
   }
   }
+}
+
+/* y = clip(f·s_a + bias[n]) for `count` columns of row n, converted to the output type. */
+CK_AI void finish_row(const float *f, const int32_t *raw, int count, int n, int m0, float sa,
+                      const ck_q_epilogue *e) {
+  const float bias = e->bias ? e->bias[n] : 0.0f;
+  float y[CK_Q_COLS];
+  for (int c0 = 0; c0 < count; c0 += CK_Q_COLS) {
+    const int part = count - c0 < CK_Q_COLS ? count - c0 : CK_Q_COLS;
+    for (int c = 0; c < part; c++) y[c] = CK_MIN(CK_MAX(fmaf(f[c0 + c], sa, bias), e->clip_lo), e->clip_hi);
+    store_outputs(y, raw ? raw + c0 : NULL, part, (long)n * e->row_stride + (long)(m0 + c0) * e->col_stride,
+                  e->col_stride, e);
+  }
+}
+
+/* The same for `rows` (≤ 32) consecutive rows n0… of one column m (the GEMV's output). */
+CK_AI void finish_column(const float *f, const int32_t *raw, int rows, int n0, int m, float sa,
+                         const ck_q_epilogue *e) {
+  float y[4 * CK_Q_ROWS];
+  if (e->bias)
+    for (int r = 0; r < rows; r++) y[r] = CK_MIN(CK_MAX(fmaf(f[r], sa, e->bias[n0 + r]), e->clip_lo), e->clip_hi);
+  else
+    for (int r = 0; r < rows; r++) y[r] = CK_MIN(CK_MAX(fmaf(f[r], sa, 0.0f), e->clip_lo), e->clip_hi);
+  store_outputs(y, raw, rows, (long)n0 * e->row_stride + (long)m * e->col_stride, e->row_stride, e);
 }
 
 /* Expands one int4 panel into the int8 panel layout (values w = nibble − 8). */
@@ -131,6 +153,16 @@ CK_AI void gemm_driver(const ck_q_weights *w, const ck_q_activations *x, const c
   }
 }
 
+CK_AI void to_signed(const uint8_t *restrict x, uint8_t *restrict xs, int count) {
+  for (int k = 0; k < count; k++) xs[k] = x[k] ^ 0x80;
+}
+
+CK_AI int32_t sum_signed(const uint8_t *restrict xs, int count) {
+  int32_t s = 0;
+  for (int k = 0; k < count; k++) s += (int8_t)xs[k];
+  return s;
+}
+
 /* GEMV: for each activation row, panels four at a time; int4 activations are turned into
  * x − 128 (signed) with per-group sums so the nibble kernels can use unsigned weights. */
 CK_AI void gemv_driver(const ck_q_weights *w, const ck_q_activations *x, const ck_q_epilogue *e, int panel0,
@@ -146,14 +178,8 @@ CK_AI void gemv_driver(const ck_q_weights *w, const ck_q_activations *x, const c
     const uint8_t *row = x->data + (long)m * w->k_padded;
     int32_t zero = x->zero;
     if (w->bits == 4) {
-      for (int g = 0; g < groups; g++) {
-        int32_t s = 0;
-        for (int k = g * w->group; k < (g + 1) * w->group; k++) {
-          xs[k] = row[k] ^ 0x80;
-          s += (int8_t)xs[k];
-        }
-        xsum[g] = s;
-      }
+      to_signed(row, xs, w->k_padded);
+      for (int g = 0; g < groups; g++) xsum[g] = sum_signed(xs + (long)g * w->group, w->group);
       row = xs;
     }
     for (int p = panel0; p < panel1; p += 4) {
@@ -171,10 +197,9 @@ CK_AI void gemv_driver(const ck_q_weights *w, const ck_q_activations *x, const c
         else
           for (int r = 0; r < rows; r++) f[r] = fmaf(scales[r], (float)(acc[r] - zero * sums[r]), f[r]);
       }
-      for (int r = 0; r < rows; r++) {
-        if (e->type == CK_OUT_I32) acc[r] -= zero * w->sums[p * CK_Q_ROWS + r];
-        finish_row(f + r, acc + r, 1, p * CK_Q_ROWS + r, m, x->scale, e);
-      }
+      if (e->type == CK_OUT_I32)
+        for (int r = 0; r < rows; r++) acc[r] -= zero * w->sums[p * CK_Q_ROWS + r];
+      finish_column(f, acc, rows, p * CK_Q_ROWS, m, x->scale, e);
     }
   }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// Splits independent work items over the machine's cores.
@@ -16,24 +15,23 @@ public enum Parallel {
   /// Like `forEach`, but hands each task a contiguous range of indices, so per-task state
   /// (scratch buffers) is set up once per range rather than once per index.
   ///
-  /// - Parameter threads: at most this many threads (nil: all cores); 1 runs serially.
+  /// - Parameters:
+  ///   - threads: at most this many threads (nil: all cores); 1 runs serially.
+  ///   - chunksPerThread: ranges per thread at full width (more balance uneven items, fewer keep
+  ///     each thread's memory stream long).
   @inline(__always)
-  public static func forEachRange(_ count: Int, costPerItem: Int, threads: Int? = nil,
+  public static func forEachRange(_ count: Int, costPerItem: Int, threads: Int? = nil, chunksPerThread: Int = 4,
                                   _ body: (Range<Int>) -> Void) {
     let width = Swift.min(threads ?? cores, cores)
     if count <= 1 || width <= 1 || count * costPerItem < 500_000 {
       if count > 0 { body(0..<count) }
       return
     }
-    // Full width: four chunks per core balance uneven items; a narrower request gets exactly
-    // one chunk per thread, so no more than `width` run at once.
-    let chunks = width == cores ? Swift.min(count, cores * 4) : Swift.min(count, width)
-    withoutActuallyEscaping(body) { escapable in
-      // Callers hand in closures over disjoint slices of raw buffers; each index runs once.
-      nonisolated(unsafe) let work = escapable
-      DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        work((c * count / chunks)..<((c + 1) * count / chunks))
-      }
+    // Full width: several chunks per core balance uneven items; a narrower request gets exactly
+    // one chunk per thread.
+    let chunks = width == cores ? Swift.min(count, cores * chunksPerThread) : Swift.min(count, width)
+    WorkerPool.shared.run(chunks: chunks, threads: width) { c in
+      body((c * count / chunks)..<((c + 1) * count / chunks))
     }
   }
 }

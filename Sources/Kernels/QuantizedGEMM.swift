@@ -55,41 +55,78 @@ public enum QuantizedGEMM {
       throw KernelError("raw int32 output needs one scale per row, not \(w.groups) groups")
     }
     let kp = w.paddedDepth
-    let useGEMV: Bool
-    if case .rows = x.layout, m <= gemvColumns { useGEMV = true } else { useGEMV = false }
-    // Activations in the kernel's layout, packed in parallel by 32-column panels.
-    let packedBytes = useGEMV ? m * kp : ck_q_packed_activation_bytes(Int32(m), Int32(kp))
-    let packed = AlignedBuffer(bytes: packedBytes)
-    let dst = packed.raw.assumingMemoryBound(to: UInt8.self)
-    let pad = UInt8(truncatingIfNeeded: x.zero)
-    switch x.layout {
-    case .rows(_, let stride) where useGEMV:
+    let kernel: ck_q_gemm_fn
+    if case .rows(_, let stride) = x.layout, m <= gemvColumns {
+      // GEMV: plain rows padded to the packed depth; threads split the weight panels.
+      let rowsBuffer = AlignedBuffer(bytes: m * kp)
+      let dst = rowsBuffer.raw.assumingMemoryBound(to: UInt8.self)
       for r in 0..<m {
-        (dst + r * kp).initialize(repeating: pad, count: kp)
+        (dst + r * kp).initialize(repeating: UInt8(truncatingIfNeeded: x.zero), count: kp)
         (dst + r * kp).update(from: x.codes + r * stride, count: w.depth)
       }
-    case .rows(_, let stride):
-      let panels = (m + 31) / 32
-      Parallel.forEachRange(panels, costPerItem: 32 * kp, threads: threads) { range in
-        let m0 = range.lowerBound * 32, count = Swift.min(range.upperBound * 32, m) - m0
-        ck_q_pack_rows(x.codes + m0 * stride, Int32(count), Int32(w.depth), stride, Int32(kp), pad, dst + m0 * kp)
-      }
-    case .columns(_, let stride):
-      let panels = (m + 31) / 32
-      Parallel.forEachRange(panels, costPerItem: 32 * kp, threads: threads) { range in
-        let m0 = range.lowerBound * 32, count = Swift.min(range.upperBound * 32, m) - m0
-        ck_q_pack_columns(x.codes + m0, Int32(w.depth), Int32(count), stride, Int32(kp), pad, dst + m0 * kp)
-      }
+      kernel = ck_q_gemv_for(isa.c)!
+      splitRows(w, x, UnsafePointer(dst), epilogue, output, rowStride, columnStride, kernel, threads)
+      return
     }
-    let kernel = useGEMV ? ck_q_gemv_for(isa.c)! : ck_q_gemm_for(isa.c)!
+    kernel = ck_q_gemm_for(isa.c)!
+    let columnPanels = (m + 31) / 32
+    let width = Swift.min(threads ?? Parallel.cores, Parallel.cores)
+    if width > 1 && columnPanels >= 2 * width {
+      // Each task packs its own 32-column panels and runs every weight panel over them: the
+      // packing is split too, and the (shared, read-only) weights stay in cache.
+      let scratchBytes = w.withC { ck_q_gemm_scratch_bytes($0) }
+      withBias(epilogue.bias) { bias in
+        w.withC { cw in
+          Parallel.forEachRange(columnPanels, costPerItem: 32 * kp * w.rows, threads: threads) { range in
+            let m0 = range.lowerBound * 32, count = Swift.min(range.upperBound * 32, m) - m0
+            let buffer = AlignedBuffer(bytes: ck_q_packed_activation_bytes(Int32(count), Int32(kp)) + scratchBytes)
+            let dst = buffer.raw.assumingMemoryBound(to: UInt8.self)
+            pack(x, from: m0, count: count, depth: w.depth, paddedDepth: kp, into: dst)
+            var a = ck_q_activations(data: UnsafePointer(dst), m: Int32(count), scale: x.scale, zero: x.zero)
+            var e = epilogue.c(bias: bias, y: output + m0 * columnStride * epilogue.output.elementBytes,
+              rowStride: rowStride, columnStride: columnStride)
+            kernel(cw, &a, &e, 0, Int32(w.panels), dst + ck_q_packed_activation_bytes(Int32(count), Int32(kp)))
+          }
+        }
+      }
+      return
+    }
+    // Few columns: pack them once, threads split the weight panels.
+    let packed = AlignedBuffer(bytes: ck_q_packed_activation_bytes(Int32(m), Int32(kp)))
+    let dst = packed.raw.assumingMemoryBound(to: UInt8.self)
+    pack(x, from: 0, count: m, depth: w.depth, paddedDepth: kp, into: dst)
+    splitRows(w, x, UnsafePointer(dst), epilogue, output, rowStride, columnStride, kernel, threads)
+  }
+
+  /// Packs columns [m0, m0 + count) of `x` into the GEMM layout.
+  static func pack(
+    _ x: QuantizedActivations, from m0: Int, count: Int, depth: Int, paddedDepth kp: Int,
+    into dst: UnsafeMutablePointer<UInt8>
+  ) {
+    let pad = UInt8(truncatingIfNeeded: x.zero)
+    switch x.layout {
+    case .rows(_, let stride):
+      ck_q_pack_rows(x.codes + m0 * stride, Int32(count), Int32(depth), stride, Int32(kp), pad, dst)
+    case .columns(_, let stride):
+      ck_q_pack_columns(x.codes + m0, Int32(depth), Int32(count), stride, Int32(kp), pad, dst)
+    }
+  }
+
+  /// Runs `kernel` on packed activations with the weight panels split over threads.
+  static func splitRows(
+    _ w: QuantizedWeights, _ x: QuantizedActivations, _ packed: UnsafePointer<UInt8>, _ epilogue: KernelEpilogue,
+    _ output: UnsafeMutableRawPointer, _ rowStride: Int, _ columnStride: Int, _ kernel: ck_q_gemm_fn, _ threads: Int?
+  ) {
+    let m = x.layout.count, kp = w.paddedDepth
     let scratchBytes = w.withC { ck_q_gemm_scratch_bytes($0) }
     withBias(epilogue.bias) { bias in
       var e = epilogue.c(bias: bias, y: output, rowStride: rowStride, columnStride: columnStride)
-      var a = ck_q_activations(data: UnsafePointer(dst), m: Int32(m), scale: x.scale, zero: x.zero)
+      var a = ck_q_activations(data: packed, m: Int32(m), scale: x.scale, zero: x.zero)
       w.withC { cw in
         withUnsafePointer(to: &a) { ap in
           withUnsafePointer(to: &e) { ep in
-            Parallel.forEachRange(w.panels, costPerItem: 8 * m * kp, threads: threads) { range in
+            // Equal, contiguous slices of the weights: one long stream per thread.
+            Parallel.forEachRange(w.panels, costPerItem: 8 * m * kp, threads: threads, chunksPerThread: 1) { range in
               let scratch = AlignedBuffer(bytes: scratchBytes)
               kernel(cw, ap, ep, Int32(range.lowerBound), Int32(range.upperBound),
                 scratch.raw.assumingMemoryBound(to: UInt8.self))

@@ -35,6 +35,7 @@ demo: data build
 	.build/release/mixprec inspect $(DEFAULT_MODEL) --shape x=1x3x48x192 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.inspect.txt
 	.build/release/mixprec run $(DEFAULT_MODEL) --input Calibration/cls-eval --output Reports/cls-eval-fp32 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.run.txt
 	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.bench.txt
+	.build/release/mixprec bench kernels | tee Reports/kernels.bench.txt
 
 # The whole test suite (unit tests, real-model cross-checks against ONNX Runtime, CLI tests);
 # the cross-checks run once more on the scalar kernel twins. The full run comes last so its
@@ -45,6 +46,7 @@ test: data
 	swift test --skip-build --disable-swift-testing
 
 bench: data build
+	.build/release/mixprec bench kernels
 	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192
 	.build/release/mixprec bench model $(REC_MODEL) --shape x=1x3x48x320
 

@@ -59,15 +59,20 @@ final class WorkerPool: @unchecked Sendable {
     busy.store(false, ordering: .releasing)
   }
 
-  /// Claims and runs chunks until none are left.
+  /// Claims and runs chunks until none are left. The job is touched only for a claimed chunk,
+  /// and its reference is dropped (inside `runChunk`) before the chunk counts as finished, so
+  /// the caller's `withoutActuallyEscaping` never sees it escape.
   private func take() {
     while true {
       let i = nextChunk.add(1, ordering: .acquiringAndReleasing).oldValue
-      guard i < chunks, let job else { return }
-      job(i)
+      guard i < chunks else { return }
+      runChunk(i)
       finished.add(1, ordering: .releasing)
     }
   }
+
+  @inline(never)
+  private func runChunk(_ i: Int) { job.unsafelyUnwrapped(i) }
 
   private func workerLoop(_ index: Int) {
     var seen = 0

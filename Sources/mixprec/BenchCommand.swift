@@ -20,6 +20,8 @@ struct BenchCommand: ParsableCommand {
   @Flag(name: .customLong("no-ort"), help: "Skip the ONNX Runtime comparison.") var noORT = false
   @Flag(help: "Print time per op type for each batch size.") var profile = false
   @Option(help: "Thread counts for `bench kernels`.") var threads: String = "1,2"
+  @Option(name: .customLong("min-seconds"), help: "`bench kernels`: time each kernel for at least this long (0: one run).")
+  var minSeconds: Double = 0.25
 
   static let defaultModel = "Calibration/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"
 
@@ -31,7 +33,9 @@ struct BenchCommand: ParsableCommand {
       }
       // The default model's text-line input: 48 pixels high, 192 wide (what PaddleOCR feeds it).
       let shapes = model == nil && shape.isEmpty ? ["x=1x3x48x192"] : shape
-      try KernelBench(threadCounts: counts, json: json, ort: !noORT, model: model ?? Self.defaultModel, shapes: shapes).run()
+      guard minSeconds >= 0 else { throw CLIError("--min-seconds must not be negative") }
+      try KernelBench(threadCounts: counts, json: json, ort: !noORT, model: model ?? Self.defaultModel, shapes: shapes,
+        minSeconds: minSeconds).run()
       return
     }
     guard target == "model" else { throw CLIError("unknown benchmark '\(target)'; use: bench kernels, or bench model MODEL") }

@@ -37,7 +37,7 @@ struct KernelBench {
     let layers = try convLayers()
     var rows: [Row] = []
     for t in threadCounts {
-      rows.append(peakRow(threads: t))
+      if ck_vnni_peak_ops(isa.c, 1) > 0 { rows.append(peakRow(threads: t)) }
       for (m, n, k) in Self.gemmShapes {
         rows += try gemmRows(m: m, n: n, k: k, threads: t, rng: &rng)
       }
@@ -50,12 +50,13 @@ struct KernelBench {
 
   // MARK: measurements
 
-  /// Median seconds of `body` over at least `minSeconds` (and 5 runs) after a warm-up run.
+  /// Median seconds of `body` over at least `minSeconds` (and 5 runs) after a warm-up run;
+  /// a single run when `minSeconds` is 0.
   func time(_ body: () throws -> Void) rethrows -> Double {
-    try body()
+    if minSeconds > 0 { try body() }
     var times: [Double] = []
     var total = 0.0
-    while total < minSeconds || times.count < 5 {
+    while times.isEmpty || (minSeconds > 0 && (total < minSeconds || times.count < 5)) {
       let t0 = DispatchTime.now().uptimeNanoseconds
       try body()
       let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
@@ -69,7 +70,7 @@ struct KernelBench {
 
   /// The dot-product peak: every thread runs the VNNI loop at once.
   func peakRow(threads: Int) -> Row {
-    let iterations = 4_000_000
+    let iterations = minSeconds > 0 ? 4_000_000 : 10_000
     let t0 = DispatchTime.now().uptimeNanoseconds
     Parallel.forEach(threads, costPerItem: .max / 4, threads: threads) { _ in
       _ = ck_vnni_peak_ops(isa.c, iterations)

@@ -116,8 +116,36 @@ final class CLITests: XCTestCase {
       "unsupported op 'GridSample' at node 'grid_0' (opset 16); supported ops: `mixprec inspect --ops`")
   }
 
+  /// `bench kernels --json`: one object per line with the documented fields, every kernel family
+  /// present, positive rates (one run each: the shape of the output, not the speed, is tested).
+  func testBenchKernelsJSONLines() throws {
+    let r = try mixprec(["bench", "kernels", "--json", "--no-ort", "--threads", "1", "--min-seconds", "0"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let rows = try r.stdout.split(separator: "\n").map { line -> [String: Any] in
+      let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+      return try XCTUnwrap(object, "not a JSON object: \(line)")
+    }
+    for row in rows {
+      for key in ["kernel", "isa", "m", "n", "k", "threads", "gops"] {
+        XCTAssertNotNil(row[key], "\(key) missing in \(row)")
+      }
+      XCTAssertGreaterThan(row["gops"] as? Double ?? 0, 0, "\(row)")
+      XCTAssertEqual(row["threads"] as? Int, 1)
+    }
+    let kernels = Set(rows.compactMap { $0["kernel"] as? String })
+    let vnni = ["avxvnni", "avx512vnni"].contains(rows.first?["isa"] as? String ?? "")
+    for k in ["int8_gemm", "w4a8_gemm", "fp16_gemm", "sgemm_openblas", "int8_conv", "int8_depthwise", "fp16_conv",
+      "fp16_depthwise"] + (vnni ? ["vnni_peak"] : []) {
+      XCTAssertTrue(kernels.contains(k), "\(k) missing from \(kernels.sorted())")
+    }
+    // The GEMM shapes the issue names: 512³, 1024³ and the 1×4096×4096 GEMV.
+    let int8 = rows.filter { $0["kernel"] as? String == "int8_gemm" }.map { [$0["m"] as? Int, $0["n"] as? Int, $0["k"] as? Int] }
+    XCTAssertEqual(int8, [[512, 512, 512], [1024, 1024, 1024], [1, 4096, 4096]])
+  }
+
   func testUsageMistakesGiveOneLine() throws {
     try assertOneLineError(["bench", "kernelz"], "unknown benchmark 'kernelz'")
+    try assertOneLineError(["bench", "kernels", "--threads", "0"], "--threads takes positive integers")
     try assertOneLineError(["bench", "model"], "needs a MODEL")
     try assertOneLineError(["bench", "model", Self.classifier, "--runs", "0"], "--runs must be positive")
     try assertOneLineError(["inspect"], "give a MODEL")

@@ -35,6 +35,9 @@ public final class HalfWeights: @unchecked Sendable {
 /// in k order, so every instruction set gives the scalar twin's bits.
 ///
 ///     y[n][m] = epilogue( Σ_k w[n][k] · x[m][k] )
+///
+/// Up to `QuantizedGEMM.gemvColumns` rows of tokens go through the GEMV, whose sum is two chains
+/// (even k, odd k) added at the end.
 public enum HalfGEMM {
   /// - Parameters:
   ///   - x: binary16 activations laid out as `layout` says.
@@ -53,6 +56,23 @@ public enum HalfGEMM {
       throw KernelError("bias has \(bias.count) values for \(w.rows) output channels")
     }
     let k = w.depth
+    if case .rows(_, let stride) = layout, m <= QuantizedGEMM.gemvColumns {
+      // GEMV: the weights stream once per row; threads take equal contiguous slices of them.
+      let kernel = ck_h_gemv_for(isa.c)!
+      let weights = UnsafePointer(w.packed.raw.assumingMemoryBound(to: UInt16.self))
+      let scratchFloats = ck_h_gemv_scratch_floats(Int32(k))
+      withBias(epilogue.bias) { bias in
+        var e = epilogue.c(bias: bias, y: output, rowStride: rowStride, columnStride: columnStride)
+        withUnsafePointer(to: &e) { ep in
+          Parallel.forEachRange(w.panels, costPerItem: 8 * m * k, threads: threads, chunksPerThread: 1) { range in
+            let scratch = AlignedBuffer(bytes: scratchFloats * 4)
+            kernel(weights, Int32(w.rows), Int32(k), x, stride, Int32(m), ep, Int32(range.lowerBound),
+              Int32(range.upperBound), scratch.raw.assumingMemoryBound(to: Float.self))
+          }
+        }
+      }
+      return
+    }
     let packed = AlignedBuffer(bytes: ck_h_packed_activation_floats(Int32(m), Int32(k)) * 4)
     let dst = packed.raw.assumingMemoryBound(to: Float.self)
     Parallel.forEachRange((m + 31) / 32, costPerItem: 32 * k, threads: threads) { range in

@@ -32,4 +32,18 @@ void ck_h_gemm_ref(const uint16_t *w, int n, int k, const float *x, int m, const
                    int panel1, float *scratch);
 ck_h_gemm_fn ck_h_gemm_for(ck_isa isa);
 
+/// Half-precision GEMV for a few activation rows x[m][k] (binary16, row stride `ld`): each output
+/// is two FMA chains, over even and over odd k, added at the end (the vector copies keep the two
+/// k parities in the two halves of a register):
+///
+///     y[n][m] = clip( (Σ_{k even} w·x) + (Σ_{k odd} w·x) + bias[n] )
+///
+/// `scratch`: ck_h_gemv_scratch_floats(k) floats.
+typedef void (*ck_h_gemv_fn)(const uint16_t *w, int n, int k, const uint16_t *x, long ld, int m,
+                             const ck_q_epilogue *e, int panel0, int panel1, float *scratch);
+long ck_h_gemv_scratch_floats(int k);
+void ck_h_gemv_ref(const uint16_t *w, int n, int k, const uint16_t *x, long ld, int m, const ck_q_epilogue *e,
+                   int panel0, int panel1, float *scratch);
+ck_h_gemv_fn ck_h_gemv_for(ck_isa isa);
+
 #endif

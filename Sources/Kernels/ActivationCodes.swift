@@ -12,6 +12,15 @@ public enum ActivationCodes {
     chunks(count, threads: threads) { r in kernel(x + r.lowerBound, r.count, scale, zero, q + r.lowerBound) }
   }
 
+  /// Signed int8 activation codes as the kernels' uint8 codes: q + 128, with zero point z + 128
+  /// (the same real values: s·(q − z) = s·((q + 128) − (z + 128))).
+  public static func unsignedCodes(
+    _ q: UnsafePointer<Int8>, count: Int, zero: Int32, into u: UnsafeMutablePointer<UInt8>
+  ) -> Int32 {
+    for i in 0..<count { u[i] = UInt8(bitPattern: q[i]) ^ 0x80 }
+    return zero + 128
+  }
+
   /// float32 → binary16, round to nearest even.
   public static func toHalf(
     _ x: UnsafePointer<Float>, count: Int, into h: UnsafeMutablePointer<UInt16>, isa: KernelISA = .selected,

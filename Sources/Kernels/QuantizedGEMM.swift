@@ -14,7 +14,8 @@ public enum ActivationLayout: Sendable {
   }
 }
 
-/// Quantized activations of one call: uint8 codes with their scale and zero point.
+/// Quantized activations of one call: uint8 codes with their scale and zero point. Signed int8
+/// codes enter as uint8 through `ActivationCodes.unsignedCodes` (q + 128, zero + 128).
 public struct QuantizedActivations {
   public var codes: UnsafePointer<UInt8>
   public var layout: ActivationLayout

@@ -140,3 +140,33 @@ final class IntegerGEMMTests: XCTestCase {
     return out
   }
 }
+
+/// Signed int8 activations go in as uint8 codes q + 128 with zero z + 128: same results.
+final class SignedActivationTests: XCTestCase {
+  func testInt8ActivationsGiveTheSameSumsAsTheirUnsignedCodes() throws {
+    var rng = SeededGenerator(seed: 9)
+    let (n, m, k) = (9, 37, 21)
+    let values = (0..<(n * k)).map { _ in Int8.random(in: -127...127, using: &rng) }
+    let w = try QuantizedWeights(bits: 8, rows: n, depth: k, values: values, scales: [Float](repeating: 1, count: n))
+    let signed = (0..<(m * k)).map { _ in Int8.random(in: -128...127, using: &rng) }
+    let zero: Int32 = -3
+    var codes = [UInt8](repeating: 0, count: signed.count)
+    let unsignedZero = signed.withUnsafeBufferPointer { s in
+      codes.withUnsafeMutableBufferPointer { ActivationCodes.unsignedCodes(s.baseAddress!, count: s.count, zero: zero, into: $0.baseAddress!) }
+    }
+    XCTAssertEqual(unsignedZero, 125)
+    let y = try output(count: n * m, bytes: 4) { y in
+      try codes.withUnsafeBufferPointer { p in
+        let x = QuantizedActivations(codes: p.baseAddress!, layout: .rows(count: m, stride: k), scale: 1, zero: unsignedZero)
+        try QuantizedGEMM.run(w, x, epilogue: KernelEpilogue(output: .int32), output: y, rowStride: m, columnStride: 1)
+      }
+    }
+    let got = y.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+    for r in 0..<n {
+      for c in 0..<m {
+        let expected = (0..<k).reduce(Int32(0)) { $0 + (Int32(signed[c * k + $1]) - zero) * Int32(values[r * k + $1]) }
+        XCTAssertEqual(got[r * m + c], expected, "row \(r) column \(c)")
+      }
+    }
+  }
+}

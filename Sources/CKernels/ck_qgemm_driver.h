@@ -113,43 +113,49 @@ CK_AI void unpack_int4_panel(const uint8_t *src, int k_padded, uint8_t *dst) {
   }
 }
 
+/* One 8-row panel (int8 layout) times one 32-column panel, finished into y. */
+CK_AI void gemm_block(const ck_q_weights *w, const ck_q_activations *x, const ck_q_epilogue *e, int p,
+                      const uint8_t *panel, int m0, int fast, ck_q_tile_fn tile, ck_q_tile_finish_fn tile_finish) {
+  const int groups = w->k_padded / w->group, blocks_per_group = w->group / CK_Q_KBLOCK;
+  const uint8_t *columns = x->data + (long)(m0 / CK_Q_COLS) * CK_Q_COLS * w->k_padded;
+  const int rows = w->n - p * CK_Q_ROWS < CK_Q_ROWS ? w->n - p * CK_Q_ROWS : CK_Q_ROWS;
+  const int count = x->m - m0 < CK_Q_COLS ? x->m - m0 : CK_Q_COLS;
+  if (fast && count == CK_Q_COLS && rows == CK_Q_ROWS) {
+    tile_finish(panel, columns, w->k_padded / CK_Q_KBLOCK, p * CK_Q_ROWS, m0, w, x, e);
+    return;
+  }
+  int32_t acc[CK_Q_ROWS * CK_Q_COLS];
+  float f[CK_Q_ROWS * CK_Q_COLS];
+  for (int g = 0; g < groups; g++) {
+    tile(panel, columns, g * blocks_per_group, (g + 1) * blocks_per_group, acc);
+    for (int r = 0; r < rows; r++) {
+      const long i = (long)g * w->n + p * CK_Q_ROWS + r;
+      accumulate_group(acc + r * CK_Q_COLS, f + r * CK_Q_COLS, count, x->zero, w->sums[i], w->scales[i], g == 0);
+    }
+  }
+  for (int r = 0; r < rows; r++) {
+    /* Raw sums: acc holds the only group; remove the zero point in place. */
+    if (e->type == CK_OUT_I32)
+      for (int c = 0; c < count; c++) acc[r * CK_Q_COLS + c] -= x->zero * w->sums[p * CK_Q_ROWS + r];
+    finish_row(f + r * CK_Q_COLS, acc + r * CK_Q_COLS, count, p * CK_Q_ROWS + r, m0, x->scale, e);
+  }
+}
+
+/* int8 weights: column panels outside, so one activation panel (32 × k bytes) stays in L1 while
+ * the weight panels stream past it; int4 weights: weight panels outside, each expanded once. */
 CK_AI void gemm_driver(const ck_q_weights *w, const ck_q_activations *x, const ck_q_epilogue *e, int panel0,
                        int panel1, uint8_t *scratch, ck_q_tile_fn tile, ck_q_tile_finish_fn tile_finish) {
   const int fast = tile_finish && w->group == w->k_padded && e->col_stride == 1 &&
                    (e->type == CK_OUT_F32 || e->type == CK_OUT_U8 || e->type == CK_OUT_S8 || e->type == CK_OUT_I32);
-  const int groups = w->k_padded / w->group, blocks_per_group = w->group / CK_Q_KBLOCK;
   const long panel_bytes = (long)CK_Q_ROWS * w->k_padded * w->bits / 8;
-  const long column_panel_bytes = (long)CK_Q_COLS * w->k_padded;
-  int32_t acc[CK_Q_ROWS * CK_Q_COLS];
-  float f[CK_Q_ROWS * CK_Q_COLS];
+  if (w->bits == 8) {
+    for (int m0 = 0; m0 < x->m; m0 += CK_Q_COLS)
+      for (int p = panel0; p < panel1; p++) gemm_block(w, x, e, p, w->data + p * panel_bytes, m0, fast, tile, tile_finish);
+    return;
+  }
   for (int p = panel0; p < panel1; p++) {
-    const uint8_t *panel = w->data + p * panel_bytes;
-    if (w->bits == 4) {
-      unpack_int4_panel(panel, w->k_padded, scratch);
-      panel = scratch;
-    }
-    const int rows = w->n - p * CK_Q_ROWS < CK_Q_ROWS ? w->n - p * CK_Q_ROWS : CK_Q_ROWS;
-    for (int m0 = 0; m0 < x->m; m0 += CK_Q_COLS) {
-      const uint8_t *columns = x->data + (long)(m0 / CK_Q_COLS) * column_panel_bytes;
-      const int count = x->m - m0 < CK_Q_COLS ? x->m - m0 : CK_Q_COLS;
-      if (fast && count == CK_Q_COLS && rows == CK_Q_ROWS) {
-        tile_finish(panel, columns, w->k_padded / CK_Q_KBLOCK, p * CK_Q_ROWS, m0, w, x, e);
-        continue;
-      }
-      for (int g = 0; g < groups; g++) {
-        tile(panel, columns, g * blocks_per_group, (g + 1) * blocks_per_group, acc);
-        for (int r = 0; r < rows; r++) {
-          const long i = (long)g * w->n + p * CK_Q_ROWS + r;
-          accumulate_group(acc + r * CK_Q_COLS, f + r * CK_Q_COLS, count, x->zero, w->sums[i], w->scales[i], g == 0);
-        }
-      }
-      for (int r = 0; r < rows; r++) {
-        /* Raw sums: acc holds the only group; remove the zero point in place. */
-        if (e->type == CK_OUT_I32)
-          for (int c = 0; c < count; c++) acc[r * CK_Q_COLS + c] -= x->zero * w->sums[p * CK_Q_ROWS + r];
-        finish_row(f + r * CK_Q_COLS, acc + r * CK_Q_COLS, count, p * CK_Q_ROWS + r, m0, x->scale, e);
-      }
-    }
+    unpack_int4_panel(w->data + p * panel_bytes, w->k_padded, scratch);
+    for (int m0 = 0; m0 < x->m; m0 += CK_Q_COLS) gemm_block(w, x, e, p, scratch, m0, fast, tile, tile_finish);
   }
 }
 

@@ -234,7 +234,7 @@ struct KernelBench {
       for r in rows {
         var fields: [String] = [
           "\"kernel\":\"\(r.kernel)\"", "\"isa\":\"\(isa)\"", "\"m\":\(r.m)", "\"n\":\(r.n)", "\"k\":\(r.k)",
-          "\"threads\":\(r.threads)", "\"ms\":\(String(format: "%.5f", r.seconds * 1e3))", "\"gops\":\(String(format: "%.2f", r.gops))",
+          "\"threads\":\(r.threads)", "\"ms\":\(String(format: "%.5f", r.seconds * 1e3))", "\"gops\":\(String(format: "%.6g", r.gops))",
         ]
         if let l = r.layer { fields.append("\"layer\":\"\(l)\"") }
         if let g = r.group { fields.append("\"group\":\"\(g)\"") }

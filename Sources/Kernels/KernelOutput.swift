@@ -69,6 +69,7 @@ public final class AlignedBuffer: @unchecked Sendable {
   public let bytes: Int
 
   public init(bytes: Int) {
+    MemoryTuning.apply()  // freed buffers stay in the heap: no fresh pages (and faults) per call
     self.bytes = bytes
     raw = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes, 1) + 64, alignment: 64)
   }

@@ -51,7 +51,7 @@ let package = Package(
       ]),
 
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
-    .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "COpenBLAS"]),
+    .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "TensorCore"]),
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR", "TensorCore"]),
     .testTarget(
       name: "ONNXFormatTests",

@@ -104,34 +104,46 @@ func peakResidentMB() -> Double {
   return Double(usage.ru_maxrss) / 1024
 }
 
+/// Runs one of the `Calibration/` Python scripts (with the project's venv when it exists) and
+/// returns its standard output; nil, after a one-line note, when it is missing or fails.
+func runCalibrationScript(_ script: String, arguments: [String], input: Data? = nil) -> String? {
+  let python = FileManager.default.fileExists(atPath: ".venv/bin/python") ? ".venv/bin/python" : "/usr/bin/env"
+  guard FileManager.default.fileExists(atPath: script) else {
+    warn("note: ONNX Runtime comparison skipped: \(script) not found (run from the repository root)")
+    return nil
+  }
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: python)
+  p.arguments = (python.hasSuffix("env") ? ["python3"] : []) + [script] + arguments
+  let stdin = Pipe(), stdout = Pipe()
+  if input != nil { p.standardInput = stdin }
+  p.standardOutput = stdout
+  p.standardError = FileHandle.standardError
+  do { try p.run() } catch {
+    warn("note: ONNX Runtime comparison skipped: \(error.localizedDescription)")
+    return nil
+  }
+  if let input {
+    stdin.fileHandleForWriting.write(input)
+    try? stdin.fileHandleForWriting.close()
+  }
+  let data = stdout.fileHandleForReading.readDataToEndOfFile()
+  p.waitUntilExit()
+  guard p.terminationStatus == 0, let text = String(data: data, encoding: .utf8) else {
+    warn("note: ONNX Runtime comparison failed (\(script) exit \(p.terminationStatus))")
+    return nil
+  }
+  return text
+}
+
 /// Times ONNX Runtime on the same model and shapes through `Calibration/ort_bench.py`.
 enum ORTBenchmark {
   static func median(model: String, shapes: [String: [Int]], runs: Int) -> Double? {
     let script = ProcessInfo.processInfo.environment["MIXPREC_ORT_BENCH"] ?? "Calibration/ort_bench.py"
-    let python = FileManager.default.fileExists(atPath: ".venv/bin/python") ? ".venv/bin/python" : "/usr/bin/env"
-    guard FileManager.default.fileExists(atPath: script) else {
-      warn("note: ONNX Runtime comparison skipped: \(script) not found (run from the repository root)")
-      return nil
-    }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: python)
     let shapeArgs = shapes.map { "\($0.key)=\($0.value.map(String.init).joined(separator: "x"))" }
-    p.arguments = (python.hasSuffix("env") ? ["python3"] : []) + [script, model, "--runs", "\(runs)"] + shapeArgs.flatMap { ["--shape", $0] }
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = FileHandle.standardError
-    do { try p.run() } catch {
-      warn("note: ONNX Runtime comparison skipped: \(error.localizedDescription)")
-      return nil
-    }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0, let text = String(data: data, encoding: .utf8),
+    guard let text = runCalibrationScript(script, arguments: [model, "--runs", "\(runs)"] + shapeArgs.flatMap { ["--shape", $0] }),
       let v = Double(text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "")
-    else {
-      warn("note: ONNX Runtime comparison failed (exit \(p.terminationStatus))")
-      return nil
-    }
+    else { return nil }
     return v
   }
 }

@@ -3,6 +3,7 @@ import Dispatch
 import Execution
 import Foundation
 import Kernels
+import TensorCore
 
 /// `mixprec bench kernels`: GOP/s of the integer, W4A8 and half kernels at fixed GEMM shapes and
 /// on the default model's convolutions, at each thread count, beside ONNX Runtime on the same
@@ -33,7 +34,7 @@ struct KernelBench {
   static let gemmShapes = [(512, 512, 512), (1024, 1024, 1024), (1, 4096, 4096)]
 
   func run() throws {
-    var rng = SplitMix(seed: 1)
+    var rng = SeededGenerator(seed: 1)
     let layers = try convLayers()
     var rows: [Row] = []
     for t in threadCounts {
@@ -86,7 +87,7 @@ struct KernelBench {
     return Row(kernel: "vnni_peak", m: 1, n: 1, k: Int(ops / 2), threads: threads, seconds: best)
   }
 
-  func gemmRows(m: Int, n: Int, k: Int, threads: Int, rng: inout SplitMix) throws -> [Row] {
+  func gemmRows(m: Int, n: Int, k: Int, threads: Int, rng: inout SeededGenerator) throws -> [Row] {
     var out: [Row] = []
     let int8 = (0..<(n * k)).map { _ in Int8(truncatingIfNeeded: Int(rng.next() % 255) - 127) }
     let int4 = int8.map { $0 >> 4 }
@@ -139,7 +140,7 @@ struct KernelBench {
     return out
   }
 
-  func convRows(_ layer: ConvLayerShape, threads: Int, rng: inout SplitMix) throws -> [Row] {
+  func convRows(_ layer: ConvLayerShape, threads: Int, rng: inout SeededGenerator) throws -> [Row] {
     let s = layer.shape
     let inCount = s.inChannels * s.inputPlane
     let codes = (0..<inCount).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -265,49 +266,11 @@ struct KernelBench {
 /// Runs `Calibration/ort_kernels.py` on the cases; nil (with a note) when ONNX Runtime is missing.
 enum ORTKernelScript {
   static func run(cases: [[String: Any]], threads: [Int], minSeconds: Double) -> [[String: Any]]? {
-    let script = "Calibration/ort_kernels.py"
-    let python = FileManager.default.fileExists(atPath: ".venv/bin/python") ? ".venv/bin/python" : "/usr/bin/env"
-    guard FileManager.default.fileExists(atPath: script) else {
-      warn("note: ONNX Runtime comparison skipped: \(script) not found (run from the repository root)")
-      return nil
-    }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: python)
-    p.arguments = (python.hasSuffix("env") ? ["python3"] : []) + [
-      script, "--threads", threads.map(String.init).joined(separator: ","), "--min-seconds", "\(minSeconds)",
-    ]
-    let input = Pipe(), output = Pipe()
-    p.standardInput = input
-    p.standardOutput = output
-    p.standardError = FileHandle.standardError
-    do { try p.run() } catch {
-      warn("note: ONNX Runtime comparison skipped: \(error.localizedDescription)")
-      return nil
-    }
-    let data = (try? JSONSerialization.data(withJSONObject: cases)) ?? Data()
-    input.fileHandleForWriting.write(data)
-    try? input.fileHandleForWriting.close()
-    let text = String(data: output.fileHandleForReading.readDataToEndOfFile(), encoding: .utf8) ?? ""
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-      warn("note: ONNX Runtime comparison failed (exit \(p.terminationStatus))")
-      return nil
-    }
+    let arguments = ["--threads", threads.map(String.init).joined(separator: ","), "--min-seconds", "\(minSeconds)"]
+    let input = (try? JSONSerialization.data(withJSONObject: cases)) ?? Data()
+    guard let text = runCalibrationScript("Calibration/ort_kernels.py", arguments: arguments, input: input) else { return nil }
     return text.split(separator: "\n").compactMap {
       (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
     }
-  }
-}
-
-/// A seeded generator for benchmark data (SplitMix64).
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }

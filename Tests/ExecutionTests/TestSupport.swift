@@ -22,15 +22,8 @@ func runOp(_ op: String, _ inputs: [Tensor?], attributes: [String: Attribute] = 
 
 /// Deterministic pseudo-random floats in [-1, 1) (SplitMix64).
 func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
-  var state = seed &+ 0x9E37_79B9_7F4A_7C15
-  return (0..<n).map { _ in
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    z ^= z >> 31
-    return Float(z >> 40) / Float(1 << 24) * 2 - 1
-  }
+  var g = SeededGenerator(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
+  return (0..<n).map { _ in Float(g.next() >> 40) / Float(1 << 24) * 2 - 1 }
 }
 
 func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {

@@ -5,8 +5,8 @@ public enum Parallel {
   public static let cores = ProcessInfo.processInfo.activeProcessorCount
 
   /// Calls `body(i)` for i in 0..<count, in parallel when `count · costPerItem` is large enough
-  /// to pay for waking a thread (about 500k multiply-adds, measured on both models at batch 1);
-  /// serially otherwise.
+  /// to pay for handing work to a (spinning) worker: about 50k multiply-adds, measured on both
+  /// models at batch 1 and the kernel benchmark (500k and 150k were slower); serially otherwise.
   @inline(__always)
   public static func forEach(_ count: Int, costPerItem: Int, threads: Int? = nil, _ body: (Int) -> Void) {
     forEachRange(count, costPerItem: costPerItem, threads: threads) { range in for i in range { body(i) } }
@@ -23,7 +23,7 @@ public enum Parallel {
   public static func forEachRange(_ count: Int, costPerItem: Int, threads: Int? = nil, chunksPerThread: Int = 4,
                                   _ body: (Range<Int>) -> Void) {
     let width = Swift.min(threads ?? cores, cores)
-    if count <= 1 || width <= 1 || count * costPerItem < 500_000 {
+    if count <= 1 || width <= 1 || count * costPerItem < 50_000 {
       if count > 0 { body(0..<count) }
       return
     }

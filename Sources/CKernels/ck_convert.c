@@ -1,6 +1,7 @@
 #include "ck_convert.h"
 
 #include <math.h>
+#include <string.h>
 
 #define CK_AI static inline __attribute__((always_inline))
 #define CK_MAX(a, b) ((a) > (b) ? (a) : (b))
@@ -64,26 +65,44 @@ ck_quantize_u8_fn ck_quantize_u8_for(ck_isa isa) { PICK(quantize_u8) }
 ck_f32_to_f16_fn ck_f32_to_f16_for(ck_isa isa) { PICK(f32_to_f16) }
 ck_f16_to_f32_fn ck_f16_to_f32_for(ck_isa isa) { PICK(f16_to_f32) }
 
+/* Row (c, kh, kw) of the im2col matrix: for each output row the valid output columns are found
+ * once; stride 1 copies them as one block, other strides step through the input row. */
 #define IM2COL_BODY                                                                                \
   const long plane = (long)g->out_h * g->out_w;                                                    \
   for (int c = 0; c < channels; c++)                                                               \
     for (int kh = 0; kh < g->k_h; kh++)                                                            \
       for (int kw = 0; kw < g->k_w; kw++) {                                                        \
         const long row = ((long)c * g->k_h + kh) * g->k_w + kw;                                    \
+        const int off = kw * g->dil_w - g->pad_left, sw = g->stride_w;                             \
+        /* valid ow: 0 ≤ ow·sw + off < in_w */                                                     \
+        int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;                                              \
+        int hi = g->in_w - off > 0 ? (g->in_w - off - 1) / sw + 1 : 0;                             \
+        if (hi > g->out_w) hi = g->out_w;                                                          \
+        if (lo > hi) lo = hi;                                                                      \
         for (int oh = 0; oh < g->out_h; oh++) {                                                    \
           const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;                            \
-          for (int ow = 0; ow < g->out_w; ow++) {                                                  \
-            const int iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;                         \
-            const int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;                 \
-            col[row * plane + (long)oh * g->out_w + ow] =                                          \
-                inside ? x[((long)c * g->in_h + ih) * g->in_w + iw] : pad;                         \
+          TYPE *d = col + row * plane + (long)oh * g->out_w;                                       \
+          if (ih < 0 || ih >= g->in_h) {                                                           \
+            for (int ow = 0; ow < g->out_w; ow++) d[ow] = pad;                                     \
+            continue;                                                                              \
           }                                                                                        \
+          const TYPE *s = x + ((long)c * g->in_h + ih) * g->in_w + off;                            \
+          for (int ow = 0; ow < lo; ow++) d[ow] = pad;                                             \
+          if (sw == 1)                                                                             \
+            memcpy(d + lo, s + lo, sizeof(TYPE) * (size_t)(hi - lo));                              \
+          else                                                                                     \
+            for (int ow = lo; ow < hi; ow++) d[ow] = s[(long)ow * sw];                             \
+          for (int ow = hi; ow < g->out_w; ow++) d[ow] = pad;                                      \
         }                                                                                          \
       }
 
 void ck_im2col_u8(const uint8_t *x, int channels, const ck_conv_geometry *g, uint8_t pad, uint8_t *col) {
+#define TYPE uint8_t
   IM2COL_BODY
+#undef TYPE
 }
 void ck_im2col_u16(const uint16_t *x, int channels, const ck_conv_geometry *g, uint16_t pad, uint16_t *col) {
+#define TYPE uint16_t
   IM2COL_BODY
+#undef TYPE
 }

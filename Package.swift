@@ -13,6 +13,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: [
     // System libraries (module maps only). OpenBLAS is listed before GSL everywhere so that
@@ -42,12 +43,14 @@ let package = Package(
       dependencies: ["COpenBLAS", "CKernels", "Kernels", "TensorCore", "GraphIR"],
       // Release builds drop bounds checks in the kernels; debug builds (the tests) keep them.
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+    .target(name: "Quantizers", dependencies: ["TensorCore", "GraphIR", "Kernels", "Execution"]),
     .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution"]),
     .executableTarget(
       name: "mixprec",
       dependencies: [
-        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Sensitivity",
+        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Sensitivity",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Crypto", package: "swift-crypto"),
       ]),
 
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
@@ -60,6 +63,7 @@ let package = Package(
       name: "ExecutionTests",
       dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
     .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "TensorCore"]),
+    .testTarget(name: "QuantizersTests", dependencies: ["Quantizers", "Execution", "GraphIR", "TensorCore", "ONNXFormat"]),
     .testTarget(
       name: "CLITests",
       dependencies: ["mixprec", "ONNXFormat", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

@@ -23,7 +23,8 @@ struct Interpreter {
   /// - Parameter fuseActivations: run an activation that is the only reader of a Conv output
   ///   inside the Conv (one pass over memory instead of two); `observe` then sees the Conv with
   ///   the activation's output.
-  init(graph: Graph, fuseActivations: Bool = true) throws {
+  /// - Parameter quantized: layers (by node name) that run on the quantized kernels.
+  init(graph: Graph, fuseActivations: Bool = true, quantized: [String: LayerQuantization] = [:]) throws {
     let fused = fuseActivations ? Interpreter.convEpilogues(graph) : [:]
     var slot: [String: Int] = [:]
     func slotFor(_ name: String) -> Int {
@@ -46,6 +47,14 @@ struct Interpreter {
         let epilogue = f.epilogue
         kernel = { node, inputs, _ in [try ConvOps.conv(node, inputs, epilogue: epilogue)] }
         n.outputs = graph.nodes[f.activation].outputs
+      }
+      if let spec = quantized[n.name] {
+        guard QuantizedLayer.supports(n, in: graph), let w = n.input(1).flatMap({ graph.initializers[$0] }) else {
+          throw GraphError("layer '\(n.name)' (\(n.opType)) cannot run quantized: it needs a constant float32 weight (and, for Gemm, no transA, alpha = beta = 1, a per-column bias)")
+        }
+        let bias = try n.input(2).flatMap { graph.initializers[$0] }.map { try $0.floatValues(n) }
+        let layer = QuantizedLayer(node: n, spec: spec, weight: w, bias: bias, epilogue: fused[i]?.epilogue ?? .identity)
+        kernel = { node, inputs, _ in [try layer.run(try inputs.required(0, node))] }
       }
       let ins = try n.inputs.map { name -> Int in
         if name.isEmpty { return -1 }

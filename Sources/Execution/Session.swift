@@ -2,16 +2,35 @@ import Kernels
 import GraphIR
 import TensorCore
 
-/// An FP32 reference session: a canonical graph, specialized per set of input shapes on first
-/// use (the specialization is cached; a session is not shared across threads).
+/// A session: a canonical graph, specialized per set of input shapes on first use (the
+/// specialization is cached; a session is not shared across threads). Layers named in
+/// `quantized` run on the integer/half kernels, the rest on the FP32 reference path.
 public final class Session {
   /// The canonical, shape-independent graph.
   public let graph: Graph
   private var specialized: [[Int]: (graph: Graph, interpreter: Interpreter)] = [:]
 
-  public init(graph: Graph) throws {
+  /// Layers (by node name) that run on the quantized kernels instead of the FP32 path.
+  public let quantized: [String: LayerQuantization]
+
+  public init(graph: Graph, quantized: [String: LayerQuantization] = [:]) throws {
     MemoryTuning.apply()
     self.graph = try GraphPreparation.canonicalize(graph)
+    self.quantized = quantized
+    let names = Set(self.graph.nodes.map(\.name))
+    if let missing = quantized.keys.sorted().first(where: { !names.contains($0) }) {
+      throw GraphError("the plan names layer '\(missing)', which this model does not have (see `mixprec inspect`)")
+    }
+  }
+
+  /// The same model with other layers quantized (shares the canonical graph).
+  public func with(quantized: [String: LayerQuantization]) throws -> Session {
+    try Session(canonical: graph, quantized: quantized)
+  }
+
+  private init(canonical: Graph, quantized: [String: LayerQuantization]) throws {
+    graph = canonical
+    self.quantized = quantized
   }
 
   /// The graph specialized for `shapes` (input name → shape), shape-subgraphs folded.
@@ -23,7 +42,7 @@ public final class Session {
     let key = graph.inputs.flatMap { (shapes[$0.name] ?? []) + [-1] }
     if let p = specialized[key] { return p }
     let (g, _) = try GraphPreparation.specialize(graph, inputShapes: shapes, feeds: feeds)
-    let p = (g, try Interpreter(graph: g))
+    let p = (g, try Interpreter(graph: g, quantized: quantized))
     specialized[key] = p
     return p
   }

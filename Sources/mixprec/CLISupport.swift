@@ -1,8 +1,10 @@
 import ArgumentParser
+import Crypto
 import Execution
 import Foundation
 import GraphIR
 import ONNXFormat
+import Sensitivity
 import TensorCore
 
 /// A usage or input error with one line of explanation.
@@ -69,4 +71,30 @@ func resolveShapes(_ given: [String: [Int]], graph: Graph, batch: Int? = nil) th
     out[input.name] = s
   }
   return out
+}
+
+/// SHA-256 of a file as lowercase hex (what plan.json records of the model).
+func sha256Hex(ofFile path: String) throws -> String {
+  guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read '\(path)'") }
+  return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+}
+
+/// The task metric of the first model output against the folder's labels: top-1 for class ids,
+/// CTC exact-match (and CER) for text with the model's `character` dictionary; nil without labels.
+func taskMetric(_ folder: InputFolder, _ graph: Graph, _ outputs: [String: Tensor]) throws -> (name: String, value: Double, detail: String)? {
+  guard let first = graph.outputs.first, let y = outputs[first.name] else { return nil }
+  if let labels = try folder.integerLabels() {
+    let v = TaskMetrics.top1(y, labels: labels)
+    return ("top1", v, String(format: "top1: %.4f on %d samples", v, labels.count))
+  }
+  if let texts = try folder.textLabels(), let dictionary = graph.metadata["character"] {
+    let r = TaskMetrics.textAccuracy(predicted: TaskMetrics.ctcDecode(y, dictionary: dictionary), references: texts)
+    return ("ctc_exact_match", r.exactMatch, String(format: "ctc exact-match: %.4f, CER: %.4f on %d samples", r.exactMatch, r.cer, texts.count))
+  }
+  return nil
+}
+
+/// A progress line for long steps, on stderr so stdout stays the result.
+func progress(_ message: String) {
+  FileHandle.standardError.write(Data((message + "\n").utf8))
 }

@@ -2,21 +2,26 @@ import ArgumentParser
 import Execution
 import Foundation
 import GraphIR
+import Quantizers
 import Sensitivity
 import TensorCore
 
 struct RunCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "run",
-    abstract: "Run a model in FP32 on a folder of inputs; write one <output name>.npy per model output.")
+    abstract: "Run a model (FP32, or mixed under --plan) on a folder of inputs; write one <output name>.npy per model output.")
 
   @Argument(help: "The ONNX model.") var model: String
   @Option(help: "Folder with one <input name>.npy per model input (or one .npz).") var input: String
   @Option(help: "Folder to write the outputs into (created if missing).") var output: String
   @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
+  @Option(help: "A plan.json from `mixprec quantize`: run its layers on the quantized kernels.") var plan: String?
 
   func run() throws {
-    let (_, session) = try openModel(model)
+    var (_, session) = try openModel(model)
+    if let plan {
+      session = try session.with(quantized: try loadPlan(plan, model: model, session: session))
+    }
     let folder = try InputFolder(URL(fileURLWithPath: input), for: session.graph)
     for (name, t) in folder.tensors.sorted(by: { $0.key < $1.key }) where t.nanCount > 0 {
       warn("warning: input '\(name)' holds \(t.nanCount) NaN values; outputs that depend on them will be NaN")
@@ -36,15 +41,18 @@ struct RunCommand: ParsableCommand {
     try printTaskMetrics(folder, session.graph, outputs)
   }
 
-  /// With labels in the input folder: top-1 for class ids, CTC exact-match and CER for text
-  /// (dictionary from the model's `character` metadata), on the first model output.
+  /// With labels in the input folder: top-1 for class ids, CTC exact-match and CER for text.
   func printTaskMetrics(_ folder: InputFolder, _ graph: Graph, _ outputs: [String: Tensor]) throws {
-    guard let first = graph.outputs.first, let y = outputs[first.name] else { return }
-    if let labels = try folder.integerLabels() {
-      print(String(format: "top1: %.4f on %d samples", TaskMetrics.top1(y, labels: labels), labels.count))
-    } else if let texts = try folder.textLabels(), let dictionary = graph.metadata["character"] {
-      let r = TaskMetrics.textAccuracy(predicted: TaskMetrics.ctcDecode(y, dictionary: dictionary), references: texts)
-      print(String(format: "ctc exact-match: %.4f, CER: %.4f on %d samples", r.exactMatch, r.cer, texts.count))
-    }
+    if let m = try taskMetric(folder, graph, outputs) { print(m.detail) }
   }
+}
+
+/// Reads a plan, checks it belongs to `model` and turns it into the runtime's layer map.
+func loadPlan(_ path: String, model: String, session: Session) throws -> [String: LayerQuantization] {
+  let plan = try PrecisionPlan.read(from: URL(fileURLWithPath: path))
+  let digest = try sha256Hex(ofFile: model)
+  guard plan.modelSHA256 == digest else {
+    throw CLIError("plan '\(path)' was made for \(plan.model) (sha256 \(plan.modelSHA256.prefix(12))…), not for '\(model)' (sha256 \(digest.prefix(12))…)")
+  }
+  return try PlanBuilder.layerQuantizations(plan, session: session)
 }

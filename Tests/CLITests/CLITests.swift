@@ -143,7 +143,30 @@ final class CLITests: XCTestCase {
     XCTAssertEqual(int8, [[512, 512, 512], [1024, 1024, 1024], [1, 4096, 4096]])
   }
 
+  /// `quantize` writes a plan that `run --plan` applies; a plan for another model is refused.
+  func testQuantizeThenRunWithThePlan() throws {
+    let check = Self.root.appendingPathComponent("Calibration/cls-check").path
+    let plan = work.appendingPathComponent("plan.json").path
+    let q = try mixprec(["quantize", Self.classifier, "--calib", check, "--precision", "int8", "--plan", plan, "--eval", check])
+    XCTAssertEqual(q.status, 0, q.stderr)
+    XCTAssertTrue(q.stdout.contains("argmax agreement with fp32"), q.stdout)
+    let data = try Data(contentsOf: URL(fileURLWithPath: plan))
+    let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    let layers = try XCTUnwrap(json["layers"] as? [[String: Any]])
+    XCTAssertFalse(layers.isEmpty)
+    XCTAssertTrue(layers.allSatisfy { $0["precision"] as? String == "int8" && $0["input"] != nil }, "\(layers.prefix(2))")
+    XCTAssertEqual((json["modelSHA256"] as? String)?.count, 64)
+    let r = try mixprec(["run", Self.classifier, "--input", check, "--output", work.appendingPathComponent("out").path, "--plan", plan])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stdout.contains("top1:"), r.stdout)
+    let recognizer = Self.root.appendingPathComponent("Calibration/models/ch_PP-OCRv4_rec_infer.onnx").path
+    try assertOneLineError(["run", recognizer, "--input", check, "--output", work.path, "--plan", plan], "was made for")
+  }
+
   func testUsageMistakesGiveOneLine() throws {
+    try assertOneLineError(["quantize", Self.classifier, "--calib", ".", "--precision", "int3", "--plan", "p.json"], "--precision must be fp16, int8 or int4")
+    try assertOneLineError(["quantize", Self.classifier, "--calib", ".", "--precision", "int8", "--group", "32", "--plan", "p.json"], "--group applies to int4")
+    try assertOneLineError(["quantize", Self.classifier, "--calib", ".", "--precision", "int8", "--calibrator", "magic", "--plan", "p.json"], "unknown --calibrator")
     try assertOneLineError(["bench", "kernelz"], "unknown benchmark 'kernelz'")
     try assertOneLineError(["bench", "kernels", "--threads", "0"], "--threads takes positive integers")
     try assertOneLineError(["bench", "model"], "needs a MODEL")

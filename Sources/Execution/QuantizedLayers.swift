@@ -1,0 +1,167 @@
+import CKernels
+import Foundation
+import GraphIR
+import Kernels
+import TensorCore
+
+/// How one layer runs off the FP32 path: its weights already quantized (by the Quantizers
+/// module, which chooses ranges and rounding) and its input's affine parameters.
+public enum LayerQuantization: Sendable {
+  /// Integer weights w[n][k] (rows = output channels, k = the layer's depth in the order the
+  /// kernels read it: Conv [in/group][kH][kW], MatMul/Gemm the reduction axis) with
+  /// scales[n][group], and the uint8 quantization of the layer input.
+  case integer(bits: Int, values: [Int8], scales: [Float], group: Int?, input: ActivationParameters)
+  /// binary16 weights and activations (the layer's FP32 weights rounded when packed).
+  case half
+}
+
+/// A Conv, MatMul or Gemm node running on the quantized kernels. Kernels are built (weights packed)
+/// once per input shape and reused.
+public final class QuantizedLayer: @unchecked Sendable {
+  let node: Node
+  let spec: LayerQuantization
+  /// FP32 weight tensor as in the graph (Conv [out][in/g][kh][kw], MatMul [K][N], Gemm as stored).
+  let weight: Tensor
+  let bias: [Float]?
+  let epilogue: Epilogue
+  private let lock = NSLock()
+  private var cache: [[Int]: AnyObject] = [:]
+
+  init(node: Node, spec: LayerQuantization, weight: Tensor, bias: [Float]?, epilogue: Epilogue) {
+    self.node = node
+    self.spec = spec
+    self.weight = weight
+    self.bias = bias
+    self.epilogue = epilogue
+  }
+
+  /// Clip bounds the kernel epilogue applies itself; other activations run afterwards.
+  var kernelClip: ClosedRange<Float>? {
+    if case .clamp(let lo, let hi) = epilogue { return lo...hi }
+    return nil
+  }
+
+  func run(_ x: Tensor) throws -> Tensor {
+    switch node.opType {
+    case "Conv": return try conv(x)
+    default: return try linear(x)
+    }
+  }
+
+  private func kernel<T: AnyObject>(for shape: [Int], _ make: () throws -> T) rethrows -> T {
+    lock.lock()
+    defer { lock.unlock() }
+    if let k = cache[shape] as? T { return k }
+    let k = try make()
+    cache[shape] = k
+    return k
+  }
+
+  // MARK: Conv
+
+  private func conv(_ x: Tensor) throws -> Tensor {
+    guard x.rank == weight.rank, x.rank == 3 || x.rank == 4 else {
+      throw opError(node, "input \(x.shape) and weight \(weight.shape) must both be 3-D or 4-D")
+    }
+    let xv = try x.floatValues(node)
+    let geo = try ConvGeometry.make(node, spatial: Array(x.shape.dropFirst(2)), kernel: Array(weight.shape.dropFirst(2)))
+    let shape = try ConvShape(
+      inChannels: x.shape[1], outChannels: weight.shape[0], groups: node.int("group", default: 1), window: geo.cGeometry)
+    let n = x.shape[0], inCount = shape.inChannels * shape.inputPlane, outCount = shape.outChannels * shape.outputPlane
+    var out = [Float](repeating: 0, count: n * outCount)
+    let ep = KernelEpilogue(bias: bias, clip: kernelClip, output: .float32)
+    try xv.withUnsafeBufferPointer { px in
+      try out.withUnsafeMutableBufferPointer { po in
+        switch spec {
+        case .integer(let bits, let values, let scales, let group, let input):
+          let k = try kernel(for: x.shape) {
+            try QuantizedConvolution(shape: shape, bits: bits, values: values, scales: scales, weightGroup: group)
+          }
+          for i in 0..<n {
+            try k.run(input: px.baseAddress! + i * inCount, scale: input.scale, zero: input.zero, epilogue: ep,
+              output: UnsafeMutableRawPointer(po.baseAddress! + i * outCount))
+          }
+        case .half:
+          let k = try kernel(for: x.shape) { try HalfConvolution(shape: shape, values: try weight.floatValues(node)) }
+          for i in 0..<n {
+            try k.run(input: px.baseAddress! + i * inCount, epilogue: ep, output: UnsafeMutableRawPointer(po.baseAddress! + i * outCount))
+          }
+        }
+        if kernelClip == nil, case .identity = epilogue {} else if kernelClip == nil {
+          epilogue.apply(po.baseAddress!, count: po.count, bias: 0)
+        }
+      }
+    }
+    let outShape = x.rank == 3 ? [n, shape.outChannels, geo.outW] : [n, shape.outChannels, geo.outH, geo.outW]
+    return Tensor(dtype: x.dtype, shape: outShape, storage: .float(out))
+  }
+
+  // MARK: MatMul / Gemm (weight on the right: y = x · W (+ bias))
+
+  /// Output channels and depth of the weight, and whether it is stored [N][K] (Gemm transB).
+  private var weightGeometry: (n: Int, k: Int, transposed: Bool) {
+    let transposed = node.opType == "Gemm" && node.int("transB", default: 0) != 0
+    return transposed ? (weight.shape[0], weight.shape[1], true) : (weight.shape[1], weight.shape[0], false)
+  }
+
+  private func linear(_ x: Tensor) throws -> Tensor {
+    let (n, k, _) = weightGeometry
+    guard x.rank >= 1, x.shape.last == k else { throw opError(node, "input \(x.shape) does not end in depth \(k)") }
+    let m = x.count / k
+    let xv = try x.floatValues(node)
+    var out = [Float](repeating: 0, count: m * n)
+    let ep = KernelEpilogue(bias: bias, clip: kernelClip, output: .float32)
+    try xv.withUnsafeBufferPointer { px in
+      try out.withUnsafeMutableBufferPointer { po in
+        let y = UnsafeMutableRawPointer(po.baseAddress!)
+        switch spec {
+        case .integer(let bits, let values, let scales, let group, let input):
+          let w = try kernel(for: [n, k]) {
+            try QuantizedWeights(bits: bits, rows: n, depth: k, values: values, scales: scales, group: group)
+          }
+          let codes = AlignedBuffer(bytes: m * k)
+          let q = codes.raw.assumingMemoryBound(to: UInt8.self)
+          ActivationCodes.quantize(px.baseAddress!, count: m * k, scale: input.scale, zero: input.zero, into: q)
+          let a = QuantizedActivations(codes: q, layout: .rows(count: m, stride: k), scale: input.scale, zero: input.zero)
+          try QuantizedGEMM.run(w, a, epilogue: ep, output: y, rowStride: 1, columnStride: n)
+        case .half:
+          let w = try kernel(for: [n, k]) { try HalfWeights(rows: n, depth: k, float: try rowsOfWeight()) }
+          let halves = AlignedBuffer(bytes: m * k * 2)
+          let h = halves.raw.assumingMemoryBound(to: UInt16.self)
+          ActivationCodes.toHalf(px.baseAddress!, count: m * k, into: h)
+          try HalfGEMM.run(w, h, layout: .rows(count: m, stride: k), epilogue: ep, output: y, rowStride: 1, columnStride: n)
+        }
+        if kernelClip == nil, case .identity = epilogue {} else if kernelClip == nil {
+          epilogue.apply(po.baseAddress!, count: po.count, bias: 0)
+        }
+      }
+    }
+    return Tensor(dtype: x.dtype, shape: Array(x.shape.dropLast()) + [n], storage: .float(out))
+  }
+
+  /// The weight as rows = output channels, [N][K].
+  func rowsOfWeight() throws -> [Float] {
+    let (n, k, transposed) = weightGeometry
+    let w = try weight.floatValues(node)
+    if transposed { return w }
+    var rows = [Float](repeating: 0, count: n * k)
+    for kk in 0..<k { for j in 0..<n { rows[j * k + kk] = w[kk * n + j] } }
+    return rows
+  }
+
+  /// Whether `node` (in `graph`) can run quantized: a constant weight on the right (MatMul with a
+  /// 2-D weight, Gemm without transA and with alpha = beta = 1 and a per-column bias) or a Conv.
+  public static func supports(_ node: Node, in graph: Graph) -> Bool {
+    guard let wName = node.input(1), let w = graph.initializers[wName], w.dtype == .float32 else { return false }
+    switch node.opType {
+    case "Conv": return w.rank == 3 || w.rank == 4
+    case "MatMul": return w.rank == 2
+    case "Gemm":
+      guard w.rank == 2, node.int("transA", default: 0) == 0, node.float("alpha", default: 1) == 1 else { return false }
+      guard let c = node.input(2), !c.isEmpty else { return true }
+      let n = node.int("transB", default: 0) != 0 ? w.shape[0] : w.shape[1]
+      return node.float("beta", default: 1) == 1 && graph.initializers[c].map { $0.count == n } == true
+    default: return false
+    }
+  }
+}

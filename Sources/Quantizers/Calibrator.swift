@@ -1,0 +1,45 @@
+import Execution
+import GraphIR
+import TensorCore
+
+/// Runs the FP32 model over calibration data and records, for every layer, the values its input
+/// takes (in a `RangeObserver` per distinct input tensor).
+public struct Calibrator {
+  public let session: Session
+  /// Layer name → the tensor it reads.
+  public let layerInputs: [String: String]
+  public private(set) var observers: [String: RangeObserver] = [:]
+
+  /// - Parameter layers: names of the layers to calibrate (default: all quantizable ones).
+  public init(session: Session, layers: [String]? = nil) {
+    self.session = session
+    let g = session.graph
+    var inputs: [String: String] = [:]
+    for l in g.layers where layers?.contains(l.name) ?? true {
+      if let x = g.nodes[l.nodeIndex].input(0) { inputs[l.name] = x }
+    }
+    layerInputs = inputs
+  }
+
+  /// Streams `feeds` (batch on axis 0) through the model in batches of `batch`.
+  public mutating func observe(_ feeds: [String: Tensor], batch: Int = 32) throws {
+    let watched = Set(layerInputs.values)
+    let total = feeds.values.first?.shape.first ?? 0
+    var local = observers
+    for start in stride(from: 0, to: total, by: batch) {
+      let part = feeds.mapValues { $0.rows(start..<min(start + batch, total)) }
+      for (name, t) in part where watched.contains(name) {
+        if case .float(let v) = t.storage { local[name, default: RangeObserver()].observe(v) }
+      }
+      _ = try session.run(part) { node, outputs in
+        for (i, name) in node.outputs.enumerated() where watched.contains(name) && i < outputs.count {
+          if case .float(let v) = outputs[i].storage { local[name, default: RangeObserver()].observe(v) }
+        }
+      }
+    }
+    observers = local
+  }
+
+  /// The observer of layer `name`'s input.
+  public func observer(forLayer name: String) -> RangeObserver? { layerInputs[name].flatMap { observers[$0] } }
+}

@@ -1,0 +1,101 @@
+import Execution
+import GraphIR
+import TensorCore
+
+/// Builds plans and turns a plan into what the runtime executes.
+public enum PlanBuilder {
+  /// Every quantizable layer at `precision` (layers the kernels cannot run stay FP32), with input
+  /// ranges from the calibrator for the integer precisions.
+  public static func uniform(
+    session: Session, calibrator: Calibrator, precision: Precision, method: RangeMethod = .minmax,
+    scheme: ActivationScheme = .asymmetric, weightGroup: Int? = nil, model: String, modelSHA256: String
+  ) throws -> PrecisionPlan {
+    let g = session.graph
+    var layers: [LayerPlan] = []
+    for l in g.layers {
+      let node = g.nodes[l.nodeIndex]
+      let runnable = QuantizedLayer.supports(node, in: g)
+      var entry = LayerPlan(
+        name: l.name, op: l.opType, precision: runnable ? precision : .fp32,
+        weightGroup: precision == .int4 ? weightGroup : nil, activationScheme: scheme, rangeMethod: method)
+      if runnable && (precision == .int8 || precision == .int4) {
+        guard let o = calibrator.observer(forLayer: l.name) else {
+          throw PlanError("no calibration data reached layer '\(l.name)'")
+        }
+        let r = o.range(method, scheme: scheme)
+        entry.input = ActivationParameters.covering(lo: r.lo, hi: r.hi, scheme: scheme)
+      }
+      layers.append(entry)
+    }
+    return PrecisionPlan(model: model, modelSHA256: modelSHA256, layers: layers)
+  }
+
+  /// The runtime form of `plan` for the session's model: integer layers get their weights
+  /// quantized (nearest rounding), FP16 layers run on the half kernels, FP32 layers are left out.
+  public static func layerQuantizations(_ plan: PrecisionPlan, session: Session) throws -> [String: LayerQuantization] {
+    let g = session.graph
+    let byName = Dictionary(g.layers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    var out: [String: LayerQuantization] = [:]
+    for entry in plan.layers where entry.precision != .fp32 {
+      guard let layer = byName[entry.name] else {
+        throw PlanError("the plan names layer '\(entry.name)', which this model does not have (see `mixprec inspect`)")
+      }
+      let node = g.nodes[layer.nodeIndex]
+      guard QuantizedLayer.supports(node, in: g) else {
+        throw PlanError("layer '\(entry.name)' (\(node.opType)) cannot run at \(entry.precision.rawValue); keep it fp32")
+      }
+      if entry.precision == .fp16 {
+        out[entry.name] = .half
+        continue
+      }
+      guard let input = entry.input else {
+        throw PlanError("layer '\(entry.name)' is \(entry.precision.rawValue) but has no input range; recalibrate with `mixprec quantize`")
+      }
+      let (rows, n, k) = try weightRows(node, in: g)
+      let bits = entry.precision.weightBits
+      let q = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, group: entry.weightGroup)
+      out[entry.name] = .integer(bits: bits, values: q.values, scales: q.scales, group: entry.weightGroup, input: input)
+    }
+    return out
+  }
+
+  /// A layer's weight as rows = output channels: Conv [out][in/g·kH·kW], MatMul/Gemm [N][K].
+  public static func weightRows(_ node: Node, in g: Graph) throws -> (rows: [Float], n: Int, k: Int) {
+    guard let name = node.input(1), let w = g.initializers[name], case .float(let v) = w.storage else {
+      throw PlanError("layer '\(node.name)' has no constant float32 weight")
+    }
+    switch node.opType {
+    case "Conv":
+      return (v, w.shape[0], w.count / w.shape[0])
+    case "Gemm" where node.int("transB", default: 0) != 0:
+      return (v, w.shape[0], w.shape[1])
+    default:
+      let k = w.shape[0], n = w.shape[1]
+      var rows = [Float](repeating: 0, count: n * k)
+      for kk in 0..<k { for j in 0..<n { rows[j * k + kk] = v[kk * n + j] } }
+      return (rows, n, k)
+    }
+  }
+
+  /// Bytes of the weights under the plan: quantized layers at their bits (plus one float32 scale
+  /// per row or group), the rest at 4 bytes per parameter.
+  public static func weightBytes(_ plan: PrecisionPlan, graph g: Graph) -> Int {
+    var total = 0
+    for l in g.layers {
+      let entry = plan.layer(l.name)
+      let p = entry?.precision ?? .fp32
+      let weights = l.weightShape.reduce(1, *)
+      let bias = l.parameterCount - weights
+      switch p {
+      case .fp32: total += 4 * l.parameterCount
+      case .fp16: total += 2 * weights + 4 * bias
+      case .int8, .int4:
+        let rows = l.opType == "Conv" || (l.opType == "Gemm") ? l.weightShape[0] : l.weightShape.last ?? 1
+        let k = weights / max(rows, 1)
+        let groups = entry?.weightGroup.map { (k + $0 - 1) / $0 } ?? 1
+        total += (weights * p.weightBits + 7) / 8 + 4 * rows * groups + 4 * bias
+      }
+    }
+    return total
+  }
+}

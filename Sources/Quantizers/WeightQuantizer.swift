@@ -1,0 +1,42 @@
+import TensorCore
+
+/// Symmetric weight quantization, per output channel or per group of k:
+///
+///     s = max|w| / q_max over the row (or group),   q = clamp(round(w / s), −q_max, q_max)
+///
+/// with q_max = 127 (int8) or 7 (int4). Rows are output channels, row-major over the depth k.
+public enum WeightQuantizer {
+  public static func maxCode(bits: Int) -> Int { (1 << (bits - 1)) - 1 }
+
+  /// - Parameters:
+  ///   - rows: n × k weights.
+  ///   - group: k per scale, or nil for one scale per row.
+  /// - Returns: the integer codes (n × k) and scales (n × groups, row-major), groups = ceil(k / group).
+  public static func quantize(_ rows: [Float], n: Int, k: Int, bits: Int, group: Int? = nil) -> (values: [Int8], scales: [Float]) {
+    let g = group ?? k
+    let groups = (k + g - 1) / g
+    let qmax = Float(maxCode(bits: bits))
+    var values = [Int8](repeating: 0, count: n * k)
+    var scales = [Float](repeating: 1, count: n * groups)
+    for r in 0..<n {
+      for j in 0..<groups {
+        let range = (j * g)..<min((j + 1) * g, k)
+        var m: Float = 0
+        for i in range { m = max(m, abs(rows[r * k + i])) }
+        // An all-zero group keeps scale 1 (any positive scale codes it exactly).
+        let s = m > 0 ? m / qmax : 1
+        scales[r * groups + j] = s
+        for i in range {
+          values[r * k + i] = Int8(max(-qmax, min(qmax, (rows[r * k + i] / s).rounded(.toNearestOrEven))))
+        }
+      }
+    }
+    return (values, scales)
+  }
+
+  /// The real values the codes stand for: w ≈ s · q.
+  public static func dequantize(_ values: [Int8], scales: [Float], n: Int, k: Int, group: Int? = nil) -> [Float] {
+    let g = group ?? k, groups = (k + g - 1) / g
+    return (0..<(n * k)).map { i in scales[(i / k) * groups + (i % k) / g] * Float(values[i]) }
+  }
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+/// The numeric format of one layer's weights and of the activations it reads.
+public enum Precision: String, Codable, CaseIterable, Sendable, Comparable {
+  case fp32, fp16, int8, int4
+
+  /// Bits per stored weight.
+  public var weightBits: Int {
+    switch self {
+    case .fp32: 32
+    case .fp16: 16
+    case .int8: 8
+    case .int4: 4
+    }
+  }
+
+  public static func < (a: Precision, b: Precision) -> Bool { a.weightBits > b.weightBits }
+}
+
+/// How an activation range is chosen from calibration data.
+public enum RangeMethod: String, Codable, CaseIterable, Sendable {
+  /// The observed minimum and maximum (never saturates).
+  case minmax
+  /// The 99.99th percentile of |x| (or of each tail).
+  case percentile
+  /// The clipping threshold minimizing the expected squared quantization error.
+  case mse
+  /// The threshold minimizing the KL divergence between clipped and quantized histograms (TensorRT entropy).
+  case kl
+}
+
+/// Zero point of the activation codes.
+public enum ActivationScheme: String, Codable, Sendable {
+  /// uint8 with a zero point: the range need not be centred.
+  case asymmetric
+  /// int8 with zero point 0 (stored as uint8 with zero 128).
+  case symmetric
+}
+
+/// Weight rounding.
+public enum Rounding: String, Codable, Sendable {
+  case nearest
+  case adaround
+}
+
+/// Affine parameters of an activation tensor: real = scale · (q − zero), q ∈ [0, 255].
+public struct ActivationParameters: Codable, Equatable, Sendable {
+  public var scale: Float
+  public var zero: Int32
+
+  public init(scale: Float, zero: Int32) {
+    self.scale = scale
+    self.zero = zero
+  }
+
+  /// The parameters whose grid covers [lo, hi] (widened to include 0, so zero padding is exact).
+  ///
+  ///     asymmetric: scale = (hi − lo) / 255,  zero = round(−lo / scale)
+  ///     symmetric:  scale = max(|lo|, |hi|) / 127,  zero = 128 (int8 codes shifted to uint8)
+  public static func covering(lo: Float, hi: Float, scheme: ActivationScheme) -> ActivationParameters {
+    let lo = min(lo, 0), hi = max(hi, 0)
+    switch scheme {
+    case .asymmetric:
+      let span = hi - lo
+      guard span > 0, span.isFinite else { return ActivationParameters(scale: 1, zero: 0) }
+      let scale = span / 255
+      let zero = Int32((-lo / scale).rounded(.toNearestOrEven))
+      return ActivationParameters(scale: scale, zero: min(max(zero, 0), 255))
+    case .symmetric:
+      let m = max(-lo, hi)
+      guard m > 0, m.isFinite else { return ActivationParameters(scale: 1, zero: 128) }
+      return ActivationParameters(scale: m / 127, zero: 128)
+    }
+  }
+}
+
+/// One layer's entry in a plan.
+public struct LayerPlan: Codable, Equatable, Sendable {
+  /// The layer's node name (as `mixprec inspect` lists it).
+  public var name: String
+  public var op: String
+  public var precision: Precision
+  /// k per weight scale for INT4 (32/64/128); nil: one scale per output channel.
+  public var weightGroup: Int?
+  public var activationScheme: ActivationScheme
+  public var rangeMethod: RangeMethod
+  public var rounding: Rounding
+  /// Quantization of the layer's input (integer precisions), from calibration.
+  public var input: ActivationParameters?
+
+  public init(
+    name: String, op: String, precision: Precision, weightGroup: Int? = nil,
+    activationScheme: ActivationScheme = .asymmetric, rangeMethod: RangeMethod = .minmax, rounding: Rounding = .nearest,
+    input: ActivationParameters? = nil
+  ) {
+    self.name = name
+    self.op = op
+    self.precision = precision
+    self.weightGroup = weightGroup
+    self.activationScheme = activationScheme
+    self.rangeMethod = rangeMethod
+    self.rounding = rounding
+    self.input = input
+  }
+}
+
+/// Measured or predicted properties of a plan.
+public struct PlanFigures: Codable, Equatable, Sendable {
+  /// Task metric name and value (top1, exact-match, …) on the evaluation set.
+  public var metric: String?
+  public var value: Double?
+  /// The FP32 model's value of the same metric.
+  public var reference: Double?
+  /// Weight bytes of the quantized layers plus FP32 bytes of the rest.
+  public var weightBytes: Int?
+  public var latencyMs: Double?
+
+  public init(metric: String? = nil, value: Double? = nil, reference: Double? = nil, weightBytes: Int? = nil, latencyMs: Double? = nil) {
+    self.metric = metric
+    self.value = value
+    self.reference = reference
+    self.weightBytes = weightBytes
+    self.latencyMs = latencyMs
+  }
+}
+
+/// The per-layer precision assignment: what `quantize`/`tune` write and `run --plan` reads.
+public struct PrecisionPlan: Codable, Equatable, Sendable {
+  public static let currentVersion = 1
+
+  public var version: Int
+  /// The model file's name and SHA-256, so a plan is not applied to another model by accident.
+  public var model: String
+  public var modelSHA256: String
+  public var layers: [LayerPlan]
+  public var budget: String?
+  public var predicted: PlanFigures?
+  public var measured: PlanFigures?
+
+  public init(model: String, modelSHA256: String, layers: [LayerPlan], budget: String? = nil) {
+    version = Self.currentVersion
+    self.model = model
+    self.modelSHA256 = modelSHA256
+    self.layers = layers
+    self.budget = budget
+  }
+
+  /// The entry for layer `name`.
+  public func layer(_ name: String) -> LayerPlan? { layers.first { $0.name == name } }
+
+  /// Pretty-printed JSON with sorted keys (stable diffs), written atomically.
+  public func write(to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try AtomicFile.write(try encoder.encode(self), to: url)
+  }
+
+  /// Reads a plan; the error names the file and what is wrong.
+  public static func read(from url: URL) throws -> PrecisionPlan {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+      throw PlanError("cannot read plan '\(url.path)': \(error.localizedDescription)")
+    }
+    let plan: PrecisionPlan
+    do { plan = try JSONDecoder().decode(PrecisionPlan.self, from: data) } catch {
+      throw PlanError("'\(url.path)' is not a mixprec plan: \(error)")
+    }
+    guard plan.version <= currentVersion else {
+      throw PlanError("plan '\(url.path)' has version \(plan.version); this mixprec reads up to \(currentVersion)")
+    }
+    return plan
+  }
+}
+
+public struct PlanError: Error, CustomStringConvertible {
+  public let description: String
+  public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Execution
+import Foundation
+import GraphIR
+import Quantizers
+import Sensitivity
+import TensorCore
+
+struct QuantizeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "quantize",
+    abstract: "Quantize every layer to one precision (the baseline mixed plans are compared with); write plan.json.")
+
+  @Argument(help: "The ONNX model.") var model: String
+  @Option(help: "Calibration folder (one <input name>.npy per model input).") var calib: String
+  @Option(help: "fp16, int8 or int4.") var precision: String
+  @Option(help: "Activation range method: minmax, percentile, mse or kl.") var calibrator: String = "minmax"
+  @Option(help: "Activation zero point: asymmetric (uint8) or symmetric (int8).") var scheme: String = "asymmetric"
+  @Option(help: "INT4 only: k per weight scale (32, 64, 128); default one scale per output channel.") var group: Int?
+  @Option(help: "Where to write the plan.") var plan: String
+  @Option(help: "Evaluation folder with labels: report the task metric of FP32 and of the plan.") var eval: String?
+  @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
+
+  func run() throws {
+    guard let precision = Precision(rawValue: precision), precision != .fp32 else {
+      throw CLIError("--precision must be fp16, int8 or int4, not '\(self.precision)'")
+    }
+    guard let method = RangeMethod(rawValue: calibrator) else {
+      throw CLIError("unknown --calibrator '\(calibrator)'; use minmax, percentile, mse or kl")
+    }
+    guard let scheme = ActivationScheme(rawValue: scheme) else {
+      throw CLIError("unknown --scheme '\(self.scheme)'; use asymmetric or symmetric")
+    }
+    if let group, precision != .int4 || group <= 0 || group % 16 != 0 {
+      throw CLIError("--group applies to int4 and must be a positive multiple of 16 (32, 64, 128), not \(group)")
+    }
+    guard batch > 0 else { throw CLIError("--batch must be positive") }
+    let (_, session) = try openModel(model)
+    let calibration = try InputFolder(URL(fileURLWithPath: calib), for: session.graph)
+    let evaluation = try eval.map { try InputFolder(URL(fileURLWithPath: $0), for: session.graph) }
+    var calibrator = Calibrator(session: session)
+    if precision != .fp16 {
+      progress("calibrating \(calibrator.layerInputs.count) layer inputs on \(calib)")
+      try calibrator.observe(calibration.tensors, batch: batch)
+    }
+    var result = try PlanBuilder.uniform(
+      session: session, calibrator: calibrator, precision: precision, method: method, scheme: scheme,
+      weightGroup: group, model: URL(fileURLWithPath: model).lastPathComponent, modelSHA256: try sha256Hex(ofFile: model))
+    let layers = try PlanBuilder.layerQuantizations(result, session: session)
+    let bytes = PlanBuilder.weightBytes(result, graph: session.graph)
+    let fp32Bytes = session.graph.layers.reduce(0) { $0 + 4 * $1.parameterCount }
+    let kept = result.layers.filter { $0.precision == .fp32 }.count
+    print("\(precision.rawValue): \(layers.count) of \(result.layers.count) layers quantized\(kept > 0 ? " (\(kept) kept fp32: unsupported)" : ""); layer weights \(formatBytes(bytes)) vs \(formatBytes(fp32Bytes)) fp32 (\(String(format: "%.2f", Double(fp32Bytes) / Double(max(bytes, 1))))x smaller)")
+    var figures = PlanFigures(weightBytes: bytes)
+    if let folder = evaluation {
+      let reference = try session.runInBatches(folder.tensors, batch: batch)
+      let mixed = try session.with(quantized: layers).runInBatches(folder.tensors, batch: batch)
+      if let first = session.graph.outputs.first, let a = reference[first.name], let b = mixed[first.name] {
+        let agreement = argmaxAgreement(a, b)
+        print(String(format: "argmax agreement with fp32: %.4f over %d rows", agreement.fraction, agreement.rows))
+      }
+      if let r = try taskMetric(folder, session.graph, reference), let q = try taskMetric(folder, session.graph, mixed) {
+        print("fp32  \(r.detail)")
+        print("\(precision.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) \(q.detail)")
+        figures.metric = r.name
+        figures.reference = r.value
+        figures.value = q.value
+      }
+    }
+    result.measured = figures
+    try result.write(to: URL(fileURLWithPath: plan))
+    print("plan -> \(plan)")
+  }
+}
+
+/// Fraction of rows (all axes but the last) whose argmax agrees between two outputs.
+func argmaxAgreement(_ a: Tensor, _ b: Tensor) -> (fraction: Double, rows: Int) {
+  let ra = TaskMetrics.argmaxRows(a), rb = TaskMetrics.argmaxRows(b)
+  guard ra.count == rb.count, !ra.isEmpty else { return (0, 0) }
+  return (Double(zip(ra, rb).filter { $0 == $1 }.count) / Double(ra.count), ra.count)
+}

@@ -43,7 +43,7 @@ let package = Package(
       dependencies: ["COpenBLAS", "CKernels", "Kernels", "TensorCore", "GraphIR"],
       // Release builds drop bounds checks in the kernels; debug builds (the tests) keep them.
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-    .target(name: "Quantizers", dependencies: ["TensorCore", "GraphIR", "Kernels", "Execution"]),
+    .target(name: "Quantizers", dependencies: ["TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution"]),
     .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution"]),
     .executableTarget(
       name: "mixprec",

@@ -1,4 +1,6 @@
 import Execution
+import Foundation
+import ONNXFormat
 import GraphIR
 import TensorCore
 
@@ -97,5 +99,25 @@ public enum PlanBuilder {
       }
     }
     return total
+  }
+}
+
+extension PlanBuilder {
+  /// The plan's layers as the QDQ export writes them (same codes and scales as the runtime).
+  public static func qdqLayers(_ plan: PrecisionPlan, session: Session) throws -> [String: QDQLayer] {
+    try layerQuantizations(plan, session: session).mapValues { q in
+      switch q {
+      case .half: QDQLayer(weights: .half, input: nil)
+      case .integer(let bits, let values, let scales, let group, let input):
+        QDQLayer(weights: .integer(bits: bits, values: values, scales: scales, group: group), input: input)
+      }
+    }
+  }
+
+  /// Writes the QDQ ONNX model of `plan` (ranks of values from a specialization at `shapes`).
+  public static func exportQDQ(_ plan: PrecisionPlan, session: Session, shapes: [String: [Int]], to url: URL) throws {
+    let (_, activations) = try GraphPreparation.specialize(session.graph, inputShapes: shapes)
+    try QDQExport.write(session.graph, layers: try qdqLayers(plan, session: session),
+      ranks: activations.mapValues(\.count), to: url)
   }
 }

@@ -18,6 +18,7 @@ struct QuantizeCommand: ParsableCommand {
   @Option(help: "Activation zero point: asymmetric (uint8) or symmetric (int8).") var scheme: String = "asymmetric"
   @Option(help: "INT4 only: k per weight scale (32, 64, 128); default one scale per output channel.") var group: Int?
   @Option(help: "Where to write the plan.") var plan: String
+  @Option(help: "Also write the QDQ ONNX model (runs in ONNX Runtime).") var export: String?
   @Option(help: "Evaluation folder with labels: report the task metric of FP32 and of the plan.") var eval: String?
   @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
 
@@ -70,6 +71,11 @@ struct QuantizeCommand: ParsableCommand {
     result.measured = figures
     try result.write(to: URL(fileURLWithPath: plan))
     print("plan -> \(plan)")
+    if let export {
+      let shapes = calibration.tensors.mapValues { [1] + $0.shape.dropFirst() }
+      try PlanBuilder.exportQDQ(result, session: session, shapes: shapes, to: URL(fileURLWithPath: export))
+      print("QDQ model -> \(export)")
+    }
   }
 }
 

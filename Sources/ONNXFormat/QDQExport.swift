@@ -1,0 +1,132 @@
+import Foundation
+import GraphIR
+import TensorCore
+
+/// One layer as the QDQ export writes it.
+public struct QDQLayer: Sendable {
+  public enum Weights: Sendable {
+    /// Codes w[n][k] (rows = output channels) with scales[n][groups], as the runtime uses them.
+    case integer(bits: Int, values: [Int8], scales: [Float], group: Int?)
+    /// The layer's own weights rounded to float16.
+    case half
+  }
+
+  public var weights: Weights
+  /// The uint8 quantization of the layer's input (integer layers).
+  public var input: ActivationParameters?
+
+  public init(weights: Weights, input: ActivationParameters?) {
+    self.weights = weights
+    self.input = input
+  }
+}
+
+/// QDQ export: QuantizeLinear/DequantizeLinear around integer layers (per-channel or blocked
+/// weights through DequantizeLinear; int4 at opset 21), float16 weights with Casts for FP16 layers.
+/// ONNX Runtime then computes what the mixed runtime computes, in float arithmetic.
+public enum QDQExport {
+  /// The rewritten graph, the int4 initializers the IR cannot hold, and the opset it needs.
+  public static func rewrite(_ graph: Graph, layers: [String: QDQLayer]) throws -> (graph: Graph, raw: [Onnx_TensorProto], opset: Int) {
+    var g = graph
+    var raw: [Onnx_TensorProto] = []
+    var opset = max(graph.opset, 13)  // per-channel DequantizeLinear (axis)
+    if g.nodes.contains(where: { $0.opType == "HardSwish" }) { opset = max(opset, 14) }
+    var newNodes: [Node] = []
+    for var node in g.nodes {
+      guard let layer = layers[node.name] else {
+        newNodes.append(node)
+        continue
+      }
+      guard let wName = node.input(1), let w = g.initializers[wName], let x = node.input(0) else {
+        throw ONNXError("layer '\(node.name)' has no constant weight to export")
+      }
+      let p = node.name
+      switch layer.weights {
+      case .half:
+        let w16 = "\(p)_w_fp16", wOut = "\(p)_w_from_fp16", x16 = "\(p)_x_fp16", xOut = "\(p)_x_from_fp16"
+        g.initializers[w16] = Tensor(dtype: .float16, shape: w.shape, storage: .float(w.asFloats().map { Float(Float16($0)) }))
+        newNodes.append(cast("\(p)_w_cast", w16, wOut, to: .float32))
+        newNodes.append(cast("\(p)_x_cast16", x, x16, to: .float16))
+        newNodes.append(cast("\(p)_x_cast32", x16, xOut, to: .float32))
+        node.inputs[0] = xOut
+        node.inputs[1] = wOut
+      case .integer(let bits, let values, let scales, let group):
+        guard let input = layer.input else { throw ONNXError("integer layer '\(p)' has no input quantization") }
+        if bits == 4 { opset = max(opset, 21) }
+        if group != nil { opset = max(opset, 21) }  // blocked DequantizeLinear
+        // Activation: Q → DQ with a per-tensor uint8 zero point.
+        let s = "\(p)_x_scale", z = "\(p)_x_zero", q = "\(p)_x_q", dq = "\(p)_x_dq"
+        g.initializers[s] = Tensor(shape: [], floats: [input.scale])
+        g.initializers[z] = Tensor(dtype: .uint8, shape: [], storage: .int([Int64(input.zero)]))
+        newNodes.append(Node(name: "\(p)_x_quantize", opType: "QuantizeLinear", inputs: [x, s, z], outputs: [q], attributes: [:]))
+        newNodes.append(Node(name: "\(p)_x_dequantize", opType: "DequantizeLinear", inputs: [q, s, z], outputs: [dq], attributes: [:]))
+        node.inputs[0] = dq
+        node.inputs[1] = try weightNodes(node, w, bits: bits, values: values, scales: scales, group: group,
+          into: &g, nodes: &newNodes, raw: &raw)
+      }
+      newNodes.append(node)
+    }
+    g.nodes = newNodes
+    // Drop FP32 weights no node reads any more.
+    let read = Set(g.nodes.flatMap(\.inputs))
+    for name in g.initializers.keys where !read.contains(name) { g.initializers[name] = nil }
+    return (g, raw, opset)
+  }
+
+  /// Writes the QDQ model of `graph` with `layers` to `url` (atomically).
+  public static func write(_ graph: Graph, layers: [String: QDQLayer], ranks: [String: Int], to url: URL) throws {
+    let (g, raw, opset) = try rewrite(graph, layers: layers)
+    try ONNXExporter.write(g, opset: opset, raw: raw, ranks: ranks, to: url)
+  }
+
+  static func cast(_ name: String, _ x: String, _ y: String, to: DType) -> Node {
+    Node(name: name, opType: "Cast", inputs: [x], outputs: [y], attributes: ["to": .int(to.onnxCode)])
+  }
+
+  /// DequantizeLinear of the layer's codes in its weight's own layout; returns the float weight's name.
+  static func weightNodes(
+    _ node: Node, _ w: Tensor, bits: Int, values: [Int8], scales: [Float], group: Int?,
+    into g: inout Graph, nodes: inout [Node], raw: inout [Onnx_TensorProto]
+  ) throws -> String {
+    let p = node.name
+    let n = node.opType == "Conv" || (node.opType == "Gemm" && node.int("transB", default: 0) != 0) ? w.shape[0] : w.shape[1]
+    let k = w.count / n
+    let groups = group.map { (k + $0 - 1) / $0 } ?? 1
+    // Codes and scales in the stored layout: rows-major ([N][K]) for Conv and Gemm transB,
+    // [K][N] for MatMul/Gemm, where the output channel is axis 1.
+    let rowsMajor = node.opType == "Conv" || (node.opType == "Gemm" && node.int("transB", default: 0) != 0)
+    var codes = values, codeShape = w.shape
+    var scaleValues = scales, scaleShape: [Int], axis: Int
+    if rowsMajor {
+      axis = group == nil ? 0 : 1
+      if group != nil { codeShape = [n, k] }
+      scaleShape = group == nil ? [n] : [n, groups]
+    } else {
+      codes = [Int8](repeating: 0, count: values.count)
+      for r in 0..<n { for kk in 0..<k { codes[kk * n + r] = values[r * k + kk] } }
+      axis = group == nil ? 1 : 0
+      scaleShape = group == nil ? [n] : [groups, n]
+      if group != nil {
+        scaleValues = [Float](repeating: 0, count: scales.count)
+        for r in 0..<n { for j in 0..<groups { scaleValues[j * n + r] = scales[r * groups + j] } }
+      }
+    }
+    let qName = "\(p)_w_q", sName = "\(p)_w_scale", out = "\(p)_w_dq"
+    if bits == 4 {
+      raw.append(ONNXExporter.int4Proto(name: qName, shape: codeShape, values: codes))
+    } else {
+      g.initializers[qName] = Tensor(dtype: .int8, shape: codeShape, storage: .int(codes.map(Int64.init)))
+    }
+    g.initializers[sName] = Tensor(shape: scaleShape, floats: scaleValues)
+    var attributes: [String: Attribute] = ["axis": .int(axis)]
+    if let group { attributes["block_size"] = .int(group) }
+    let dqOut = codeShape == w.shape ? out : "\(p)_w_dq_flat"
+    nodes.append(Node(name: "\(p)_w_dequantize", opType: "DequantizeLinear", inputs: [qName, sName], outputs: [dqOut], attributes: attributes))
+    if dqOut != out {
+      let shapeName = "\(p)_w_shape"
+      g.initializers[shapeName] = Tensor(dtype: .int64, shape: [w.rank], storage: .int(w.shape.map(Int64.init)))
+      nodes.append(Node(name: "\(p)_w_reshape", opType: "Reshape", inputs: [dqOut, shapeName], outputs: [out], attributes: [:]))
+    }
+    return out
+  }
+}

@@ -74,3 +74,15 @@ struct ConvGeometry {
       out_h: Int32(outH), out_w: Int32(outW))
   }
 }
+
+/// The window of a Conv node on an input shape, for code outside the runtime (calibration).
+public struct ConvWindow: Sendable {
+  public let inH: Int, inW: Int, kH: Int, kW: Int, strideH: Int, strideW: Int, dilH: Int, dilW: Int
+  public let padTop: Int, padLeft: Int, outH: Int, outW: Int
+
+  public init(node: Node, input: [Int], weight: [Int]) throws {
+    let g = try ConvGeometry.make(node, spatial: Array(input.dropFirst(2)), kernel: Array(weight.dropFirst(2)))
+    inH = g.inH; inW = g.inW; kH = g.kH; kW = g.kW; strideH = g.strideH; strideW = g.strideW
+    dilH = g.dilH; dilW = g.dilW; padTop = g.padTop; padLeft = g.padLeft; outH = g.outH; outW = g.outW
+  }
+}

@@ -34,7 +34,9 @@ public enum PlanBuilder {
 
   /// The runtime form of `plan` for the session's model: integer layers get their weights
   /// quantized (nearest rounding), FP16 layers run on the half kernels, FP32 layers are left out.
-  public static func layerQuantizations(_ plan: PrecisionPlan, session: Session) throws -> [String: LayerQuantization] {
+  public static func layerQuantizations(
+    _ plan: PrecisionPlan, session: Session, codes: [String: [Int8]] = [:]
+  ) throws -> [String: LayerQuantization] {
     let g = session.graph
     let byName = Dictionary(g.layers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     var out: [String: LayerQuantization] = [:]
@@ -56,7 +58,14 @@ public enum PlanBuilder {
       let (rows, n, k) = try weightRows(node, in: g)
       let bits = entry.precision.weightBits
       let q = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, group: entry.weightGroup)
-      out[entry.name] = .integer(bits: bits, values: q.values, scales: q.scales, group: entry.weightGroup, input: input)
+      var values = q.values
+      if entry.rounding == .adaround {
+        guard let c = codes[entry.name], c.count == values.count else {
+          throw PlanError("layer '\(entry.name)' uses AdaRound codes, which were not found (the plan's codes file)")
+        }
+        values = c
+      }
+      out[entry.name] = .integer(bits: bits, values: values, scales: q.scales, group: entry.weightGroup, input: input)
     }
     return out
   }
@@ -104,8 +113,8 @@ public enum PlanBuilder {
 
 extension PlanBuilder {
   /// The plan's layers as the QDQ export writes them (same codes and scales as the runtime).
-  public static func qdqLayers(_ plan: PrecisionPlan, session: Session) throws -> [String: QDQLayer] {
-    try layerQuantizations(plan, session: session).mapValues { q in
+  public static func qdqLayers(_ plan: PrecisionPlan, session: Session, codes: [String: [Int8]] = [:]) throws -> [String: QDQLayer] {
+    try layerQuantizations(plan, session: session, codes: codes).mapValues { q in
       switch q {
       case .half: QDQLayer(weights: .half, input: nil)
       case .integer(let bits, let values, let scales, let group, let input):
@@ -115,9 +124,49 @@ extension PlanBuilder {
   }
 
   /// Writes the QDQ ONNX model of `plan` (ranks of values from a specialization at `shapes`).
-  public static func exportQDQ(_ plan: PrecisionPlan, session: Session, shapes: [String: [Int]], to url: URL) throws {
+  public static func exportQDQ(
+    _ plan: PrecisionPlan, session: Session, shapes: [String: [Int]], codes: [String: [Int8]] = [:], to url: URL
+  ) throws {
     let (_, activations) = try GraphPreparation.specialize(session.graph, inputShapes: shapes)
-    try QDQExport.write(session.graph, layers: try qdqLayers(plan, session: session),
+    try QDQExport.write(session.graph, layers: try qdqLayers(plan, session: session, codes: codes),
       ranks: activations.mapValues(\.count), to: url)
+  }
+}
+
+extension PlanBuilder {
+  /// AdaRound codes for every integer layer of `plan` whose input Gram matrix the calibrator
+  /// collected; marks those layers `.adaround` in the plan. Returns the codes and, per layer, the
+  /// reconstruction error relative to ‖WX‖² (AdaRound, nearest).
+  public static func adaRound(
+    _ plan: inout PrecisionPlan, session: Session, calibrator: Calibrator, options: AdaRound.Options = AdaRound.Options(),
+    progress: (String) -> Void = { _ in }
+  ) throws -> (codes: [String: [Int8]], errors: [String: (ada: Double, nearest: Double)]) {
+    let g = session.graph
+    var codes: [String: [Int8]] = [:], errors: [String: (Double, Double)] = [:]
+    for i in plan.layers.indices where plan.layers[i].precision == .int8 || plan.layers[i].precision == .int4 {
+      let entry = plan.layers[i]
+      guard let collector = calibrator.grams[entry.name], let layer = g.layers.first(where: { $0.name == entry.name }) else { continue }
+      let (rows, n, k) = try weightRows(g.nodes[layer.nodeIndex], in: g)
+      let bits = entry.precision.weightBits
+      let scales = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, group: entry.weightGroup).scales
+      let groups = collector.groups, rowsPerGroup = n / groups
+      let scaleGroups = scales.count / n
+      var layerCodes = [Int8](repeating: 0, count: n * k)
+      var ada = 0.0, nearest = 0.0
+      for gi in 0..<groups {
+        let part = Array(rows[(gi * rowsPerGroup * k)..<((gi + 1) * rowsPerGroup * k)])
+        let partScales = Array(scales[(gi * rowsPerGroup * scaleGroups)..<((gi + 1) * rowsPerGroup * scaleGroups)])
+        let r = AdaRound.codes(rows: part, n: rowsPerGroup, k: k, bits: bits, scales: partScales, group: entry.weightGroup,
+          gram: collector.grams[gi], options: options)
+        layerCodes.replaceSubrange((gi * rowsPerGroup * k)..<((gi + 1) * rowsPerGroup * k), with: r.codes)
+        ada += r.error / Double(groups)
+        nearest += r.nearestError / Double(groups)
+      }
+      codes[entry.name] = layerCodes
+      errors[entry.name] = (ada, nearest)
+      plan.layers[i].rounding = .adaround
+      progress(String(format: "adaround %@: reconstruction error %.3g (nearest %.3g)", entry.name, ada, nearest))
+    }
+    return (codes, errors)
   }
 }

@@ -23,8 +23,9 @@ public enum WeightQuantizer {
         let range = (j * g)..<min((j + 1) * g, k)
         var m: Float = 0
         for i in range { m = max(m, abs(rows[r * k + i])) }
-        // An all-zero group keeps scale 1 (any positive scale codes it exactly).
-        let s = m > 0 ? m / qmax : 1
+        // An all-zero group keeps scale 1 (any positive scale codes it exactly); so does a group
+        // whose scale would underflow (weights below ~1e-37 are zero at any useful precision).
+        let s = (m / qmax).isNormal ? m / qmax : 1
         scales[r * groups + j] = s
         for i in range {
           values[r * k + i] = Int8(max(-qmax, min(qmax, (rows[r * k + i] / s).rounded(.toNearestOrEven))))

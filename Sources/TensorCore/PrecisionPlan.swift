@@ -134,6 +134,10 @@ public struct PrecisionPlan: Codable, Equatable, Sendable {
   public var modelSHA256: String
   public var layers: [LayerPlan]
   public var budget: String?
+  /// Conv pairs (names) cross-layer equalization rescaled before quantizing (re-applied on load).
+  public var equalizedPairs: [[String]]?
+  /// The weight codes chosen by AdaRound, in a `.npz` beside the plan (one int8 array per layer).
+  public var codesFile: String?
   public var predicted: PlanFigures?
   public var measured: PlanFigures?
 

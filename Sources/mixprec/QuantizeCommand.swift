@@ -19,6 +19,8 @@ struct QuantizeCommand: ParsableCommand {
   @Option(help: "INT4 only: k per weight scale (32, 64, 128); default one scale per output channel.") var group: Int?
   @Option(help: "Where to write the plan.") var plan: String
   @Option(help: "Also write the QDQ ONNX model (runs in ONNX Runtime).") var export: String?
+  @Flag(help: "Cross-layer equalization before quantizing (data-free; FP32 function unchanged).") var cle = false
+  @Flag(help: "AdaRound the integer weights on the calibration inputs (codes go to <plan>.codes.npz).") var adaround = false
   @Option(help: "Evaluation folder with labels: report the task metric of FP32 and of the plan.") var eval: String?
   @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
 
@@ -36,18 +38,33 @@ struct QuantizeCommand: ParsableCommand {
       throw CLIError("--group applies to int4 and must be a positive multiple of 16 (32, 64, 128), not \(group)")
     }
     guard batch > 0 else { throw CLIError("--batch must be positive") }
-    let (_, session) = try openModel(model)
+    var (_, session) = try openModel(model)
+    var equalizedPairs: [[String]]? = nil
     let calibration = try InputFolder(URL(fileURLWithPath: calib), for: session.graph)
+    if cle {
+      let (equalized, pairs) = try Equalization.apply(to: session, checkingOn: calibration.tensors.mapValues { $0.rows(0..<min(4, $0.shape[0])) })
+      session = equalized
+      equalizedPairs = pairs
+      progress("cross-layer equalization: \(pairs.count) conv pairs")
+    }
     let evaluation = try eval.map { try InputFolder(URL(fileURLWithPath: $0), for: session.graph) }
     var calibrator = Calibrator(session: session)
     if precision != .fp16 {
       progress("calibrating \(calibrator.layerInputs.count) layer inputs on \(calib)")
-      try calibrator.observe(calibration.tensors, batch: batch)
+      try calibrator.observe(calibration.tensors, batch: batch, grams: adaround)
     }
     var result = try PlanBuilder.uniform(
       session: session, calibrator: calibrator, precision: precision, method: method, scheme: scheme,
       weightGroup: group, model: URL(fileURLWithPath: model).lastPathComponent, modelSHA256: try sha256Hex(ofFile: model))
-    let layers = try PlanBuilder.layerQuantizations(result, session: session)
+    result.equalizedPairs = equalizedPairs
+    var codes: [String: [Int8]] = [:]
+    if adaround && precision != .fp16 {
+      codes = try PlanBuilder.adaRound(&result, session: session, calibrator: calibrator, progress: progress).codes
+      let file = URL(fileURLWithPath: plan).deletingPathExtension().appendingPathExtension("codes.npz")
+      try NPZ.write(codes.mapValues { Tensor(dtype: .int8, shape: [$0.count], storage: .int($0.map(Int64.init))) }, to: file)
+      result.codesFile = file.lastPathComponent
+    }
+    let layers = try PlanBuilder.layerQuantizations(result, session: session, codes: codes)
     let bytes = PlanBuilder.weightBytes(result, graph: session.graph)
     let fp32Bytes = session.graph.layers.reduce(0) { $0 + 4 * $1.parameterCount }
     let kept = result.layers.filter { $0.precision == .fp32 }.count
@@ -73,7 +90,7 @@ struct QuantizeCommand: ParsableCommand {
     print("plan -> \(plan)")
     if let export {
       let shapes = calibration.tensors.mapValues { [1] + $0.shape.dropFirst() }
-      try PlanBuilder.exportQDQ(result, session: session, shapes: shapes, to: URL(fileURLWithPath: export))
+      try PlanBuilder.exportQDQ(result, session: session, shapes: shapes, codes: codes, to: URL(fileURLWithPath: export))
       print("QDQ model -> \(export)")
     }
   }

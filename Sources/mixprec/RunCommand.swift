@@ -20,7 +20,7 @@ struct RunCommand: ParsableCommand {
   func run() throws {
     var (_, session) = try openModel(model)
     if let plan {
-      session = try session.with(quantized: try loadPlan(plan, model: model, session: session))
+      session = try loadPlan(plan, model: model, session: session)
     }
     let folder = try InputFolder(URL(fileURLWithPath: input), for: session.graph)
     for (name, t) in folder.tensors.sorted(by: { $0.key < $1.key }) where t.nanCount > 0 {
@@ -47,12 +47,21 @@ struct RunCommand: ParsableCommand {
   }
 }
 
-/// Reads a plan, checks it belongs to `model` and turns it into the runtime's layer map.
-func loadPlan(_ path: String, model: String, session: Session) throws -> [String: LayerQuantization] {
-  let plan = try PrecisionPlan.read(from: URL(fileURLWithPath: path))
+/// Reads a plan, checks it belongs to `model`, and returns the session that runs it (equalized
+/// when the plan was made on the equalized model, with its AdaRound codes).
+func loadPlan(_ path: String, model: String, session: Session) throws -> Session {
+  let url = URL(fileURLWithPath: path)
+  let plan = try PrecisionPlan.read(from: url)
   let digest = try sha256Hex(ofFile: model)
   guard plan.modelSHA256 == digest else {
     throw CLIError("plan '\(path)' was made for \(plan.model) (sha256 \(plan.modelSHA256.prefix(12))…), not for '\(model)' (sha256 \(digest.prefix(12))…)")
   }
-  return try PlanBuilder.layerQuantizations(plan, session: session)
+  var base = session
+  if let pairs = plan.equalizedPairs { base = try Session(graph: Equalization.apply(session.graph, only: pairs).graph) }
+  var codes: [String: [Int8]] = [:]
+  if let file = plan.codesFile {
+    let arrays = try NPZ.read(url.deletingLastPathComponent().appendingPathComponent(file))
+    codes = arrays.mapValues { $0.ints.map { Int8(truncatingIfNeeded: $0) } }
+  }
+  return try base.with(quantized: try PlanBuilder.layerQuantizations(plan, session: base, codes: codes))
 }

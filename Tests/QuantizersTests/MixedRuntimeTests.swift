@@ -8,37 +8,12 @@ import XCTest
 
 /// Plans applied to models: quantized layers run on the kernels and stay close to FP32.
 final class MixedRuntimeTests: XCTestCase {
-  /// Conv(3→8, 3×3, pad 1) → Relu → Conv(8→4, 1×1) → Flatten → Gemm(4·6·6 → 5, transB) → MatMul(5 → 3).
-  func tinyModel() -> Graph {
-    var g = SeededGenerator(seed: 17)
-    func t(_ shape: [Int]) -> Tensor { Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -0.5...0.5, using: &g) }) }
-    let inits: [String: Tensor] = [
-      "w1": t([8, 3, 3, 3]), "b1": t([8]), "w2": t([4, 8, 1, 1]), "b2": t([4]),
-      "w3": t([5, 144]), "b3": t([5]), "w4": t([5, 3]),
-    ]
-    let nodes = [
-      Node(name: "conv1", opType: "Conv", inputs: ["x", "w1", "b1"], outputs: ["c1"], attributes: ["pads": .ints([1, 1, 1, 1])]),
-      Node(name: "relu", opType: "Relu", inputs: ["c1"], outputs: ["r1"], attributes: [:]),
-      Node(name: "conv2", opType: "Conv", inputs: ["r1", "w2", "b2"], outputs: ["c2"], attributes: [:]),
-      Node(name: "flat", opType: "Flatten", inputs: ["c2"], outputs: ["f"], attributes: [:]),
-      Node(name: "fc", opType: "Gemm", inputs: ["f", "w3", "b3"], outputs: ["g"], attributes: ["transB": .int(1)]),
-      Node(name: "head", opType: "MatMul", inputs: ["g", "w4"], outputs: ["y"], attributes: [:]),
-    ]
-    return Graph(nodes: nodes, inputs: [ValueInfo(name: "x", dtype: .float32, shape: [nil, 3, 6, 6])],
-      outputs: [ValueInfo(name: "y", dtype: .float32, shape: [nil, 3])], initializers: inits, opset: 13)
-  }
-
-  func input(_ n: Int, seed: UInt64) -> [String: Tensor] {
-    var g = SeededGenerator(seed: seed)
-    return ["x": Tensor(shape: [n, 3, 6, 6], floats: (0..<(n * 108)).map { _ in Float.random(in: -1...1, using: &g) })]
-  }
-
   /// Every precision on the tiny model: outputs within a bound that shrinks with the precision.
   func testEachPrecisionStaysCloseToFP32OnATinyModel() throws {
     let session = try Session(graph: tinyModel())
     var calibrator = Calibrator(session: session)
-    try calibrator.observe(input(64, seed: 1))
-    let eval = input(16, seed: 2)
+    try calibrator.observe(tinyInput(64, seed: 1))
+    let eval = tinyInput(16, seed: 2)
     let reference = try XCTUnwrap(session.run(eval)["y"]).floats
     let scale = reference.map(abs).max()!
     // Relative to the largest output: fp16 rounding (2⁻¹¹ per value, a few layers), int8 steps

@@ -1,0 +1,102 @@
+import Execution
+import Foundation
+import TensorCore
+
+/// AdaRound (Nagel et al. 2020): per weight, round up or down so as to minimize the layer's
+/// reconstruction error on calibration inputs, instead of rounding to nearest.
+///
+///     W̃ = s · clamp(⌊W/s⌋ + h(V), −q_max, q_max),   h(V) = clip(σ(V)·(ζ − γ) + γ, 0, 1)
+///     L(V) = ‖(W − W̃) X‖² / ‖W X‖²  +  λ Σ (1 − |2h(V) − 1|^β)
+///
+/// with ζ = 1.1, γ = −0.1, β annealed from 20 to 2 after a warm-up without the regularizer, and
+/// ‖ΔW X‖² = tr(ΔW A ΔWᵀ) through the input Gram matrix A = X Xᵀ (so an iteration costs one
+/// n×k×k product, whatever the number of calibration columns). Adam on V.
+public enum AdaRound {
+  public struct Options: Sendable {
+    public var iterations = 600
+    public var learningRate: Float = 0.01
+    public var lambda: Float = 0.01
+    public var warmup: Float = 0.2
+    public init() {}
+  }
+
+  static let zeta: Float = 1.1, gamma: Float = -0.1
+
+  /// Rounded codes for rows W (n × k) with `scales` (n × groups), minimizing the error on inputs
+  /// whose Gram matrix is `gram` (k × k). Returns nearest rounding's codes when AdaRound does
+  /// not beat them, so the result is never worse than nearest on this objective.
+  public static func codes(
+    rows w: [Float], n: Int, k: Int, bits: Int, scales: [Float], group: Int?, gram: [Float], options: Options = Options()
+  ) -> (codes: [Int8], error: Double, nearestError: Double) {
+    let g = group ?? k, groups = (k + g - 1) / g
+    let qmax = Float(WeightQuantizer.maxCode(bits: bits))
+    func scale(_ i: Int) -> Float { scales[(i / k) * groups + (i % k) / g] }
+    let nearest = WeightQuantizer.quantize(w, n: n, k: k, bits: bits, group: group).values
+    let reference = reconstruction(w, n: n, k: k, gram: gram, delta: { w[$0] }) + 1e-30
+    func error(_ codes: [Int8]) -> Double {
+      reconstruction(w, n: n, k: k, gram: gram) { i in w[i] - scale(i) * Float(codes[i]) } / reference
+    }
+    let nearestError = error(nearest)
+    // Inputs that never reach this layer (a zero Gram matrix) leave nothing to optimize.
+    guard reference > 1e-20, nearestError.isFinite else { return (nearest, nearestError, nearestError) }
+    // V starts where h(V) equals the fractional part (the soft weight equals W).
+    var floorW = [Float](repeating: 0, count: n * k), v = [Float](repeating: 0, count: n * k)
+    for i in 0..<(n * k) {
+      let x = w[i] / scale(i)
+      floorW[i] = x.rounded(.down)
+      let rest = min(max(x - floorW[i], 0.01), 0.99)
+      v[i] = -log((zeta - gamma) / (rest - gamma) - 1)
+    }
+    var m = [Float](repeating: 0, count: n * k), s2 = [Float](repeating: 0, count: n * k)
+    var delta = [Float](repeating: 0, count: n * k), grad = [Float](repeating: 0, count: n * k)
+    let warm = Int(Float(options.iterations) * options.warmup)
+    let norm = Float(reference)
+    for it in 0..<options.iterations {
+      // ΔW for the soft rounding.
+      for i in 0..<(n * k) {
+        let h = soft(v[i])
+        delta[i] = w[i] - scale(i) * min(max(floorW[i] + h, -qmax), qmax)
+      }
+      // ∂‖ΔW X‖²/∂W̃ = −2 ΔW A.
+      delta.withUnsafeBufferPointer { d in gram.withUnsafeBufferPointer { a in grad.withUnsafeMutableBufferPointer { gr in
+        BLAS.sgemm(m: n, n: k, k: k, alpha: -2 / norm, a: d.baseAddress!, lda: k, b: a.baseAddress!, ldb: k, c: gr.baseAddress!, ldc: k)
+      } } }
+      let progress = it < warm ? 0 : Float(it - warm) / Float(max(options.iterations - warm, 1))
+      let beta = 20 - 18 * progress, lambda = it < warm ? 0 : options.lambda
+      let t = Float(it + 1)
+      for i in 0..<(n * k) {
+        let sig = 1 / (1 + exp(-v[i]))
+        let raw = sig * (zeta - gamma) + gamma
+        let dh: Float = raw > 0 && raw < 1 ? sig * (1 - sig) * (zeta - gamma) : 0
+        var gv = grad[i] * scale(i) * dh
+        if lambda > 0 {
+          let h = min(max(raw, 0), 1), u = 2 * h - 1
+          gv += lambda * (-beta * pow(abs(u), beta - 1) * (u >= 0 ? 1 : -1) * 2) * dh
+        }
+        m[i] = 0.9 * m[i] + 0.1 * gv
+        s2[i] = 0.999 * s2[i] + 0.001 * gv * gv
+        let mh = m[i] / (1 - pow(0.9, t)), sh = s2[i] / (1 - pow(0.999, t))
+        v[i] -= options.learningRate * mh / (sh.squareRoot() + 1e-8)
+      }
+    }
+    guard v.allSatisfy(\.isFinite) else { return (nearest, nearestError, nearestError) }
+    var codes = [Int8](repeating: 0, count: n * k)
+    for i in 0..<(n * k) { codes[i] = Int8(min(max(floorW[i] + (soft(v[i]) >= 0.5 ? 1 : 0), -qmax), qmax)) }
+    let adaError = error(codes)
+    return adaError <= nearestError ? (codes, adaError, nearestError) : (nearest, nearestError, nearestError)
+  }
+
+  static func soft(_ v: Float) -> Float { min(max((1 / (1 + exp(-v))) * (zeta - gamma) + gamma, 0), 1) }
+
+  /// tr(Δ A Δᵀ) for Δ[i] = delta(i) (n × k).
+  static func reconstruction(_ w: [Float], n: Int, k: Int, gram: [Float], delta: (Int) -> Float) -> Double {
+    let d = (0..<(n * k)).map(delta)
+    var da = [Float](repeating: 0, count: n * k)
+    d.withUnsafeBufferPointer { dp in gram.withUnsafeBufferPointer { a in da.withUnsafeMutableBufferPointer { c in
+      BLAS.sgemm(m: n, n: k, k: k, a: dp.baseAddress!, lda: k, b: a.baseAddress!, ldb: k, c: c.baseAddress!, ldc: k)
+    } } }
+    var s = 0.0
+    for i in 0..<(n * k) { s += Double(da[i]) * Double(d[i]) }
+    return s
+  }
+}

@@ -1,0 +1,78 @@
+import Execution
+import GraphIR
+import TensorCore
+
+/// Accumulates A = Σ x xᵀ over a sample of a layer's input columns (im2col columns for a Conv,
+/// rows for MatMul/Gemm), one k × k matrix per convolution group: the quadratic form of the
+/// layer's reconstruction error that AdaRound minimizes.
+public struct GramCollector {
+  public let node: Node
+  public let k: Int, groups: Int
+  public private(set) var grams: [[Float]]
+  public private(set) var columns = 0
+  let weightShape: [Int]
+  var rng: SeededGenerator
+
+  public init(node: Node, weightShape: [Int], seed: UInt64) {
+    self.node = node
+    self.weightShape = weightShape
+    rng = SeededGenerator(seed: seed)
+    if node.opType == "Conv" {
+      groups = node.int("group", default: 1)
+      k = weightShape.dropFirst().reduce(1, *)
+    } else {
+      groups = 1
+      k = node.opType == "Gemm" && node.int("transB", default: 0) != 0 ? weightShape[1] : weightShape[0]
+    }
+    grams = [[Float]](repeating: [Float](repeating: 0, count: k * k), count: groups)
+  }
+
+  /// Adds up to `samples` columns of input `x` (one batch).
+  public mutating func observe(_ x: Tensor, samples: Int) throws {
+    guard case .float(let v) = x.storage else { return }
+    if node.opType != "Conv" {
+      let rows = x.count / k
+      let picked = (0..<min(samples, rows)).map { _ in Int(rng.next() % UInt64(rows)) }
+      var xs = [Float](repeating: 0, count: picked.count * k)
+      for (j, r) in picked.enumerated() { for c in 0..<k { xs[j * k + c] = v[r * k + c] } }
+      accumulate(0, xs, count: picked.count, rowsAreColumns: true)
+      columns += picked.count
+      return
+    }
+    let geo = try ConvWindow(node: node, input: x.shape, weight: weightShape)
+    let images = x.shape[0], cin = x.shape[1], cinG = cin / groups
+    let plane = geo.outH * geo.outW
+    let picked = (0..<min(samples, images * plane)).map { _ in Int(rng.next() % UInt64(images * plane)) }
+    for gi in 0..<groups {
+      var xs = [Float](repeating: 0, count: picked.count * k)
+      for (j, sample) in picked.enumerated() {
+        let img = sample / plane, p = sample % plane, oh = p / geo.outW, ow = p % geo.outW
+        var row = 0
+        for c in 0..<cinG {
+          let base = (img * cin + gi * cinG + c) * geo.inH * geo.inW
+          for i in 0..<geo.kH {
+            let ih = oh * geo.strideH - geo.padTop + i * geo.dilH
+            for t in 0..<geo.kW {
+              let iw = ow * geo.strideW - geo.padLeft + t * geo.dilW
+              xs[j * k + row] = ih >= 0 && ih < geo.inH && iw >= 0 && iw < geo.inW ? v[base + ih * geo.inW + iw] : 0
+              row += 1
+            }
+          }
+        }
+      }
+      accumulate(gi, xs, count: picked.count, rowsAreColumns: true)
+    }
+    columns += picked.count
+  }
+
+  /// A += Xsᵀ Xs for Xs = samples × k.
+  mutating func accumulate(_ g: Int, _ xs: [Float], count: Int, rowsAreColumns: Bool) {
+    guard count > 0 else { return }
+    xs.withUnsafeBufferPointer { x in
+      grams[g].withUnsafeMutableBufferPointer { a in
+        BLAS.sgemm(transA: true, m: k, n: k, k: count, a: x.baseAddress!, lda: k, b: x.baseAddress!, ldb: k, beta: 1,
+          c: a.baseAddress!, ldc: k)
+      }
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import Execution
+import Foundation
+import GraphIR
+import Quantizers
+import TensorCore
+import XCTest
+
+/// Cross-layer equalization and AdaRound on the tiny model of MixedRuntimeTests.
+final class DataFreeAndAdaRoundTests: XCTestCase {
+  /// Equalization only rescales: outputs agree to float32 rounding of the rescaled products.
+  static let equalizationTolerance: Float = 1e-4
+
+  func testEqualizationKeepsTheFunctionAndEqualizesRanges() throws {
+    var graph = tinyModel()
+    // Make conv1's output channels very unequal, as BatchNorm folding often leaves them.
+    var w1 = graph.initializers["w1"]!.floats
+    for o in 0..<8 { for j in 0..<27 { w1[o * 27 + j] *= Float(1 << (o % 4)) * 3 } }
+    graph.initializers["w1"] = Tensor(shape: [8, 3, 3, 3], floats: w1)
+    let before = try Session(graph: graph)
+    let (equalized, pairs) = Equalization.apply(before.graph)
+    XCTAssertEqual(pairs, [["conv1", "conv2"]], "conv1 → relu → conv2 is the one pair")
+    let after = try Session(graph: equalized)
+    let x = tinyInput(4, seed: 9)
+    let a = try XCTUnwrap(before.run(x)["y"]).floats, b = try XCTUnwrap(after.run(x)["y"]).floats
+    for (u, v) in zip(a, b) { XCTAssertEqual(u, v, accuracy: Self.equalizationTolerance * max(1, abs(u))) }
+    // Each channel's range in conv1 now equals its range in conv2.
+    let e1 = equalized.initializers["w1"]!.floats, e2 = equalized.initializers["w2"]!.floats
+    for i in 0..<8 {
+      let r1 = (0..<27).map { abs(e1[i * 27 + $0]) }.max()!
+      let r2 = (0..<4).map { abs(e2[$0 * 8 + i]) }.max()!
+      XCTAssertEqual(r1, r2, accuracy: 1e-5 * max(r1, r2), "channel \(i)")
+    }
+  }
+
+  /// AdaRound never reconstructs worse than nearest rounding, and on a layer with correlated
+  /// inputs it does strictly better.
+  func testAdaRoundBeatsNearestOnTheReconstructionError() {
+    var g = SeededGenerator(seed: 31)
+    let n = 6, k = 24, samples = 400
+    let w = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &g) }
+    // Correlated inputs: a few latent factors mixed into k features.
+    let factors = (0..<(4 * k)).map { _ in Float.random(in: -1...1, using: &g) }
+    var gram = [Float](repeating: 0, count: k * k)
+    for _ in 0..<samples {
+      let z = (0..<4).map { _ in Float.random(in: -1...1, using: &g) }
+      let x = (0..<k).map { c in (0..<4).reduce(Float(0)) { $0 + z[$1] * factors[$1 * k + c] } + Float.random(in: -0.05...0.05, using: &g) }
+      for i in 0..<k { for j in 0..<k { gram[i * k + j] += x[i] * x[j] } }
+    }
+    for bits in [4, 8] {
+      let scales = WeightQuantizer.quantize(w, n: n, k: k, bits: bits).scales
+      let r = AdaRound.codes(rows: w, n: n, k: k, bits: bits, scales: scales, group: nil, gram: gram)
+      XCTAssertLessThanOrEqual(r.error, r.nearestError, "int\(bits)")
+      if bits == 4 { XCTAssertLessThan(r.error, 0.9 * r.nearestError, "int4: AdaRound \(r.error) vs nearest \(r.nearestError)") }
+      let qmax = Int8(WeightQuantizer.maxCode(bits: bits))
+      XCTAssertTrue(r.codes.allSatisfy { abs($0) <= qmax })
+      // Every code is the floor or the ceiling of w/s: AdaRound only chooses the direction.
+      for i in 0..<(n * k) {
+        let x = w[i] / scales[i / k]
+        XCTAssertTrue(Float(r.codes[i]) == x.rounded(.down) || Float(r.codes[i]) == x.rounded(.up) || abs(r.codes[i]) == qmax, "w/s = \(x), code \(r.codes[i])")
+      }
+    }
+  }
+
+  /// On the tiny model: the plan's AdaRound layers reconstruct no worse than nearest, per layer.
+  func testAdaRoundOnEveryLayerOfAModel() throws {
+    let session = try Session(graph: tinyModel())
+    var calibrator = Calibrator(session: session)
+    try calibrator.observe(tinyInput(32, seed: 3), grams: true)
+    var plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int4, model: "tiny", modelSHA256: "-")
+    var options = AdaRound.Options()
+    options.iterations = 200
+    let (codes, errors) = try PlanBuilder.adaRound(&plan, session: session, calibrator: calibrator, options: options)
+    XCTAssertEqual(Set(codes.keys), ["conv1", "conv2", "fc", "head"])
+    for (layer, e) in errors { XCTAssertLessThanOrEqual(e.ada, e.nearest, layer) }
+    XCTAssertTrue(plan.layers.allSatisfy { $0.rounding == .adaround })
+    XCTAssertNoThrow(try PlanBuilder.layerQuantizations(plan, session: session, codes: codes))
+    XCTAssertThrowsError(try PlanBuilder.layerQuantizations(plan, session: session))  // codes missing
+  }
+}

@@ -10,7 +10,8 @@ public enum LayerQuantization: Sendable {
   /// Integer weights w[n][k] (rows = output channels, k = the layer's depth in the order the
   /// kernels read it: Conv [in/group][kH][kW], MatMul/Gemm the reduction axis) with
   /// scales[n][group], and the uint8 quantization of the layer input.
-  case integer(bits: Int, values: [Int8], scales: [Float], group: Int?, input: ActivationParameters)
+  /// `biasShift` is added to the layer's bias (bias correction).
+  case integer(bits: Int, values: [Int8], scales: [Float], group: Int?, input: ActivationParameters, biasShift: [Float]? = nil)
   /// binary16 weights and activations (the layer's FP32 weights rounded when packed).
   case half
 }
@@ -31,7 +32,11 @@ public final class QuantizedLayer: @unchecked Sendable {
     self.node = node
     self.spec = spec
     self.weight = weight
-    self.bias = bias
+    if case .integer(_, _, _, _, _, let shift?) = spec {
+      self.bias = zip(bias ?? [Float](repeating: 0, count: shift.count), shift).map { $0 + $1 }
+    } else {
+      self.bias = bias
+    }
     self.epilogue = epilogue
   }
 
@@ -73,7 +78,7 @@ public final class QuantizedLayer: @unchecked Sendable {
     try xv.withUnsafeBufferPointer { px in
       try out.withUnsafeMutableBufferPointer { po in
         switch spec {
-        case .integer(let bits, let values, let scales, let group, let input):
+        case .integer(let bits, let values, let scales, let group, let input, _):
           let k = try kernel(for: x.shape) {
             try QuantizedConvolution(shape: shape, bits: bits, values: values, scales: scales, weightGroup: group)
           }
@@ -115,7 +120,7 @@ public final class QuantizedLayer: @unchecked Sendable {
       try out.withUnsafeMutableBufferPointer { po in
         let y = UnsafeMutableRawPointer(po.baseAddress!)
         switch spec {
-        case .integer(let bits, let values, let scales, let group, let input):
+        case .integer(let bits, let values, let scales, let group, let input, _):
           let w = try kernel(for: [n, k]) {
             try QuantizedWeights(bits: bits, rows: n, depth: k, values: values, scales: scales, group: group)
           }

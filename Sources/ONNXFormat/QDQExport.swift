@@ -14,10 +14,13 @@ public struct QDQLayer: Sendable {
   public var weights: Weights
   /// The uint8 quantization of the layer's input (integer layers).
   public var input: ActivationParameters?
+  /// Added to the layer's bias (bias correction).
+  public var biasShift: [Float]?
 
-  public init(weights: Weights, input: ActivationParameters?) {
+  public init(weights: Weights, input: ActivationParameters?, biasShift: [Float]? = nil) {
     self.weights = weights
     self.input = input
+    self.biasShift = biasShift
   }
 }
 
@@ -33,6 +36,7 @@ public enum QDQExport {
     if g.nodes.contains(where: { $0.opType == "HardSwish" }) { opset = max(opset, 14) }
     var newNodes: [Node] = []
     for var node in g.nodes {
+      var after: [Node] = []
       guard let layer = layers[node.name] else {
         newNodes.append(node)
         continue
@@ -61,10 +65,26 @@ public enum QDQExport {
         newNodes.append(Node(name: "\(p)_x_quantize", opType: "QuantizeLinear", inputs: [x, s, z], outputs: [q], attributes: [:]))
         newNodes.append(Node(name: "\(p)_x_dequantize", opType: "DequantizeLinear", inputs: [q, s, z], outputs: [dq], attributes: [:]))
         node.inputs[0] = dq
+        if let shift = layer.biasShift {
+          let old = node.input(2).flatMap { g.initializers[$0] }?.asFloats() ?? [Float](repeating: 0, count: shift.count)
+          let name = "\(p)_bias_corrected"
+          g.initializers[name] = Tensor(shape: [shift.count], floats: zip(old, shift).map { $0 + $1 })
+          if node.opType == "MatMul" {
+            // MatMul has no bias input: the corrected bias follows as an Add.
+            let product = "\(p)_product"
+            after.append(Node(name: "\(p)_bias_add", opType: "Add", inputs: [product, name], outputs: [node.outputs[0]], attributes: [:]))
+            node.outputs[0] = product
+          } else if node.inputs.count > 2 {
+            node.inputs[2] = name
+          } else {
+            node.inputs.append(name)
+          }
+        }
         node.inputs[1] = try weightNodes(node, w, bits: bits, values: values, scales: scales, group: group,
           into: &g, nodes: &newNodes, raw: &raw)
       }
       newNodes.append(node)
+      newNodes += after
     }
     g.nodes = newNodes
     // Drop FP32 weights no node reads any more.

@@ -9,6 +9,8 @@ public struct GramCollector {
   public let node: Node
   public let k: Int, groups: Int
   public private(set) var grams: [[Float]]
+  /// Σ x over the sampled columns, per group (k each): the input means bias correction needs.
+  public private(set) var sums: [[Double]]
   public private(set) var columns = 0
   let weightShape: [Int]
   var rng: SeededGenerator
@@ -25,6 +27,12 @@ public struct GramCollector {
       k = node.opType == "Gemm" && node.int("transB", default: 0) != 0 ? weightShape[1] : weightShape[0]
     }
     grams = [[Float]](repeating: [Float](repeating: 0, count: k * k), count: groups)
+    sums = [[Double]](repeating: [Double](repeating: 0, count: k), count: groups)
+  }
+
+  /// Mean of each of the k inputs of group `g` over the sampled columns.
+  public func means(group g: Int) -> [Float] {
+    sums[g].map { Float($0 / Double(max(columns, 1))) }
   }
 
   /// Adds up to `samples` columns of input `x` (one batch).
@@ -68,6 +76,7 @@ public struct GramCollector {
   /// A += Xsᵀ Xs for Xs = samples × k.
   mutating func accumulate(_ g: Int, _ xs: [Float], count: Int, rowsAreColumns: Bool) {
     guard count > 0 else { return }
+    for j in 0..<count { for c in 0..<k { sums[g][c] += Double(xs[j * k + c]) } }
     xs.withUnsafeBufferPointer { x in
       grams[g].withUnsafeMutableBufferPointer { a in
         BLAS.sgemm(transA: true, m: k, n: k, k: count, a: x.baseAddress!, lda: k, b: x.baseAddress!, ldb: k, beta: 1,

@@ -65,7 +65,8 @@ public enum PlanBuilder {
         }
         values = c
       }
-      out[entry.name] = .integer(bits: bits, values: values, scales: q.scales, group: entry.weightGroup, input: input)
+      out[entry.name] = .integer(
+        bits: bits, values: values, scales: q.scales, group: entry.weightGroup, input: input, biasShift: entry.biasShift)
     }
     return out
   }
@@ -117,8 +118,8 @@ extension PlanBuilder {
     try layerQuantizations(plan, session: session, codes: codes).mapValues { q in
       switch q {
       case .half: QDQLayer(weights: .half, input: nil)
-      case .integer(let bits, let values, let scales, let group, let input):
-        QDQLayer(weights: .integer(bits: bits, values: values, scales: scales, group: group), input: input)
+      case .integer(let bits, let values, let scales, let group, let input, let shift):
+        QDQLayer(weights: .integer(bits: bits, values: values, scales: scales, group: group), input: input, biasShift: shift)
       }
     }
   }
@@ -168,5 +169,38 @@ extension PlanBuilder {
       progress(String(format: "adaround %@: reconstruction error %.3g (nearest %.3g)", entry.name, ada, nearest))
     }
     return (codes, errors)
+  }
+}
+
+extension PlanBuilder {
+  /// Empirical bias correction: for every integer layer, the mean output shift its quantized
+  /// weights cause on the calibration inputs,
+  ///
+  ///     shift[o] = Σ_k (W − Ŵ)[o][k] · E[x_k]
+  ///
+  /// (E over the sampled im2col columns, padding included), recorded as `biasShift` so the
+  /// runtime and the export add it to the bias. Uses the calibrator's column sums (collected with
+  /// `grams: true`) and the codes the runtime will use (AdaRound's where given).
+  public static func correctBiases(_ plan: inout PrecisionPlan, session: Session, calibrator: Calibrator, codes: [String: [Int8]] = [:]) throws {
+    let g = session.graph
+    let runtime = try layerQuantizations(plan, session: session, codes: codes)
+    for i in plan.layers.indices {
+      let entry = plan.layers[i]
+      guard case .integer(_, let values, let scales, let group, _, _)? = runtime[entry.name],
+        let collector = calibrator.grams[entry.name], collector.columns > 0,
+        let layer = g.layers.first(where: { $0.name == entry.name })
+      else { continue }
+      let (rows, n, k) = try weightRows(g.nodes[layer.nodeIndex], in: g)
+      let dequantized = WeightQuantizer.dequantize(values, scales: scales, n: n, k: k, group: group)
+      let rowsPerGroup = n / collector.groups
+      var shift = [Float](repeating: 0, count: n)
+      for o in 0..<n {
+        let mean = collector.means(group: o / rowsPerGroup)
+        var s = 0.0
+        for c in 0..<k { s += Double(rows[o * k + c] - dequantized[o * k + c]) * Double(mean[c]) }
+        shift[o] = Float(s)
+      }
+      plan.layers[i].biasShift = shift
+    }
   }
 }

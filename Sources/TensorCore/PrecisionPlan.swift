@@ -87,6 +87,9 @@ public struct LayerPlan: Codable, Equatable, Sendable {
   public var rounding: Rounding
   /// Quantization of the layer's input (integer precisions), from calibration.
   public var input: ActivationParameters?
+  /// Added to the layer's bias (one per output channel): empirical bias correction of the mean
+  /// output shift its weight quantization causes.
+  public var biasShift: [Float]?
 
   public init(
     name: String, op: String, precision: Precision, weightGroup: Int? = nil,

@@ -21,6 +21,8 @@ struct QuantizeCommand: ParsableCommand {
   @Option(help: "Also write the QDQ ONNX model (runs in ONNX Runtime).") var export: String?
   @Flag(help: "Cross-layer equalization before quantizing (data-free; FP32 function unchanged).") var cle = false
   @Flag(help: "AdaRound the integer weights on the calibration inputs (codes go to <plan>.codes.npz).") var adaround = false
+  @Flag(name: .customLong("bias-correction"), help: "Correct each integer layer's bias for the mean output shift of its quantized weights.")
+  var biasCorrection = false
   @Option(help: "Evaluation folder with labels: report the task metric of FP32 and of the plan.") var eval: String?
   @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
 
@@ -51,7 +53,7 @@ struct QuantizeCommand: ParsableCommand {
     var calibrator = Calibrator(session: session)
     if precision != .fp16 {
       progress("calibrating \(calibrator.layerInputs.count) layer inputs on \(calib)")
-      try calibrator.observe(calibration.tensors, batch: batch, grams: adaround)
+      try calibrator.observe(calibration.tensors, batch: batch, grams: adaround || biasCorrection)
     }
     var result = try PlanBuilder.uniform(
       session: session, calibrator: calibrator, precision: precision, method: method, scheme: scheme,
@@ -63,6 +65,9 @@ struct QuantizeCommand: ParsableCommand {
       let file = URL(fileURLWithPath: plan).deletingPathExtension().appendingPathExtension("codes.npz")
       try NPZ.write(codes.mapValues { Tensor(dtype: .int8, shape: [$0.count], storage: .int($0.map(Int64.init))) }, to: file)
       result.codesFile = file.lastPathComponent
+    }
+    if biasCorrection && precision != .fp16 {
+      try PlanBuilder.correctBiases(&result, session: session, calibrator: calibrator, codes: codes)
     }
     let layers = try PlanBuilder.layerQuantizations(result, session: session, codes: codes)
     let bytes = PlanBuilder.weightBytes(result, graph: session.graph)

@@ -77,3 +77,33 @@ final class DataFreeAndAdaRoundTests: XCTestCase {
     XCTAssertThrowsError(try PlanBuilder.layerQuantizations(plan, session: session))  // codes missing
   }
 }
+
+/// Empirical bias correction removes the mean output shift weight quantization causes.
+final class BiasCorrectionTests: XCTestCase {
+  func testBiasCorrectionReducesTheMeanOutputShift() throws {
+    var g = SeededGenerator(seed: 5)
+    let w = Tensor(shape: [8, 3, 3, 3], floats: (0..<216).map { _ in Float.random(in: -0.5...0.5, using: &g) })
+    let graph = Graph(
+      nodes: [Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["y"], attributes: ["pads": .ints([1, 1, 1, 1])])],
+      inputs: [ValueInfo(name: "x", dtype: .float32, shape: [nil, 3, 6, 6])],
+      outputs: [ValueInfo(name: "y", dtype: .float32, shape: [nil, 8, 6, 6])], initializers: ["w": w], opset: 13)
+    let session = try Session(graph: graph)
+    // Inputs with a large positive mean: a weight error then shifts every output the same way.
+    let x = ["x": Tensor(shape: [32, 3, 6, 6], floats: (0..<(32 * 108)).map { _ in Float.random(in: 0.5...2, using: &g) })]
+    var calibrator = Calibrator(session: session)
+    try calibrator.observe(x, grams: true)
+    var plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int4, model: "c", modelSHA256: "-")
+    let reference = try XCTUnwrap(session.run(x)["y"]).floats
+    func meanShift(_ p: PrecisionPlan) throws -> Float {
+      let y = try XCTUnwrap(session.with(quantized: PlanBuilder.layerQuantizations(p, session: session)).run(x)["y"]).floats
+      var perChannel = [Float](repeating: 0, count: 8)
+      for i in y.indices { perChannel[(i / 36) % 8] += (y[i] - reference[i]) / Float(32 * 36) }
+      return perChannel.map { $0 * $0 }.reduce(0, +).squareRoot()
+    }
+    let before = try meanShift(plan)
+    try PlanBuilder.correctBiases(&plan, session: session, calibrator: calibrator)
+    XCTAssertEqual(plan.layers[0].biasShift?.count, 8)
+    let after = try meanShift(plan)
+    XCTAssertLessThan(after, 0.5 * before, "mean output shift per channel: \(before) → \(after)")
+  }
+}

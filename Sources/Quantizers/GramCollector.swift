@@ -11,6 +11,10 @@ public struct GramCollector {
   public private(set) var grams: [[Float]]
   /// Σ x over the sampled columns, per group (k each): the input means bias correction needs.
   public private(set) var sums: [[Double]]
+  /// The first `keptLimit` sampled columns of group 0, column after column (k each): the inputs
+  /// EasyQuant and PACT clipping evaluate the layer on.
+  public private(set) var kept: [Float] = []
+  public static let keptLimit = 512
   public private(set) var columns = 0
   let weightShape: [Int]
   var rng: SeededGenerator
@@ -77,6 +81,10 @@ public struct GramCollector {
   mutating func accumulate(_ g: Int, _ xs: [Float], count: Int, rowsAreColumns: Bool) {
     guard count > 0 else { return }
     for j in 0..<count { for c in 0..<k { sums[g][c] += Double(xs[j * k + c]) } }
+    if g == 0 {
+      let room = Self.keptLimit - kept.count / k
+      if room > 0 { kept += xs[0..<(min(room, count) * k)] }
+    }
     xs.withUnsafeBufferPointer { x in
       grams[g].withUnsafeMutableBufferPointer { a in
         BLAS.sgemm(transA: true, m: k, n: k, k: count, a: x.baseAddress!, lda: k, b: x.baseAddress!, ldb: k, beta: 1,

@@ -57,7 +57,11 @@ public enum PlanBuilder {
       }
       let (rows, n, k) = try weightRows(node, in: g)
       let bits = entry.precision.weightBits
-      let q = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, group: entry.weightGroup)
+      var q = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, group: entry.weightGroup)
+      if let factors = entry.weightScaleFactors, entry.weightGroup == nil, factors.count == n {
+        q.scales = zip(q.scales, factors).map { $0 * $1 }
+        q.values = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, scales: q.scales)
+      }
       var values = q.values
       if entry.rounding == .adaround {
         guard let c = codes[entry.name], c.count == values.count else {
@@ -202,5 +206,43 @@ extension PlanBuilder {
       }
       plan.layers[i].biasShift = shift
     }
+  }
+}
+
+extension PlanBuilder {
+  /// Refines the integer layers' ranges on their own outputs: EasyQuant (weight and activation
+  /// scales by cosine search) or PACT-style learned input clipping. Needs the calibrator's kept
+  /// input columns (`grams: true`); applies to ungrouped layers (grouped and depthwise
+  /// convolutions keep their calibrated ranges). Returns the number of layers refined.
+  public static func refineRanges(
+    _ plan: inout PrecisionPlan, session: Session, calibrator: Calibrator, method: RangeMethod,
+    interval: ClosedRange<Float> = 0.5...1.2, steps: Int = 50
+  ) throws -> Int {
+    let g = session.graph
+    var refined = 0
+    for i in plan.layers.indices where plan.layers[i].precision == .int8 || plan.layers[i].precision == .int4 {
+      let entry = plan.layers[i]
+      guard let c = calibrator.grams[entry.name], c.groups == 1, let input = entry.input,
+        let layer = g.layers.first(where: { $0.name == entry.name })
+      else { continue }
+      let count = c.kept.count / c.k
+      guard count > 0 else { continue }
+      let (rows, n, k) = try weightRows(g.nodes[layer.nodeIndex], in: g)
+      switch method {
+      case .easyquant:
+        guard entry.weightGroup == nil else { continue }
+        let r = OutputMatching.easyQuant(rows: rows, n: n, k: k, bits: entry.precision.weightBits, columns: c.kept,
+          count: count, input: input, interval: interval, steps: steps)
+        plan.layers[i].weightScaleFactors = r.weightFactors
+        plan.layers[i].input = r.input
+      case .pact:
+        plan.layers[i].input = OutputMatching.learnedClip(rows: rows, n: n, k: k, columns: c.kept, count: count, start: input).input
+      default:
+        continue
+      }
+      plan.layers[i].rangeMethod = method
+      refined += 1
+    }
+    return refined
   }
 }

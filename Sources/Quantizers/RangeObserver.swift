@@ -63,7 +63,7 @@ public struct RangeObserver: Sendable {
     guard seen > 0 else { return (0, 0) }
     let full = (min(lo, 0), max(hi, 0))
     switch method {
-    case .minmax: return full
+    case .minmax, .easyquant, .pact: return full  // the latter two start here and refine on the layer
     case .percentile: return percentileRange(percentile)
     case .mse: return bestClip(full, scheme: scheme) { clipped, step in Self.mse(self, clipped, step) }
     case .kl: return klRange(full, scheme: scheme)

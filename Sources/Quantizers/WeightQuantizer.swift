@@ -35,6 +35,12 @@ public enum WeightQuantizer {
     return (values, scales)
   }
 
+  /// Codes for given per-row scales (one group): q = clamp(round(w / s), −q_max, q_max).
+  public static func quantize(_ rows: [Float], n: Int, k: Int, bits: Int, scales: [Float]) -> [Int8] {
+    let qmax = Float(maxCode(bits: bits))
+    return (0..<(n * k)).map { i in Int8(max(-qmax, min(qmax, (rows[i] / scales[i / k]).rounded(.toNearestOrEven)))) }
+  }
+
   /// The real values the codes stand for: w ≈ s · q.
   public static func dequantize(_ values: [Int8], scales: [Float], n: Int, k: Int, group: Int? = nil) -> [Float] {
     let g = group ?? k, groups = (k + g - 1) / g

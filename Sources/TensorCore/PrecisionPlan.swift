@@ -27,6 +27,10 @@ public enum RangeMethod: String, Codable, CaseIterable, Sendable {
   case mse
   /// The threshold minimizing the KL divergence between clipped and quantized histograms (TensorRT entropy).
   case kl
+  /// EasyQuant: weight and activation scales searched to maximize the layer output's cosine similarity.
+  case easyquant
+  /// PACT-style learned clipping of the layer input on its reconstruction loss (after training).
+  case pact
 }
 
 /// Zero point of the activation codes.
@@ -90,6 +94,8 @@ public struct LayerPlan: Codable, Equatable, Sendable {
   /// Added to the layer's bias (one per output channel): empirical bias correction of the mean
   /// output shift its weight quantization causes.
   public var biasShift: [Float]?
+  /// Multipliers of the per-row weight scales max|w|/q_max (EasyQuant), one per output channel.
+  public var weightScaleFactors: [Float]?
 
   public init(
     name: String, op: String, precision: Precision, weightGroup: Int? = nil,

@@ -14,7 +14,8 @@ struct QuantizeCommand: ParsableCommand {
   @Argument(help: "The ONNX model.") var model: String
   @Option(help: "Calibration folder (one <input name>.npy per model input).") var calib: String
   @Option(help: "fp16, int8 or int4.") var precision: String
-  @Option(help: "Activation range method: minmax, percentile, mse or kl.") var calibrator: String = "minmax"
+  @Option(help: "Range method: minmax, percentile, mse, kl, easyquant (cosine search of weight and activation scales) or pact (learned input clipping).")
+  var calibrator: String = "minmax"
   @Option(help: "Activation zero point: asymmetric (uint8) or symmetric (int8).") var scheme: String = "asymmetric"
   @Option(help: "INT4 only: k per weight scale (32, 64, 128); default one scale per output channel.") var group: Int?
   @Option(help: "Where to write the plan.") var plan: String
@@ -31,7 +32,7 @@ struct QuantizeCommand: ParsableCommand {
       throw CLIError("--precision must be fp16, int8 or int4, not '\(self.precision)'")
     }
     guard let method = RangeMethod(rawValue: calibrator) else {
-      throw CLIError("unknown --calibrator '\(calibrator)'; use minmax, percentile, mse or kl")
+      throw CLIError("unknown --calibrator '\(calibrator)'; use minmax, percentile, mse, kl, easyquant or pact")
     }
     guard let scheme = ActivationScheme(rawValue: scheme) else {
       throw CLIError("unknown --scheme '\(self.scheme)'; use asymmetric or symmetric")
@@ -53,12 +54,16 @@ struct QuantizeCommand: ParsableCommand {
     var calibrator = Calibrator(session: session)
     if precision != .fp16 {
       progress("calibrating \(calibrator.layerInputs.count) layer inputs on \(calib)")
-      try calibrator.observe(calibration.tensors, batch: batch, grams: adaround || biasCorrection)
+      try calibrator.observe(calibration.tensors, batch: batch, grams: adaround || biasCorrection || method == .easyquant || method == .pact)
     }
     var result = try PlanBuilder.uniform(
       session: session, calibrator: calibrator, precision: precision, method: method, scheme: scheme,
       weightGroup: group, model: URL(fileURLWithPath: model).lastPathComponent, modelSHA256: try sha256Hex(ofFile: model))
     result.equalizedPairs = equalizedPairs
+    if method == .easyquant || method == .pact, precision != .fp16 {
+      let refined = try PlanBuilder.refineRanges(&result, session: session, calibrator: calibrator, method: method)
+      progress("\(method.rawValue): \(refined) layers refined on their outputs")
+    }
     var codes: [String: [Int8]] = [:]
     if adaround && precision != .fp16 {
       codes = try PlanBuilder.adaRound(&result, session: session, calibrator: calibrator, progress: progress).codes

@@ -54,3 +54,41 @@ final class ObserverTests: XCTestCase {
     }
   }
 }
+
+/// EasyQuant and PACT-style clipping on a synthetic layer with heavy-tailed inputs.
+final class OutputMatchingTests: XCTestCase {
+  func layer() -> (w: [Float], x: [Float], n: Int, k: Int, count: Int) {
+    var g = SeededGenerator(seed: 12)
+    let n = 6, k = 16, count = 256
+    let w = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &g) }
+    // Mostly small inputs with rare large ones: min-max wastes most codes on the tail.
+    let x = (0..<(count * k)).map { _ in Float.random(in: 0...1, using: &g) < 0.01 ? Float.random(in: 10...20, using: &g) : Float.random(in: -1...1, using: &g) }
+    return (w, x, n, k, count)
+  }
+
+  func testEasyQuantNeverLowersTheOutputCosine() {
+    let (w, x, n, k, count) = layer()
+    let start = ActivationParameters.covering(lo: x.min()!, hi: x.max()!, scheme: .asymmetric)
+    let reference = OutputMatching.outputs(w, n: n, k: k, x, count: count)
+    func cosine(_ factors: [Float], _ p: ActivationParameters) -> Double {
+      let base = WeightQuantizer.quantize(w, n: n, k: k, bits: 4).scales
+      let scales = zip(base, factors).map { $0 * $1 }
+      let codes = WeightQuantizer.quantize(w, n: n, k: k, bits: 4, scales: scales)
+      let wq = (0..<(n * k)).map { Float(codes[$0]) * scales[$0 / k] }
+      let y = OutputMatching.outputs(wq, n: n, k: k, OutputMatching.fakeQuantize(x, p), count: count)
+      return OutputMatching.cosine(reference[...], y[...])
+    }
+    let r = OutputMatching.easyQuant(rows: w, n: n, k: k, bits: 4, columns: x, count: count, input: start)
+    XCTAssertGreaterThanOrEqual(cosine(r.weightFactors, r.input), cosine([Float](repeating: 1, count: n), start) - 1e-9)
+    XCTAssertTrue(r.weightFactors.allSatisfy { (0.5...1.2).contains($0) || $0 == 1 })
+  }
+
+  func testLearnedClipLowersTheReconstructionLossByClippingTheTail() {
+    let (w, x, n, k, count) = layer()
+    let start = ActivationParameters.covering(lo: x.min()!, hi: x.max()!, scheme: .asymmetric)
+    let r = OutputMatching.learnedClip(rows: w, n: n, k: k, columns: x, count: count, start: start)
+    XCTAssertLessThan(r.loss, r.startLoss, "PACT clip did not improve on min-max")
+    let hi = Float(255 - r.input.zero) * r.input.scale
+    XCTAssertLessThan(hi, x.max()!, "the rare large inputs should be clipped")
+  }
+}

@@ -13,10 +13,15 @@ public final class Session {
   /// Layers (by node name) that run on the quantized kernels instead of the FP32 path.
   public let quantized: [String: LayerQuantization]
 
-  public init(graph: Graph, quantized: [String: LayerQuantization] = [:]) throws {
+  /// Whether Conv nodes run their only-reader activation as an epilogue (observers then never
+  /// see the pre-activation values).
+  public let fuseActivations: Bool
+
+  public init(graph: Graph, quantized: [String: LayerQuantization] = [:], fuseActivations: Bool = true) throws {
     MemoryTuning.apply()
     self.graph = try GraphPreparation.canonicalize(graph)
     self.quantized = quantized
+    self.fuseActivations = fuseActivations
     let names = Set(self.graph.nodes.map(\.name))
     if let missing = quantized.keys.sorted().first(where: { !names.contains($0) }) {
       throw GraphError("the plan names layer '\(missing)', which this model does not have (see `mixprec inspect`)")
@@ -31,6 +36,7 @@ public final class Session {
   private init(canonical: Graph, quantized: [String: LayerQuantization]) throws {
     graph = canonical
     self.quantized = quantized
+    fuseActivations = true
   }
 
   /// The graph specialized for `shapes` (input name → shape), shape-subgraphs folded.
@@ -42,7 +48,7 @@ public final class Session {
     let key = graph.inputs.flatMap { (shapes[$0.name] ?? []) + [-1] }
     if let p = specialized[key] { return p }
     let (g, _) = try GraphPreparation.specialize(graph, inputShapes: shapes, feeds: feeds)
-    let p = (g, try Interpreter(graph: g, quantized: quantized))
+    let p = (g, try Interpreter(graph: g, fuseActivations: fuseActivations, quantized: quantized))
     specialized[key] = p
     return p
   }

@@ -137,3 +137,69 @@ extension Equalization {
     return (try Session(graph: g), count)
   }
 }
+
+/// Bias absorption (data-free quantization, after equalization): when Conv₁'s pre-activation
+/// channel i stays above cᵢ > 0 on the calibration data, ReLU(z − cᵢ) = ReLU(z) − cᵢ, so cᵢ moves
+/// out of Conv₁'s bias into Conv₂'s:
+///
+///     b₁ᵢ −= cᵢ,      b₂ₒ += Σ_taps W₂[o, i, taps] · cᵢ
+///
+/// which shrinks the range of Conv₁'s output (and of Conv₂'s input quantization). Exact where
+/// Conv₂'s window lies inside the image (its zero padding does not carry the offset).
+public enum BiasAbsorption {
+  /// cᵢ per equalized ReLU pair: the smallest value each Conv₁ output channel took on `feeds`,
+  /// clamped at 0 (pairs with nothing to absorb are left out).
+  public static func measure(_ graph: Graph, pairs names: [[String]], feeds: [String: Tensor]) throws -> [AbsorbedBias] {
+    let session = try Session(graph: graph, fuseActivations: false)
+    let g = session.graph
+    let pairs = Equalization.pairs(in: g).filter { names.contains([g.nodes[$0.first].name, g.nodes[$0.second].name]) }
+      .filter { p in g.nodes.contains { $0.opType == "Relu" && $0.input(0) == g.nodes[p.first].outputs[0] } }
+      .filter { g.nodes[$0.first].input(2) != nil }
+    let watched = Set(pairs.map { g.nodes[$0.first].outputs[0] })
+    var minima: [String: [Float]] = [:]
+    _ = try session.run(feeds) { node, outputs in
+      for (i, name) in node.outputs.enumerated() where watched.contains(name) && i < outputs.count {
+        let t = outputs[i], c = t.shape[1], plane = t.count / (t.shape[0] * c)
+        var m = minima[name] ?? [Float](repeating: .infinity, count: c)
+        let v = t.asFloats()
+        for j in v.indices { let ch = (j / plane) % c; m[ch] = min(m[ch], v[j]) }
+        minima[name] = m
+      }
+    }
+    return pairs.compactMap { p in
+      let c1 = g.nodes[p.first]
+      guard let m = minima[c1.outputs[0]] else { return nil }
+      let shift = m.map { $0.isFinite ? max(0, $0) : 0 }
+      guard shift.contains(where: { $0 > 0 }) else { return nil }
+      return AbsorbedBias(first: c1.name, second: g.nodes[p.second].name, shift: shift)
+    }
+  }
+
+  /// Moves each recorded cᵢ from Conv₁'s bias into Conv₂'s.
+  public static func apply(_ graph: Graph, _ absorbed: [AbsorbedBias]) -> Graph {
+    var g = graph
+    for a in absorbed {
+      guard let i1 = g.nodes.firstIndex(where: { $0.name == a.first }), let i2 = g.nodes.firstIndex(where: { $0.name == a.second }),
+        let b1Name = g.nodes[i1].input(2), var b1 = g.initializers[b1Name]?.floats, b1.count == a.shift.count,
+        let w2t = g.initializers[g.nodes[i2].inputs[1]]
+      else { continue }
+      let c2 = g.nodes[i2], w2 = w2t.floats, out2 = w2t.shape[0], per2 = w2.count / out2, channels = a.shift.count
+      let depthwise = c2.int("group", default: 1) == channels && channels > 1
+      var b2 = c2.input(2).flatMap { g.initializers[$0] }?.floats ?? [Float](repeating: 0, count: out2)
+      for i in 0..<channels { b1[i] -= a.shift[i] }
+      for o in 0..<out2 {
+        if depthwise {
+          b2[o] += (0..<per2).reduce(Float(0)) { $0 + w2[o * per2 + $1] } * a.shift[o]
+        } else {
+          let taps = per2 / channels
+          for i in 0..<channels { b2[o] += (0..<taps).reduce(Float(0)) { $0 + w2[o * per2 + i * taps + $1] } * a.shift[i] }
+        }
+      }
+      g.initializers[b1Name] = Tensor(shape: [channels], floats: b1)
+      let b2Name = c2.input(2) ?? "\(c2.name)_absorbed_bias"
+      g.initializers[b2Name] = Tensor(shape: [out2], floats: b2)
+      if c2.input(2) == nil { g.nodes[i2].inputs.append(b2Name) }
+    }
+    return g
+  }
+}

@@ -113,6 +113,18 @@ public struct LayerPlan: Codable, Equatable, Sendable {
   }
 }
 
+/// One bias absorption: cᵢ taken out of `first`'s bias and added, through `second`'s weights, to its bias.
+public struct AbsorbedBias: Codable, Equatable, Sendable {
+  public var first: String, second: String
+  public var shift: [Float]
+
+  public init(first: String, second: String, shift: [Float]) {
+    self.first = first
+    self.second = second
+    self.shift = shift
+  }
+}
+
 /// Measured or predicted properties of a plan.
 public struct PlanFigures: Codable, Equatable, Sendable {
   /// Task metric name and value (top1, exact-match, …) on the evaluation set.
@@ -145,6 +157,8 @@ public struct PrecisionPlan: Codable, Equatable, Sendable {
   public var budget: String?
   /// Conv pairs (names) cross-layer equalization rescaled before quantizing (re-applied on load).
   public var equalizedPairs: [[String]]?
+  /// Offsets bias absorption moved from one conv's bias to the next (re-applied on load).
+  public var absorbedBiases: [AbsorbedBias]?
   /// The weight codes chosen by AdaRound, in a `.npz` beside the plan (one int8 array per layer).
   public var codesFile: String?
   public var predicted: PlanFigures?

@@ -20,7 +20,7 @@ struct QuantizeCommand: ParsableCommand {
   @Option(help: "INT4 only: k per weight scale (32, 64, 128); default one scale per output channel.") var group: Int?
   @Option(help: "Where to write the plan.") var plan: String
   @Option(help: "Also write the QDQ ONNX model (runs in ONNX Runtime).") var export: String?
-  @Flag(help: "Cross-layer equalization before quantizing (data-free; FP32 function unchanged).") var cle = false
+  @Flag(help: "Cross-layer equalization before quantizing (data-free; FP32 function unchanged) and bias absorption.") var cle = false
   @Flag(help: "AdaRound the integer weights on the calibration inputs (codes go to <plan>.codes.npz).") var adaround = false
   @Flag(name: .customLong("bias-correction"), help: "Correct each integer layer's bias for the mean output shift of its quantized weights.")
   var biasCorrection = false
@@ -42,13 +42,16 @@ struct QuantizeCommand: ParsableCommand {
     }
     guard batch > 0 else { throw CLIError("--batch must be positive") }
     var (_, session) = try openModel(model)
+    let original = session
     var equalizedPairs: [[String]]? = nil
+    var absorbed: [AbsorbedBias] = []
     let calibration = try InputFolder(URL(fileURLWithPath: calib), for: session.graph)
     if cle {
       let (equalized, pairs) = try Equalization.apply(to: session, checkingOn: calibration.tensors.mapValues { $0.rows(0..<min(4, $0.shape[0])) })
-      session = equalized
       equalizedPairs = pairs
-      progress("cross-layer equalization: \(pairs.count) conv pairs")
+      absorbed = try BiasAbsorption.measure(equalized.graph, pairs: pairs, feeds: calibration.tensors.mapValues { $0.rows(0..<min(32, $0.shape[0])) })
+      session = try Session(graph: BiasAbsorption.apply(equalized.graph, absorbed))
+      progress("cross-layer equalization: \(pairs.count) conv pairs; bias absorption: \(absorbed.count)")
     }
     let evaluation = try eval.map { try InputFolder(URL(fileURLWithPath: $0), for: session.graph) }
     var calibrator = Calibrator(session: session)
@@ -60,6 +63,7 @@ struct QuantizeCommand: ParsableCommand {
       session: session, calibrator: calibrator, precision: precision, method: method, scheme: scheme,
       weightGroup: group, model: URL(fileURLWithPath: model).lastPathComponent, modelSHA256: try sha256Hex(ofFile: model))
     result.equalizedPairs = equalizedPairs
+    result.absorbedBiases = absorbed.isEmpty ? nil : absorbed
     if method == .easyquant || method == .pact, precision != .fp16 {
       let refined = try PlanBuilder.refineRanges(&result, session: session, calibrator: calibrator, method: method)
       progress("\(method.rawValue): \(refined) layers refined on their outputs")
@@ -81,7 +85,7 @@ struct QuantizeCommand: ParsableCommand {
     print("\(precision.rawValue): \(layers.count) of \(result.layers.count) layers quantized\(kept > 0 ? " (\(kept) kept fp32: unsupported)" : ""); layer weights \(formatBytes(bytes)) vs \(formatBytes(fp32Bytes)) fp32 (\(String(format: "%.2f", Double(fp32Bytes) / Double(max(bytes, 1))))x smaller)")
     var figures = PlanFigures(weightBytes: bytes)
     if let folder = evaluation {
-      let reference = try session.runInBatches(folder.tensors, batch: batch)
+      let reference = try original.runInBatches(folder.tensors, batch: batch)  // the model as given
       let mixed = try session.with(quantized: layers).runInBatches(folder.tensors, batch: batch)
       if let first = session.graph.outputs.first, let a = reference[first.name], let b = mixed[first.name] {
         let agreement = argmaxAgreement(a, b)

@@ -57,7 +57,10 @@ func loadPlan(_ path: String, model: String, session: Session) throws -> Session
     throw CLIError("plan '\(path)' was made for \(plan.model) (sha256 \(plan.modelSHA256.prefix(12))…), not for '\(model)' (sha256 \(digest.prefix(12))…)")
   }
   var base = session
-  if let pairs = plan.equalizedPairs { base = try Session(graph: Equalization.apply(session.graph, only: pairs).graph) }
+  if let pairs = plan.equalizedPairs {
+    let equalized = Equalization.apply(session.graph, only: pairs).graph
+    base = try Session(graph: BiasAbsorption.apply(equalized, plan.absorbedBiases ?? []))
+  }
   var codes: [String: [Int8]] = [:]
   if let file = plan.codesFile {
     let arrays = try NPZ.read(url.deletingLastPathComponent().appendingPathComponent(file))

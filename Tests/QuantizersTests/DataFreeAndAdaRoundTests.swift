@@ -107,3 +107,34 @@ final class BiasCorrectionTests: XCTestCase {
     XCTAssertLessThan(after, 0.5 * before, "mean output shift per channel: \(before) → \(after)")
   }
 }
+
+/// Bias absorption after equalization: Conv₁'s always-positive offsets move into Conv₂'s bias.
+final class BiasAbsorptionTests: XCTestCase {
+  func testAbsorptionShrinksTheFirstBiasAndKeepsTheFunction() throws {
+    var g = SeededGenerator(seed: 8)
+    func t(_ shape: [Int], _ r: ClosedRange<Float>) -> Tensor {
+      Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in Float.random(in: r, using: &g) })
+    }
+    // Small weights and large positive biases: conv1's outputs never fall below ~2.
+    let graph = Graph(
+      nodes: [
+        Node(name: "c1", opType: "Conv", inputs: ["x", "w1", "b1"], outputs: ["h"], attributes: ["pads": .ints([1, 1, 1, 1])]),
+        Node(name: "r", opType: "Relu", inputs: ["h"], outputs: ["hr"], attributes: [:]),
+        Node(name: "c2", opType: "Conv", inputs: ["hr", "w2", "b2"], outputs: ["y"], attributes: [:]),
+      ],
+      inputs: [ValueInfo(name: "x", dtype: .float32, shape: [nil, 2, 5, 5])],
+      outputs: [ValueInfo(name: "y", dtype: .float32, shape: [nil, 3, 5, 5])],
+      initializers: ["w1": t([4, 2, 3, 3], -0.05...0.05), "b1": t([4], 3...5), "w2": t([3, 4, 1, 1], -1...1), "b2": t([3], -1...1)],
+      opset: 13)
+    let x = ["x": t([8, 2, 5, 5], -1...1)]
+    let absorbed = try BiasAbsorption.measure(graph, pairs: [["c1", "c2"]], feeds: x)
+    XCTAssertEqual(absorbed.count, 1)
+    XCTAssertTrue(absorbed[0].shift.allSatisfy { $0 > 1 }, "\(absorbed[0].shift)")
+    let after = BiasAbsorption.apply(graph, absorbed)
+    let b1 = after.initializers["b1"]!.floats, b1Before = graph.initializers["b1"]!.floats
+    for i in 0..<4 { XCTAssertLessThan(abs(b1[i]), abs(b1Before[i])) }
+    // Conv₂ is 1×1 (no padding): the function is unchanged on data that respects the minima.
+    let a = try XCTUnwrap(Session(graph: graph).run(x)["y"]).floats, b = try XCTUnwrap(Session(graph: after).run(x)["y"]).floats
+    for (u, v) in zip(a, b) { XCTAssertEqual(u, v, accuracy: 1e-4 * max(1, abs(u))) }
+  }
+}

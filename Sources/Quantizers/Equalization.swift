@@ -3,7 +3,7 @@ import GraphIR
 import TensorCore
 
 /// Cross-layer equalization (data-free quantization): for consecutive convolutions
-/// Conv₁ → (ReLU | LeakyReLU | nothing) → Conv₂, scale output channel i of Conv₁ by 1/sᵢ and the
+/// Conv₁ → (ReLU | LeakyReLU | Clip[0, ∞) | nothing) → Conv₂, scale output channel i of Conv₁ by 1/sᵢ and the
 /// matching input channel of Conv₂ by sᵢ, with
 ///
 ///     sᵢ = √(r₁ᵢ · r₂ᵢ) / r₂ᵢ        r₁ᵢ = max|W₁[i, …]|,  r₂ᵢ = max|W₂[:, i, …]|
@@ -32,7 +32,7 @@ public enum Equalization {
       guard var next = onlyReader(n.outputs[0]) else { continue }
       var link = n.outputs[0]
       let a = g.nodes[next]
-      if a.opType == "Relu" || a.opType == "LeakyRelu" {
+      if a.opType == "Relu" || a.opType == "LeakyRelu" || isPositivelyHomogeneousClip(a, g) {
         guard a.input(0) == link, let after = onlyReader(a.outputs[0]) else { continue }
         link = a.outputs[0]
         next = after
@@ -50,6 +50,19 @@ public enum Equalization {
       result.append(Pair(first: i, second: next))
     }
     return result
+  }
+
+  /// A Clip that rescaling commutes with: no upper bound and a lower bound of 0 or none (a ReLU
+  /// in disguise). A finite bound (ReLU6) would have to scale per channel, which one Clip cannot.
+  static func isPositivelyHomogeneousClip(_ n: Node, _ g: Graph) -> Bool {
+    guard n.opType == "Clip" else { return false }
+    func bound(_ i: Int, attribute: String) -> Float? {
+      if g.opset < 11 { return n.attributes[attribute] == nil ? nil : n.float(attribute, default: 0) }
+      guard let name = n.input(i), !name.isEmpty else { return nil }
+      return g.initializers[name].flatMap { $0.count == 1 ? $0.asFloats()[0] : .nan }
+    }
+    let lo = bound(1, attribute: "min"), hi = bound(2, attribute: "max")
+    return (lo == nil || lo == 0) && (hi == nil || hi == .infinity)
   }
 
   static func isConv(_ n: Node, _ g: Graph) -> Bool {

@@ -16,6 +16,8 @@ struct QuantizeCommand: ParsableCommand {
   @Option(help: "fp16, int8 or int4.") var precision: String
   @Option(help: "Range method: minmax, percentile, mse, kl, easyquant (cosine search of weight and activation scales) or pact (learned input clipping).")
   var calibrator: String = "minmax"
+  @Option(name: .customLong("easyquant-interval"), help: "EasyQuant: scale multipliers searched, LOW:HIGH.") var easyquantInterval = "0.5:1.2"
+  @Option(name: .customLong("easyquant-steps"), help: "EasyQuant: grid points in the interval.") var easyquantSteps = 50
   @Option(help: "Activation zero point: asymmetric (uint8) or symmetric (int8).") var scheme: String = "asymmetric"
   @Option(help: "INT4 only: k per weight scale (32, 64, 128); default one scale per output channel.") var group: Int?
   @Option(help: "Where to write the plan.") var plan: String
@@ -41,6 +43,11 @@ struct QuantizeCommand: ParsableCommand {
       throw CLIError("--group applies to int4 and must be a positive multiple of 16 (32, 64, 128), not \(group)")
     }
     guard batch > 0 else { throw CLIError("--batch must be positive") }
+    let bounds = easyquantInterval.split(separator: ":").compactMap { Float($0) }
+    guard bounds.count == 2, bounds[0] > 0, bounds[0] < bounds[1], easyquantSteps > 0 else {
+      throw CLIError("--easyquant-interval takes LOW:HIGH with 0 < LOW < HIGH (e.g. 0.5:1.2) and --easyquant-steps a positive count")
+    }
+    let interval = bounds[0]...bounds[1]
     var (_, session) = try openModel(model)
     let original = session
     var equalizedPairs: [[String]]? = nil
@@ -65,7 +72,8 @@ struct QuantizeCommand: ParsableCommand {
     result.equalizedPairs = equalizedPairs
     result.absorbedBiases = absorbed.isEmpty ? nil : absorbed
     if method == .easyquant || method == .pact, precision != .fp16 {
-      let refined = try PlanBuilder.refineRanges(&result, session: session, calibrator: calibrator, method: method)
+      let refined = try PlanBuilder.refineRanges(
+        &result, session: session, calibrator: calibrator, method: method, interval: interval, steps: easyquantSteps)
       progress("\(method.rawValue): \(refined) layers refined on their outputs")
     }
     var codes: [String: [Int8]] = [:]

@@ -138,3 +138,24 @@ final class BiasAbsorptionTests: XCTestCase {
     for (u, v) in zip(a, b) { XCTAssertEqual(u, v, accuracy: 1e-4 * max(1, abs(u))) }
   }
 }
+
+/// Which activations between two convolutions equalization may cross.
+final class EqualizationPairTests: XCTestCase {
+  func graph(clipMax: Float?) -> Graph {
+    var g = tinyModel()
+    var inputs = ["c1", "clip_min"]
+    g.initializers["clip_min"] = Tensor(shape: [], floats: [0])
+    if let clipMax {
+      g.initializers["clip_max"] = Tensor(shape: [], floats: [clipMax])
+      inputs.append("clip_max")
+    }
+    g.nodes[1] = Node(name: "clip", opType: "Clip", inputs: inputs, outputs: ["r1"], attributes: [:])
+    return g
+  }
+
+  func testClipWithoutAnUpperBoundIsCrossedAndReLU6IsNot() {
+    XCTAssertEqual(Equalization.pairs(in: graph(clipMax: nil)).count, 1)
+    XCTAssertEqual(Equalization.pairs(in: graph(clipMax: .infinity)).count, 1)
+    XCTAssertEqual(Equalization.pairs(in: graph(clipMax: 6)).count, 0, "scaling would move a ReLU6's bound per channel")
+  }
+}

@@ -73,9 +73,8 @@ public enum Equalization {
   /// The equalized graph (`sweeps` passes over all pairs, so chains settle) and the pairs used.
   ///
   /// - Parameter keep: checks a candidate graph after each pair's first equalization (the caller
-  ///   compares FP32 outputs on a few samples); a pair it rejects is undone and skipped. Needed
-  ///   because on the recognizer two squeeze-excitation pairs change the model's output although
-  ///   the pair's own algebra is preserved (under investigation).
+  ///   compares FP32 outputs on a few samples); a pair it rejects is undone and skipped — a guard
+  ///   against numeric surprises (it caught an underflow in sᵢ for nearly dead channels).
   public static func apply(
     _ graph: Graph, sweeps: Int = 4, only names: [[String]]? = nil, keep: ((Graph) -> Bool)? = nil
   ) -> (graph: Graph, pairs: [[String]]) {
@@ -111,8 +110,11 @@ public enum Equalization {
       } else {
         for o in 0..<out2 { for t in 0..<taps2 { r2 = max(r2, abs(v2[o * per2 + i * taps2 + t])) } }
       }
+      // √(r₁r₂)/r₂ = √(r₁/r₂): the product underflows for nearly dead channels (r₁ ~ 1e-30),
+      // which made s = 0 and the weights infinite.
       guard r1 > 0, r2 > 0 else { continue }
-      let s = (r1 * r2).squareRoot() / r2
+      let s = (r1 / r2).squareRoot()
+      guard s.isNormal, s.isFinite else { continue }
       for j in 0..<per1 { v1[i * per1 + j] /= s }
       bias1?[i] /= s
       if depthwise {

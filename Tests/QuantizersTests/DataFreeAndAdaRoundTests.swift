@@ -159,3 +159,22 @@ final class EqualizationPairTests: XCTestCase {
     XCTAssertEqual(Equalization.pairs(in: graph(clipMax: 6)).count, 0, "scaling would move a ReLU6's bound per channel")
   }
 }
+
+/// A nearly dead channel (denormal weights) once made sᵢ underflow to 0 and the weights infinite.
+final class EqualizationUnderflowTests: XCTestCase {
+  func testNearlyDeadChannelsStayFinite() throws {
+    var graph = tinyModel()
+    var w1 = graph.initializers["w1"]!.floats
+    for j in 0..<27 { w1[j] *= 1e-44 }  // denormal weights …
+    graph.initializers["w1"] = Tensor(shape: [8, 3, 3, 3], floats: w1)
+    var w2 = graph.initializers["w2"]!.floats
+    for o in 0..<4 { w2[o * 8] *= 0.01 }  // … and a small reader: r₁·r₂ underflows to 0
+    graph.initializers["w2"] = Tensor(shape: [4, 8, 1, 1], floats: w2)
+    let (g, _) = Equalization.apply(graph)
+    XCTAssertTrue(g.initializers["w1"]!.floats.allSatisfy(\.isFinite))
+    XCTAssertTrue(g.initializers["w2"]!.floats.allSatisfy(\.isFinite))
+    let x = tinyInput(4, seed: 1)
+    let a = try XCTUnwrap(Session(graph: graph).run(x)["y"]).floats, b = try XCTUnwrap(Session(graph: g).run(x)["y"]).floats
+    for (u, v) in zip(a, b) { XCTAssertEqual(u, v, accuracy: 1e-4 * max(1, abs(u))) }
+  }
+}

@@ -44,7 +44,7 @@ let package = Package(
       // Release builds drop bounds checks in the kernels; debug builds (the tests) keep them.
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(name: "Quantizers", dependencies: ["TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution"]),
-    .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution"]),
+    .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution", "Quantizers"]),
     .executableTarget(
       name: "mixprec",
       dependencies: [
@@ -62,7 +62,7 @@ let package = Package(
     .testTarget(
       name: "ExecutionTests",
       dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
-    .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "TensorCore"]),
+    .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "TensorCore", "Quantizers", "Execution", "GraphIR"]),
     .testTarget(name: "QuantizersTests", dependencies: ["Quantizers", "Execution", "GraphIR", "TensorCore", "ONNXFormat"]),
     .testTarget(
       name: "CLITests",

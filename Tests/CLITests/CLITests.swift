@@ -163,7 +163,36 @@ final class CLITests: XCTestCase {
     try assertOneLineError(["run", recognizer, "--input", check, "--output", work.path, "--plan", plan], "was made for")
   }
 
+  /// `analyze` shards write the documented fields; `merge` joins them in model order.
+  func testAnalyzeShardsAndMerge() throws {
+    let check = Self.root.appendingPathComponent("Calibration/cls-check").path
+    var parts: [String] = []
+    for k in 1...2 {
+      let out = work.appendingPathComponent("part\(k).json").path
+      let r = try mixprec(["analyze", Self.classifier, "--calib", check, "--candidates", "int8,int4", "--samples", "4", "--shard", "\(k)/9", "--out", out])
+      XCTAssertEqual(r.status, 0, r.stderr)
+      parts.append(out)
+    }
+    let merged = work.appendingPathComponent("analysis.json").path
+    let m = try mixprec(["merge"] + parts + ["--out", merged])
+    XCTAssertEqual(m.status, 0, m.stderr)
+    let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: merged))) as? [String: Any])
+    let layers = try XCTUnwrap(json["layers"] as? [[String: Any]])
+    XCTAssertEqual(layers.count, 12, "54 layers dealt over 9 shards: 6 + 6")
+    XCTAssertEqual(layers.compactMap { $0["index"] as? Int }, layers.compactMap { $0["index"] as? Int }.sorted())
+    for l in layers {
+      XCTAssertNotNil(l["name"]); XCTAssertNotNil(l["op"]); XCTAssertNotNil(l["params"])
+      let s = try XCTUnwrap(l["sensitivity"] as? [String: [String: Any]])
+      for p in ["int8", "int4"] {
+        for key in ["kl", "sqnr", "cosine", "agreement", "task"] { XCTAssertNotNil(s[p]?[key], "\(p).\(key) missing in \(l["name"] ?? "")") }
+      }
+    }
+    XCTAssertEqual(json["taskMetric"] as? String, "top1")
+  }
+
   func testUsageMistakesGiveOneLine() throws {
+    try assertOneLineError(["analyze", Self.classifier, "--calib", ".", "--candidates", "int3", "--out", "a.json"], "unknown candidate 'int3'")
+    try assertOneLineError(["analyze", Self.classifier, "--calib", ".", "--shard", "3/2", "--out", "a.json"], "--shard takes k/n")
     try assertOneLineError(["quantize", Self.classifier, "--calib", ".", "--precision", "int3", "--plan", "p.json"], "--precision must be fp16, int8 or int4")
     try assertOneLineError(["quantize", Self.classifier, "--calib", ".", "--precision", "int8", "--group", "32", "--plan", "p.json"], "--group applies to int4")
     try assertOneLineError(["quantize", Self.classifier, "--calib", ".", "--precision", "int8", "--calibrator", "magic", "--plan", "p.json"], "unknown --calibrator")

@@ -1,0 +1,94 @@
+import Foundation
+import TensorCore
+
+/// What `mixprec analyze` writes (`analysis.json`) and the report reads. Versioned, Codable.
+public struct AnalysisResult: Codable, Equatable, Sendable {
+  public static let currentVersion = 1
+
+  /// One layer at one precision: `OutputComparison`'s figures plus the task metric.
+  public struct Entry: Codable, Equatable, Sendable {
+    public var kl: Double, sqnr: Double, cosine: Double, agreement: Double
+    /// The task metric (top1, ctc exact-match) with only this layer quantized, when labels exist.
+    public var task: Double?
+
+    public init(_ m: OutputComparison, task: Double? = nil) {
+      kl = m.kl
+      sqnr = m.sqnr
+      cosine = m.cosine
+      agreement = m.agreement
+      self.task = task
+    }
+  }
+
+  public struct Layer: Codable, Equatable, Sendable {
+    /// Position among the model's layers (shards merge back into this order).
+    public var index: Int
+    public var name: String
+    public var op: String
+    public var params: Int
+    /// Candidate precision (fp16, int8, int4) → its damage when this layer alone is quantized.
+    public var sensitivity: [String: Entry]
+
+    public init(index: Int, name: String, op: String, params: Int, sensitivity: [String: Entry] = [:]) {
+      self.index = index
+      self.name = name
+      self.op = op
+      self.params = params
+      self.sensitivity = sensitivity
+    }
+  }
+
+  public var version: Int
+  public var model: String
+  public var modelSHA256: String
+  public var candidates: [String]
+  /// Samples of the calibration set the sweep ran on, and the task metric's name and FP32 value.
+  public var samples: Int
+  public var taskMetric: String?
+  public var taskReference: Double?
+  /// "k/n" when this is one shard of a split sweep.
+  public var shard: String?
+  public var layers: [Layer]
+
+  public init(model: String, modelSHA256: String, candidates: [String], samples: Int, layers: [Layer]) {
+    version = Self.currentVersion
+    self.model = model
+    self.modelSHA256 = modelSHA256
+    self.candidates = candidates
+    self.samples = samples
+    self.layers = layers
+  }
+
+  public func write(to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    try AtomicFile.write(try encoder.encode(self), to: url)
+  }
+
+  public static func read(from url: URL) throws -> AnalysisResult {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+      throw PlanError("cannot read analysis '\(url.path)': \(error.localizedDescription)")
+    }
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    do { return try decoder.decode(AnalysisResult.self, from: data) } catch {
+      throw PlanError("'\(url.path)' is not a mixprec analysis: \(error)")
+    }
+  }
+
+  /// Joins shards of one sweep (same model and candidates): each layer once, in model order.
+  public static func merge(_ parts: [AnalysisResult]) throws -> AnalysisResult {
+    guard var first = parts.first else { throw PlanError("nothing to merge") }
+    for p in parts.dropFirst() {
+      guard p.modelSHA256 == first.modelSHA256, p.candidates == first.candidates else {
+        throw PlanError("cannot merge analyses of different models or candidate lists (\(p.model) vs \(first.model))")
+      }
+    }
+    var seen = Set<String>()
+    first.layers = parts.flatMap(\.layers).filter { seen.insert($0.name).inserted }.sorted { $0.index < $1.index }
+    first.shard = nil
+    return first
+  }
+}

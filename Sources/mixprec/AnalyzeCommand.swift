@@ -1,0 +1,84 @@
+import ArgumentParser
+import Execution
+import Foundation
+import GraphIR
+import Quantizers
+import Sensitivity
+import TensorCore
+
+struct AnalyzeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "analyze",
+    abstract: "Quantize one layer at a time to each candidate precision and measure the damage; write analysis.json.")
+
+  @Argument(help: "The ONNX model.") var model: String
+  @Option(help: "Calibration folder (one <input name>.npy per model input; labels enable the task metric).") var calib: String
+  @Option(help: "Candidate precisions, comma-separated.") var candidates: String = "fp16,int8,int4"
+  @Option(help: "Calibration samples the sweep runs on (ranges use the whole folder).") var samples: Int = 64
+  @Option(help: "Sweep only shard k of n (1-based, layers dealt round-robin), e.g. 2/4; join with `mixprec merge`.") var shard: String?
+  @Option(help: "Where to write the analysis.") var out: String
+  @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
+
+  func run() throws {
+    let precisions = try candidates.split(separator: ",").map { s -> Precision in
+      guard let p = Precision(rawValue: String(s)), p != .fp32 else {
+        throw CLIError("unknown candidate '\(s)'; use fp16, int8 and/or int4")
+      }
+      return p
+    }
+    guard samples > 0, batch > 0 else { throw CLIError("--samples and --batch must be positive") }
+    var part: (k: Int, n: Int)? = nil
+    if let shard {
+      let v = shard.split(separator: "/").compactMap { Int($0) }
+      guard v.count == 2, v[1] > 0, (1...v[1]).contains(v[0]) else { throw CLIError("--shard takes k/n with 1 ≤ k ≤ n, e.g. 2/4") }
+      part = (v[0], v[1])
+    }
+    let (_, session) = try openModel(model)
+    let folder = try InputFolder(URL(fileURLWithPath: calib), for: session.graph)
+    let count = min(samples, folder.tensors.values.first?.shape.first ?? 0)
+    let feeds = folder.tensors.mapValues { $0.rows(0..<count) }
+    var calibrator = Calibrator(session: session)
+    progress("calibrating on \(calib)")
+    try calibrator.observe(folder.tensors, batch: batch)
+    let all = session.graph.layers.map(\.name)
+    let names = part.map { p in all.enumerated().filter { $0.offset % p.n == p.k - 1 }.map(\.element) } ?? all
+    // The task metric on the same samples when the folder has labels.
+    var task: ((Tensor) -> Double)? = nil
+    var taskName: String? = nil
+    if let labels = try folder.integerLabels() {
+      let l = Array(labels.prefix(count))
+      task = { TaskMetrics.top1($0, labels: l) }
+      taskName = "top1"
+    } else if let texts = try folder.textLabels(), let dictionary = session.graph.metadata["character"] {
+      let t = Array(texts.prefix(count))
+      task = { TaskMetrics.textAccuracy(predicted: TaskMetrics.ctcDecode($0, dictionary: dictionary), references: t).exactMatch }
+      taskName = "ctc_exact_match"
+    }
+    let sweep = SensitivitySweep(candidates: precisions)
+    let layers = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names, task: task, progress: progress)
+    var result = AnalysisResult(
+      model: URL(fileURLWithPath: model).lastPathComponent, modelSHA256: try sha256Hex(ofFile: model),
+      candidates: precisions.map(\.rawValue), samples: count, layers: layers)
+    result.shard = shard
+    result.taskMetric = taskName
+    if let task, let y = try session.runInBatches(feeds, batch: batch)[session.graph.outputs[0].name] { result.taskReference = task(y) }
+    try result.write(to: URL(fileURLWithPath: out))
+    print("\(layers.count) layers × \(precisions.count) candidates on \(count) samples -> \(out)")
+    let worst = layers.compactMap { l in l.sensitivity[precisions.last!.rawValue].map { (l.name, $0.kl) } }.sorted { $0.1 > $1.1 }.prefix(5)
+    for (name, kl) in worst { print(String(format: "  most sensitive at %@: %@ (KL %.4g)", precisions.last!.rawValue, name, kl)) }
+  }
+}
+
+struct MergeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "merge", abstract: "Join the shards of `mixprec analyze --shard k/n` into one analysis.json.")
+
+  @Argument(help: "The partial analyses.") var parts: [String]
+  @Option(help: "Where to write the joined analysis.") var out: String
+
+  func run() throws {
+    guard !parts.isEmpty else { throw CLIError("give the partial analyses to merge") }
+    let merged = try AnalysisResult.merge(parts.map { try AnalysisResult.read(from: URL(fileURLWithPath: $0)) })
+    try merged.write(to: URL(fileURLWithPath: out))
+    print("\(merged.layers.count) layers from \(parts.count) parts -> \(out)")
+  }
+}

@@ -1,0 +1,78 @@
+import Execution
+import Foundation
+import GraphIR
+import Quantizers
+import Sensitivity
+import TensorCore
+import XCTest
+
+/// Output comparisons on known vectors, and the one-layer-at-a-time sweep on a tiny model.
+final class SweepTests: XCTestCase {
+  func testComparisonOfKnownOutputs() {
+    let ref = Tensor(shape: [2, 3], floats: [0.7, 0.2, 0.1, 0.1, 0.1, 0.8])
+    let same = OutputComparison.of(ref, reference: ref)
+    XCTAssertEqual(same.kl, 0, accuracy: 1e-12)
+    XCTAssertEqual(same.sqnr, .infinity)
+    XCTAssertEqual(same.cosine, 1, accuracy: 1e-12)
+    XCTAssertEqual(same.agreement, 1)
+    // Second row's winner flips: agreement 1/2; KL of row 2 = Σ p log(p/q).
+    let moved = Tensor(shape: [2, 3], floats: [0.7, 0.2, 0.1, 0.1, 0.8, 0.1])
+    let m = OutputComparison.of(moved, reference: ref)
+    XCTAssertEqual(m.agreement, 0.5)
+    let kl2 = 0.1 * log(0.1 / 0.1) + 0.1 * log(0.1 / 0.8) + 0.8 * log(0.8 / 0.1)
+    XCTAssertEqual(m.kl, kl2 / 2, accuracy: 1e-6)
+    // SQNR: Σy² = 1.20, Σ(y−ŷ)² = 0.98 → 10·log10(1.20/0.98).
+    XCTAssertEqual(m.sqnr, 10 * log10(1.20 / 0.98), accuracy: 1e-4)
+  }
+
+  /// Logits are compared through their softmax.
+  func testLogitsGoThroughSoftmax() {
+    let logits = Tensor(shape: [1, 2], floats: [2, 0]), shifted = Tensor(shape: [1, 2], floats: [3, 1])
+    XCTAssertEqual(OutputComparison.of(shifted, reference: logits).kl, 0, accuracy: 1e-9)  // softmax is shift-invariant
+  }
+
+  func tinyModel() -> Graph {
+    var g = SeededGenerator(seed: 17)
+    func t(_ shape: [Int]) -> Tensor { Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -0.5...0.5, using: &g) }) }
+    return Graph(
+      nodes: [
+        Node(name: "conv1", opType: "Conv", inputs: ["x", "w1", "b1"], outputs: ["c1"], attributes: ["pads": .ints([1, 1, 1, 1])]),
+        Node(name: "relu", opType: "Relu", inputs: ["c1"], outputs: ["r1"], attributes: [:]),
+        Node(name: "conv2", opType: "Conv", inputs: ["r1", "w2", "b2"], outputs: ["c2"], attributes: [:]),
+        Node(name: "flat", opType: "Flatten", inputs: ["c2"], outputs: ["f"], attributes: [:]),
+        Node(name: "fc", opType: "Gemm", inputs: ["f", "w3", "b3"], outputs: ["y"], attributes: ["transB": .int(1)]),
+      ],
+      inputs: [ValueInfo(name: "x", dtype: .float32, shape: [nil, 3, 6, 6])], outputs: [ValueInfo(name: "y", dtype: .float32, shape: [nil, 5])],
+      initializers: ["w1": t([8, 3, 3, 3]), "b1": t([8]), "w2": t([4, 8, 1, 1]), "b2": t([4]), "w3": t([5, 144]), "b3": t([5])], opset: 13)
+  }
+
+  func testEveryLayerAndCandidateIsMeasuredAndFP16DamagesLeast() throws {
+    let session = try Session(graph: tinyModel())
+    var g = SeededGenerator(seed: 3)
+    let x = ["x": Tensor(shape: [32, 3, 6, 6], floats: (0..<(32 * 108)).map { _ in Float.random(in: -1...1, using: &g) })]
+    var calibrator = Calibrator(session: session)
+    try calibrator.observe(x)
+    let layers = try SensitivitySweep(candidates: [.fp16, .int8, .int4]).run(session: session, calibrator: calibrator, feeds: x)
+    XCTAssertEqual(layers.map(\.name), ["conv1", "conv2", "fc"])
+    XCTAssertEqual(layers.map(\.index), [0, 1, 2])
+    for l in layers {
+      let s = l.sensitivity
+      XCTAssertEqual(Set(s.keys), ["fp16", "int8", "int4"])
+      XCTAssertGreaterThan(s["fp16"]!.sqnr, s["int8"]!.sqnr, l.name)
+      XCTAssertGreaterThan(s["int8"]!.sqnr, s["int4"]!.sqnr, l.name)
+      XCTAssertGreaterThan(s["int4"]!.kl, 0, l.name)
+    }
+  }
+
+  func testShardsMergeBackInModelOrder() throws {
+    func layer(_ i: Int) -> AnalysisResult.Layer { AnalysisResult.Layer(index: i, name: "l\(i)", op: "Conv", params: 1) }
+    var a = AnalysisResult(model: "m", modelSHA256: "s", candidates: ["int8"], samples: 4, layers: [layer(0), layer(2)])
+    a.shard = "1/2"
+    let b = AnalysisResult(model: "m", modelSHA256: "s", candidates: ["int8"], samples: 4, layers: [layer(1), layer(3)])
+    let merged = try AnalysisResult.merge([a, b])
+    XCTAssertEqual(merged.layers.map(\.name), ["l0", "l1", "l2", "l3"])
+    XCTAssertNil(merged.shard)
+    let other = AnalysisResult(model: "n", modelSHA256: "t", candidates: ["int8"], samples: 4, layers: [])
+    XCTAssertThrowsError(try AnalysisResult.merge([a, other]))
+  }
+}

@@ -103,14 +103,10 @@ public final class QuantizedLayer: @unchecked Sendable {
 
   // MARK: MatMul / Gemm (weight on the right: y = x · W (+ bias))
 
-  /// Output channels and depth of the weight, and whether it is stored [N][K] (Gemm transB).
-  private var weightGeometry: (n: Int, k: Int, transposed: Bool) {
-    let transposed = node.opType == "Gemm" && node.int("transB", default: 0) != 0
-    return transposed ? (weight.shape[0], weight.shape[1], true) : (weight.shape[1], weight.shape[0], false)
-  }
+  private var layout: WeightLayout { WeightLayout(node, weight: weight.shape) }
 
   private func linear(_ x: Tensor) throws -> Tensor {
-    let (n, k, _) = weightGeometry
+    let n = layout.rows, k = layout.depth
     guard x.rank >= 1, x.shape.last == k else { throw opError(node, "input \(x.shape) does not end in depth \(k)") }
     let m = x.count / k
     let xv = try x.floatValues(node)
@@ -130,7 +126,7 @@ public final class QuantizedLayer: @unchecked Sendable {
           let a = QuantizedActivations(codes: q, layout: .rows(count: m, stride: k), scale: input.scale, zero: input.zero)
           try QuantizedGEMM.run(w, a, epilogue: ep, output: y, rowStride: 1, columnStride: n)
         case .half:
-          let w = try kernel(for: [n, k]) { try HalfWeights(rows: n, depth: k, float: try rowsOfWeight()) }
+          let w = try kernel(for: [n, k]) { try HalfWeights(rows: n, depth: k, float: layout.rowsMajor(try weight.floatValues(node))) }
           let halves = AlignedBuffer(bytes: m * k * 2)
           let h = halves.raw.assumingMemoryBound(to: UInt16.self)
           ActivationCodes.toHalf(px.baseAddress!, count: m * k, into: h)
@@ -144,16 +140,6 @@ public final class QuantizedLayer: @unchecked Sendable {
     return Tensor(dtype: x.dtype, shape: Array(x.shape.dropLast()) + [n], storage: .float(out))
   }
 
-  /// The weight as rows = output channels, [N][K].
-  func rowsOfWeight() throws -> [Float] {
-    let (n, k, transposed) = weightGeometry
-    let w = try weight.floatValues(node)
-    if transposed { return w }
-    var rows = [Float](repeating: 0, count: n * k)
-    for kk in 0..<k { for j in 0..<n { rows[j * k + kk] = w[kk * n + j] } }
-    return rows
-  }
-
   /// Whether `node` (in `graph`) can run quantized: a constant weight on the right (MatMul with a
   /// 2-D weight, Gemm without transA and with alpha = beta = 1 and a per-column bias) or a Conv.
   public static func supports(_ node: Node, in graph: Graph) -> Bool {
@@ -164,7 +150,7 @@ public final class QuantizedLayer: @unchecked Sendable {
     case "Gemm":
       guard w.rank == 2, node.int("transA", default: 0) == 0, node.float("alpha", default: 1) == 1 else { return false }
       guard let c = node.input(2), !c.isEmpty else { return true }
-      let n = node.int("transB", default: 0) != 0 ? w.shape[0] : w.shape[1]
+      let n = WeightLayout(node, weight: w.shape).rows
       return node.float("beta", default: 1) == 1 && graph.initializers[c].map { $0.count == n } == true
     default: return false
     }

@@ -27,3 +27,26 @@ extension Graph {
     }
   }
 }
+
+/// How a layer's constant weight maps onto the rows (output channels) × depth of its GEMM.
+public struct WeightLayout: Equatable, Sendable {
+  /// Output channels and the depth each one reduces over.
+  public var rows: Int, depth: Int
+  /// Stored output channel first ([N][K…]: Conv, Gemm with transB); otherwise [K][N] (MatMul, Gemm).
+  public var rowsFirst: Bool
+
+  /// The layout of `node`'s weight of shape `weight` (Conv, MatMul or Gemm with the weight as input 1).
+  public init(_ node: Node, weight: [Int]) {
+    rowsFirst = node.opType == "Conv" || (node.opType == "Gemm" && node.int("transB", default: 0) != 0)
+    rows = rowsFirst ? weight[0] : (weight.count > 1 ? weight[1] : 1)
+    depth = weight.reduce(1, *) / max(rows, 1)
+  }
+
+  /// The weight values reordered as rows × depth (row-major).
+  public func rowsMajor(_ values: [Float]) -> [Float] {
+    if rowsFirst { return values }
+    var out = [Float](repeating: 0, count: values.count)
+    for k in 0..<depth { for n in 0..<rows { out[n * depth + k] = values[k * rows + n] } }
+    return out
+  }
+}

@@ -109,12 +109,12 @@ public enum QDQExport {
     into g: inout Graph, nodes: inout [Node], raw: inout [Onnx_TensorProto]
   ) throws -> String {
     let p = node.name
-    let n = node.opType == "Conv" || (node.opType == "Gemm" && node.int("transB", default: 0) != 0) ? w.shape[0] : w.shape[1]
-    let k = w.count / n
+    let layout = WeightLayout(node, weight: w.shape)
+    let n = layout.rows, k = layout.depth
     let groups = group.map { (k + $0 - 1) / $0 } ?? 1
     // Codes and scales in the stored layout: rows-major ([N][K]) for Conv and Gemm transB,
     // [K][N] for MatMul/Gemm, where the output channel is axis 1.
-    let rowsMajor = node.opType == "Conv" || (node.opType == "Gemm" && node.int("transB", default: 0) != 0)
+    let rowsMajor = layout.rowsFirst
     var codes = values, codeShape = w.shape
     var scaleValues = scales, scaleShape: [Int], axis: Int
     if rowsMajor {

@@ -28,7 +28,7 @@ public struct GramCollector {
       k = weightShape.dropFirst().reduce(1, *)
     } else {
       groups = 1
-      k = node.opType == "Gemm" && node.int("transB", default: 0) != 0 ? weightShape[1] : weightShape[0]
+      k = WeightLayout(node, weight: weightShape).depth
     }
     grams = [[Float]](repeating: [Float](repeating: 0, count: k * k), count: groups)
     sums = [[Double]](repeating: [Double](repeating: 0, count: k), count: groups)
@@ -47,7 +47,7 @@ public struct GramCollector {
       let picked = (0..<min(samples, rows)).map { _ in Int(rng.next() % UInt64(rows)) }
       var xs = [Float](repeating: 0, count: picked.count * k)
       for (j, r) in picked.enumerated() { for c in 0..<k { xs[j * k + c] = v[r * k + c] } }
-      accumulate(0, xs, count: picked.count, rowsAreColumns: true)
+      accumulate(0, xs, count: picked.count)
       columns += picked.count
       return
     }
@@ -72,13 +72,13 @@ public struct GramCollector {
           }
         }
       }
-      accumulate(gi, xs, count: picked.count, rowsAreColumns: true)
+      accumulate(gi, xs, count: picked.count)
     }
     columns += picked.count
   }
 
   /// A += Xsᵀ Xs for Xs = samples × k.
-  mutating func accumulate(_ g: Int, _ xs: [Float], count: Int, rowsAreColumns: Bool) {
+  mutating func accumulate(_ g: Int, _ xs: [Float], count: Int) {
     guard count > 0 else { return }
     for j in 0..<count { for c in 0..<k { sums[g][c] += Double(xs[j * k + c]) } }
     if g == 0 {

@@ -80,17 +80,8 @@ public enum PlanBuilder {
     guard let name = node.input(1), let w = g.initializers[name], case .float(let v) = w.storage else {
       throw PlanError("layer '\(node.name)' has no constant float32 weight")
     }
-    switch node.opType {
-    case "Conv":
-      return (v, w.shape[0], w.count / w.shape[0])
-    case "Gemm" where node.int("transB", default: 0) != 0:
-      return (v, w.shape[0], w.shape[1])
-    default:
-      let k = w.shape[0], n = w.shape[1]
-      var rows = [Float](repeating: 0, count: n * k)
-      for kk in 0..<k { for j in 0..<n { rows[j * k + kk] = v[kk * n + j] } }
-      return (rows, n, k)
-    }
+    let layout = WeightLayout(node, weight: w.shape)
+    return (layout.rowsMajor(v), layout.rows, layout.depth)
   }
 
   /// Bytes of the weights under the plan: quantized layers at their bits (plus one float32 scale
@@ -106,8 +97,8 @@ public enum PlanBuilder {
       case .fp32: total += 4 * l.parameterCount
       case .fp16: total += 2 * weights + 4 * bias
       case .int8, .int4:
-        let rows = l.opType == "Conv" || (l.opType == "Gemm") ? l.weightShape[0] : l.weightShape.last ?? 1
-        let k = weights / max(rows, 1)
+        let layout = WeightLayout(g.nodes[l.nodeIndex], weight: l.weightShape)
+        let rows = layout.rows, k = layout.depth
         let groups = entry?.weightGroup.map { (k + $0 - 1) / $0 } ?? 1
         total += (weights * p.weightBits + 7) / 8 + 4 * rows * groups + 4 * bias
       }
@@ -118,8 +109,8 @@ public enum PlanBuilder {
 
 extension PlanBuilder {
   /// The plan's layers as the QDQ export writes them (same codes and scales as the runtime).
-  public static func qdqLayers(_ plan: PrecisionPlan, session: Session, codes: [String: [Int8]] = [:]) throws -> [String: QDQLayer] {
-    try layerQuantizations(plan, session: session, codes: codes).mapValues { q in
+  public static func qdqLayers(_ layers: [String: LayerQuantization]) -> [String: QDQLayer] {
+    layers.mapValues { q in
       switch q {
       case .half: QDQLayer(weights: .half, input: nil)
       case .integer(let bits, let values, let scales, let group, let input, let shift):
@@ -132,8 +123,15 @@ extension PlanBuilder {
   public static func exportQDQ(
     _ plan: PrecisionPlan, session: Session, shapes: [String: [Int]], codes: [String: [Int8]] = [:], to url: URL
   ) throws {
+    try exportQDQ(layerQuantizations(plan, session: session, codes: codes), session: session, shapes: shapes, to: url)
+  }
+
+  /// Writes the QDQ ONNX model of runtime layers already built from a plan.
+  public static func exportQDQ(
+    _ layers: [String: LayerQuantization], session: Session, shapes: [String: [Int]], to url: URL
+  ) throws {
     let (_, activations) = try GraphPreparation.specialize(session.graph, inputShapes: shapes)
-    try QDQExport.write(session.graph, layers: try qdqLayers(plan, session: session, codes: codes),
+    try QDQExport.write(session.graph, layers: qdqLayers(layers),
       ranks: activations.mapValues(\.count), to: url)
   }
 }

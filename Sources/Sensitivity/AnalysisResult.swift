@@ -59,23 +59,10 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     self.layers = layers
   }
 
-  public func write(to url: URL) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    try AtomicFile.write(try encoder.encode(self), to: url)
-  }
+  public func write(to url: URL) throws { try JSONFile.write(self, to: url) }
 
   public static func read(from url: URL) throws -> AnalysisResult {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw PlanError("cannot read analysis '\(url.path)': \(error.localizedDescription)")
-    }
-    let decoder = JSONDecoder()
-    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    do { return try decoder.decode(AnalysisResult.self, from: data) } catch {
-      throw PlanError("'\(url.path)' is not a mixprec analysis: \(error)")
-    }
+    try JSONFile.read(AnalysisResult.self, from: url, what: "analysis")
   }
 
   /// Joins shards of one sweep (same model and candidates): each layer once, in model order.

@@ -15,13 +15,19 @@ public struct SensitivitySweep {
 
   public init(candidates: [Precision]) { self.candidates = candidates }
 
+  /// The measured layers and the FP32 first output they were compared with.
+  public struct Result {
+    public var layers: [AnalysisResult.Layer]
+    public var reference: Tensor
+  }
+
   /// - Parameters:
   ///   - layers: the names to sweep (a shard), nil for all quantizable layers.
   ///   - task: the task metric of a first-output tensor, when labels exist.
   public func run(
     session: Session, calibrator: Calibrator, feeds: [String: Tensor], layers names: [String]? = nil,
     task: ((Tensor) -> Double)? = nil, progress: (String) -> Void = { _ in }
-  ) throws -> [AnalysisResult.Layer] {
+  ) throws -> Result {
     let g = session.graph
     let output = g.outputs[0].name
     let reference = try requireOutput(session.runInBatches(feeds, batch: batch)[output], output)
@@ -44,7 +50,7 @@ public struct SensitivitySweep {
       }.joined(separator: ", "))
       result.append(entry)
     }
-    return result
+    return Result(layers: result, reference: reference)
   }
 
   private func requireOutput(_ t: Tensor?, _ name: String) throws -> Tensor {

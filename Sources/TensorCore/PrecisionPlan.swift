@@ -176,22 +176,11 @@ public struct PrecisionPlan: Codable, Equatable, Sendable {
   public func layer(_ name: String) -> LayerPlan? { layers.first { $0.name == name } }
 
   /// Pretty-printed JSON with sorted keys (stable diffs), written atomically.
-  public func write(to url: URL) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try AtomicFile.write(try encoder.encode(self), to: url)
-  }
+  public func write(to url: URL) throws { try JSONFile.write(self, to: url) }
 
   /// Reads a plan; the error names the file and what is wrong.
   public static func read(from url: URL) throws -> PrecisionPlan {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw PlanError("cannot read plan '\(url.path)': \(error.localizedDescription)")
-    }
-    let plan: PrecisionPlan
-    do { plan = try JSONDecoder().decode(PrecisionPlan.self, from: data) } catch {
-      throw PlanError("'\(url.path)' is not a mixprec plan: \(error)")
-    }
+    let plan = try JSONFile.read(PrecisionPlan.self, from: url, what: "plan")
     guard plan.version <= currentVersion else {
       throw PlanError("plan '\(url.path)' has version \(plan.version); this mixprec reads up to \(currentVersion)")
     }

@@ -27,6 +27,7 @@ struct AnalyzeCommand: ParsableCommand {
       return p
     }
     guard samples > 0, batch > 0 else { throw CLIError("--samples and --batch must be positive") }
+    try requireOutputFolder(out, option: "--out")
     var part: (k: Int, n: Int)? = nil
     if let shard {
       let v = shard.split(separator: "/").compactMap { Int($0) }
@@ -55,13 +56,14 @@ struct AnalyzeCommand: ParsableCommand {
       taskName = "ctc_exact_match"
     }
     let sweep = SensitivitySweep(candidates: precisions)
-    let layers = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names, task: task, progress: progress)
+    let swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names, task: task, progress: progress)
+    let layers = swept.layers
     var result = AnalysisResult(
       model: URL(fileURLWithPath: model).lastPathComponent, modelSHA256: try sha256Hex(ofFile: model),
       candidates: precisions.map(\.rawValue), samples: count, layers: layers)
     result.shard = shard
     result.taskMetric = taskName
-    if let task, let y = try session.runInBatches(feeds, batch: batch)[session.graph.outputs[0].name] { result.taskReference = task(y) }
+    result.taskReference = task?(swept.reference)
     try result.write(to: URL(fileURLWithPath: out))
     print("\(layers.count) layers × \(precisions.count) candidates on \(count) samples -> \(out)")
     let worst = layers.compactMap { l in l.sensitivity[precisions.last!.rawValue].map { (l.name, $0.kl) } }.sorted { $0.1 > $1.1 }.prefix(5)
@@ -77,6 +79,7 @@ struct MergeCommand: ParsableCommand {
 
   func run() throws {
     guard !parts.isEmpty else { throw CLIError("give the partial analyses to merge") }
+    try requireOutputFolder(out, option: "--out")
     let merged = try AnalysisResult.merge(parts.map { try AnalysisResult.read(from: URL(fileURLWithPath: $0)) })
     try merged.write(to: URL(fileURLWithPath: out))
     print("\(merged.layers.count) layers from \(parts.count) parts -> \(out)")

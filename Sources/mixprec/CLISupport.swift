@@ -98,3 +98,13 @@ func taskMetric(_ folder: InputFolder, _ graph: Graph, _ outputs: [String: Tenso
 func progress(_ message: String) {
   FileHandle.standardError.write(Data((message + "\n").utf8))
 }
+
+/// Fails before any work when an output file's folder is missing (so a long run never ends in
+/// a write error, and no sibling output is left behind).
+func requireOutputFolder(_ path: String, option: String) throws {
+  let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+  var isDirectory: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+    throw CLIError("\(option) '\(path)': folder '\(folder)' does not exist")
+  }
+}

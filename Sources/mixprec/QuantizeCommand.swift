@@ -43,6 +43,8 @@ struct QuantizeCommand: ParsableCommand {
       throw CLIError("--group applies to int4 and must be a positive multiple of 16 (32, 64, 128), not \(group)")
     }
     guard batch > 0 else { throw CLIError("--batch must be positive") }
+    try requireOutputFolder(plan, option: "--plan")
+    if let export { try requireOutputFolder(export, option: "--export") }
     let bounds = easyquantInterval.split(separator: ":").compactMap { Float($0) }
     guard bounds.count == 2, bounds[0] > 0, bounds[0] < bounds[1], easyquantSteps > 0 else {
       throw CLIError("--easyquant-interval takes LOW:HIGH with 0 < LOW < HIGH (e.g. 0.5:1.2) and --easyquant-steps a positive count")
@@ -108,13 +110,14 @@ struct QuantizeCommand: ParsableCommand {
       }
     }
     result.measured = figures
-    try result.write(to: URL(fileURLWithPath: plan))
-    print("plan -> \(plan)")
     if let export {
       let shapes = calibration.tensors.mapValues { [1] + $0.shape.dropFirst() }
-      try PlanBuilder.exportQDQ(result, session: session, shapes: shapes, codes: codes, to: URL(fileURLWithPath: export))
+      try PlanBuilder.exportQDQ(layers, session: session, shapes: shapes, to: URL(fileURLWithPath: export))
       print("QDQ model -> \(export)")
     }
+    // The plan last: it exists only when everything it refers to was written.
+    try result.write(to: URL(fileURLWithPath: plan))
+    print("plan -> \(plan)")
   }
 }
 

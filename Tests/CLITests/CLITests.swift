@@ -192,6 +192,13 @@ final class CLITests: XCTestCase {
 
   func testUsageMistakesGiveOneLine() throws {
     try assertOneLineError(["analyze", Self.classifier, "--calib", ".", "--candidates", "int3", "--out", "a.json"], "unknown candidate 'int3'")
+    // Output folders are checked before any work: no write error after a long run, no orphan files.
+    let check = Self.root.appendingPathComponent("Calibration/cls-check").path
+    let orphan = work.appendingPathComponent("p.json").path
+    try assertOneLineError(["quantize", Self.classifier, "--calib", check, "--precision", "int8", "--plan", orphan, "--export", "/nonexistent-dir/m.onnx"], "folder '/nonexistent-dir' does not exist")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: orphan), "the plan was written although the export could not be")
+    try assertOneLineError(["analyze", Self.classifier, "--calib", check, "--out", "/nonexistent-dir/a.json"], "folder '/nonexistent-dir' does not exist")
+    try assertOneLineError(["merge", "a.json", "--out", "/nonexistent-dir/m.json"], "folder '/nonexistent-dir' does not exist")
     try assertOneLineError(["analyze", Self.classifier, "--calib", ".", "--shard", "3/2", "--out", "a.json"], "--shard takes k/n")
     try assertOneLineError(["quantize", Self.classifier, "--calib", ".", "--precision", "int3", "--plan", "p.json"], "--precision must be fp16, int8 or int4")
     try assertOneLineError(["quantize", Self.classifier, "--calib", ".", "--precision", "int8", "--group", "32", "--plan", "p.json"], "--group applies to int4")

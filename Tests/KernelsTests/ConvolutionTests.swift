@@ -1,5 +1,6 @@
 import CKernels
 import Kernels
+import TensorCore
 import XCTest
 
 /// Quantized and half convolutions (general, grouped, strided, dilated, depthwise, 1-D) against

@@ -1,4 +1,5 @@
 import Kernels
+import TensorCore
 import XCTest
 
 /// Half-precision GEMM and the element conversions against their definitions, on every ISA.

@@ -1,4 +1,5 @@
 import Kernels
+import TensorCore
 import XCTest
 
 /// The integer GEMM/GEMV: the scalar twin equals the documented formula evaluated here from the

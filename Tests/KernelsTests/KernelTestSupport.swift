@@ -1,5 +1,5 @@
 import Kernels
-@_exported import TensorCore
+
 
 /// Every instruction set above scalar that this CPU runs: each is compared with the scalar twin.
 let vectorISAs = KernelISA.available.filter { $0 != .scalar }

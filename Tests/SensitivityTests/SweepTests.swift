@@ -52,7 +52,7 @@ final class SweepTests: XCTestCase {
     let x = ["x": Tensor(shape: [32, 3, 6, 6], floats: (0..<(32 * 108)).map { _ in Float.random(in: -1...1, using: &g) })]
     var calibrator = Calibrator(session: session)
     try calibrator.observe(x)
-    let layers = try SensitivitySweep(candidates: [.fp16, .int8, .int4]).run(session: session, calibrator: calibrator, feeds: x)
+    let layers = try SensitivitySweep(candidates: [.fp16, .int8, .int4]).run(session: session, calibrator: calibrator, feeds: x).layers
     XCTAssertEqual(layers.map(\.name), ["conv1", "conv2", "fc"])
     XCTAssertEqual(layers.map(\.index), [0, 1, 2])
     for l in layers {

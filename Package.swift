@@ -44,11 +44,15 @@ let package = Package(
       // Release builds drop bounds checks in the kernels; debug builds (the tests) keep them.
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(name: "Quantizers", dependencies: ["TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution"]),
-    .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution", "Quantizers"]),
+    .target(
+      name: "Gradients",
+      dependencies: ["TensorCore", "GraphIR", "Kernels", "Execution"],
+      swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+    .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution", "Quantizers", "Gradients", "CGSL"]),
     .executableTarget(
       name: "mixprec",
       dependencies: [
-        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Sensitivity",
+        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
@@ -62,7 +66,10 @@ let package = Package(
     .testTarget(
       name: "ExecutionTests",
       dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
-    .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "TensorCore", "Quantizers", "Execution", "GraphIR"]),
+    .testTarget(name: "GradientsTests", dependencies: ["Gradients", "Execution", "GraphIR", "TensorCore"]),
+    .testTarget(
+      name: "SensitivityTests",
+      dependencies: ["Sensitivity", "Gradients", "TensorCore", "Quantizers", "Execution", "GraphIR", "CGSL"]),
     .testTarget(name: "QuantizersTests", dependencies: ["Quantizers", "Execution", "GraphIR", "TensorCore", "ONNXFormat"]),
     .testTarget(
       name: "CLITests",

@@ -11,3 +11,4 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_statistics_double.h>
 #include <gsl/gsl_eigen.h>
+#include <gsl/gsl_cdf.h>

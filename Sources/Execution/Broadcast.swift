@@ -3,7 +3,7 @@ import GraphIR
 import TensorCore
 
 /// Multidirectional (NumPy) broadcasting helpers.
-enum Broadcast {
+public enum Broadcast {
   /// Output shape of broadcasting all `shapes`, or nil when they are incompatible.
   static func shape(_ shapes: [[Int]]) -> [Int]? {
     var out: [Int] = []
@@ -22,7 +22,7 @@ enum Broadcast {
   }
 
   /// For every element of `out`, the flat index into a tensor of `shape` that it reads.
-  static func indices(_ shape: [Int], to out: [Int]) -> [Int] {
+  public static func indices(_ shape: [Int], to out: [Int]) -> [Int] {
     StridedIndex.indices(shape: out, strides: strides(shape, to: out), offset: 0)
   }
 
@@ -103,9 +103,9 @@ enum Broadcast {
 }
 
 /// Flat source indices of a strided view, used by the data-movement ops.
-enum StridedIndex {
+public enum StridedIndex {
   /// `offset + Σ coord[i]·strides[i]` for every coordinate of `shape`, in row-major order.
-  static func indices(shape: [Int], strides: [Int], offset: Int) -> [Int] {
+  public static func indices(shape: [Int], strides: [Int], offset: Int) -> [Int] {
     let n = shape.reduce(1, *)
     if n == 0 { return [] }
     guard let innerDim = shape.last else { return [offset] }

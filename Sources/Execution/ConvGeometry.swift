@@ -75,14 +75,22 @@ struct ConvGeometry {
   }
 }
 
-/// The window of a Conv node on an input shape, for code outside the runtime (calibration).
+/// The window of a Conv or pooling node on an input shape, for code outside the runtime
+/// (calibration, gradients). 1-D windows have height 1.
 public struct ConvWindow: Sendable {
   public let inH: Int, inW: Int, kH: Int, kW: Int, strideH: Int, strideW: Int, dilH: Int, dilW: Int
-  public let padTop: Int, padLeft: Int, outH: Int, outW: Int
+  public let padTop: Int, padLeft: Int, padBottom: Int, padRight: Int, outH: Int, outW: Int
 
+  /// A Conv's window: `weight` is the weight's shape (its spatial dims are the kernel).
   public init(node: Node, input: [Int], weight: [Int]) throws {
-    let g = try ConvGeometry.make(node, spatial: Array(input.dropFirst(2)), kernel: Array(weight.dropFirst(2)))
+    try self.init(node: node, input: input, kernel: Array(weight.dropFirst(2)))
+  }
+
+  /// A window of `kernel` spatial dims (pools: `kernel_shape`, with `ceil_mode`).
+  public init(node: Node, input: [Int], kernel: [Int], ceilMode: Bool = false) throws {
+    let g = try ConvGeometry.make(node, spatial: Array(input.dropFirst(2)), kernel: kernel, ceilMode: ceilMode)
     inH = g.inH; inW = g.inW; kH = g.kH; kW = g.kW; strideH = g.strideH; strideW = g.strideW
-    dilH = g.dilH; dilW = g.dilW; padTop = g.padTop; padLeft = g.padLeft; outH = g.outH; outW = g.outW
+    dilH = g.dilH; dilW = g.dilW; padTop = g.padTop; padLeft = g.padLeft; padBottom = g.padBottom
+    padRight = g.padRight; outH = g.outH; outW = g.outW
   }
 }

@@ -19,6 +19,8 @@ struct Interpreter {
   let outputSlots: [(name: String, slot: Int)]
   let constants: [(slot: Int, value: Tensor)]
   let opset: Int
+  /// Value name → slot.
+  let slotOf: [String: Int]
 
   /// - Parameter fuseActivations: run an activation that is the only reader of a Conv output
   ///   inside the Conv (one pass over memory instead of two); `observe` then sees the Conv with
@@ -82,6 +84,7 @@ struct Interpreter {
     self.outputSlots = outputSlots
     self.constants = constants
     self.opset = graph.opset
+    self.slotOf = slot
   }
 
   /// Conv nodes (by index) whose only reader is an activation that can run as their epilogue.
@@ -103,15 +106,28 @@ struct Interpreter {
 
   /// Runs every node; `observe` sees each node with its output values as they are produced.
   /// `profile` receives each node's wall time in nanoseconds.
+  ///
+  /// - Parameter resume: start at the step of node `node`, every value before it taken from
+  ///   `known` (a run of the same feeds that recorded them by name).
   func run(_ feeds: [String: Tensor], observe: ((Node, [Tensor]) -> Void)? = nil,
-           profile: ((Node, UInt64) -> Void)? = nil) throws -> [String: Tensor] {
+           profile: ((Node, UInt64) -> Void)? = nil,
+           resume: (node: String, known: [String: Tensor])? = nil) throws -> [String: Tensor] {
     var values = [Tensor?](repeating: nil, count: slotCount)
     for (s, t) in constants { values[s] = t }
     for (name, s) in inputSlots {
       guard let t = feeds[name] else { throw GraphError("missing value for model input '\(name)'") }
       values[s] = t
     }
-    for step in steps {
+    var first = 0
+    if let resume {
+      guard let i = steps.firstIndex(where: { $0.node.name == resume.node }) else {
+        throw GraphError("cannot resume at node '\(resume.node)': the prepared graph has no such node")
+      }
+      first = i
+      let pinned = Set(constants.map(\.slot))
+      for (name, t) in resume.known { if let s = slotOf[name], !pinned.contains(s) { values[s] = t } }
+    }
+    for step in steps[first...] {
       let args = step.inputs.map { $0 < 0 ? nil : values[$0] }
       let results: [Tensor]
       let t0 = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds

@@ -8,7 +8,10 @@ import TensorCore
 public final class Session {
   /// The canonical, shape-independent graph.
   public let graph: Graph
-  private var specialized: [[Int]: (graph: Graph, interpreter: Interpreter)] = [:]
+  /// Specialized graphs per input shapes (shared with the sessions `with(quantized:)` makes:
+  /// specialization does not depend on which layers are quantized).
+  private var specializedGraphs: [[Int]: Graph] = [:]
+  private var interpreters: [[Int]: Interpreter] = [:]
 
   /// Layers (by node name) that run on the quantized kernels instead of the FP32 path.
   public let quantized: [String: LayerQuantization]
@@ -30,13 +33,14 @@ public final class Session {
 
   /// The same model with other layers quantized (shares the canonical graph).
   public func with(quantized: [String: LayerQuantization]) throws -> Session {
-    try Session(canonical: graph, quantized: quantized)
+    try Session(canonical: graph, quantized: quantized, specialized: specializedGraphs)
   }
 
-  private init(canonical: Graph, quantized: [String: LayerQuantization]) throws {
+  private init(canonical: Graph, quantized: [String: LayerQuantization], specialized: [[Int]: Graph]) throws {
     graph = canonical
     self.quantized = quantized
     fuseActivations = true
+    specializedGraphs = specialized
   }
 
   /// The graph specialized for `shapes` (input name → shape), shape-subgraphs folded.
@@ -46,11 +50,12 @@ public final class Session {
 
   private func prepared(for shapes: [String: [Int]], feeds: [String: Tensor]? = nil) throws -> (graph: Graph, interpreter: Interpreter) {
     let key = graph.inputs.flatMap { (shapes[$0.name] ?? []) + [-1] }
-    if let p = specialized[key] { return p }
-    let (g, _) = try GraphPreparation.specialize(graph, inputShapes: shapes, feeds: feeds)
-    let p = (g, try Interpreter(graph: g, fuseActivations: fuseActivations, quantized: quantized))
-    specialized[key] = p
-    return p
+    if let g = specializedGraphs[key], let i = interpreters[key] { return (g, i) }
+    let g = try specializedGraphs[key] ?? GraphPreparation.specialize(graph, inputShapes: shapes, feeds: feeds).0
+    let i = try Interpreter(graph: g, fuseActivations: fuseActivations, quantized: quantized)
+    specializedGraphs[key] = g
+    interpreters[key] = i
+    return (g, i)
   }
 
   /// Checks feeds against the model's inputs: every input present, element type and shape legal.
@@ -74,5 +79,24 @@ public final class Session {
     try validate(feeds)
     let p = try prepared(for: feeds.mapValues(\.shape), feeds: feeds)
     return try p.interpreter.run(feeds, observe: observe, profile: profile)
+  }
+
+  /// Every value of one run by name (feeds and node outputs): what `run(_:resumingAt:from:)`
+  /// needs to skip the nodes before a layer.
+  public func recordingRun(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+    var known = feeds
+    _ = try run(feeds) { node, outs in
+      for (name, t) in zip(node.outputs, outs) where !name.isEmpty { known[name] = t }
+    }
+    return known
+  }
+
+  /// Runs from node `layer` on: the values before it come from `known` (a `recordingRun` of the
+  /// same feeds on a session that computes them identically, e.g. FP32 when only `layer` and
+  /// later ones are quantized).
+  public func run(_ feeds: [String: Tensor], resumingAt layer: String, from known: [String: Tensor]) throws -> [String: Tensor] {
+    try validate(feeds)
+    let p = try prepared(for: feeds.mapValues(\.shape), feeds: feeds)
+    return try p.interpreter.run(feeds, resume: (layer, known))
   }
 }

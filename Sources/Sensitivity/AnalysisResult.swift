@@ -3,7 +3,7 @@ import TensorCore
 
 /// What `mixprec analyze` writes (`analysis.json`) and the report reads. Versioned, Codable.
 public struct AnalysisResult: Codable, Equatable, Sendable {
-  public static let currentVersion = 1
+  public static let currentVersion = 2
 
   /// One layer at one precision: `OutputComparison`'s figures plus the task metric.
   public struct Entry: Codable, Equatable, Sendable {
@@ -28,6 +28,8 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     public var params: Int
     /// Candidate precision (fp16, int8, int4) → its damage when this layer alone is quantized.
     public var sensitivity: [String: Entry]
+    /// Curvature of the distillation loss in this layer's weights (`analyze --hessian`).
+    public var hessian: Hessian?
 
     public init(index: Int, name: String, op: String, params: Int, sensitivity: [String: Entry] = [:]) {
       self.index = index
@@ -36,6 +38,52 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       self.params = params
       self.sensitivity = sensitivity
     }
+  }
+
+  /// HAWQ-V2 figures of one layer.
+  public struct Hessian: Codable, Equatable, Sendable {
+    /// Hutchinson estimate of Tr(H) over the layer's weights, its 95% interval half-width and
+    /// the number of Rademacher samples it averages.
+    public var trace: Double
+    public var ci95: Double
+    public var samples: Int
+    /// Largest eigenvalue of the layer's Hessian block (Lanczos).
+    public var topEigenvalue: Double?
+    /// Ω = Tr(H)/n · ‖Q(W) − W‖² per candidate precision.
+    public var score: [String: Double]
+    /// The layer-local proxy: Tr of the layer-input Gram matrix (the Hessian of the layer's
+    /// output reconstruction error) per weight, and the same Ω form with it.
+    public var gramTrace: Double?
+    public var gramScore: [String: Double]?
+
+    enum CodingKeys: String, CodingKey {
+      case trace, ci95, samples, score
+      case topEigenvalue = "top_eigenvalue"
+      case gramTrace = "gram_trace"
+      case gramScore = "gram_score"
+    }
+
+    public init(trace: Double, ci95: Double, samples: Int, topEigenvalue: Double?, score: [String: Double],
+                gramTrace: Double? = nil, gramScore: [String: Double]? = nil) {
+      self.trace = trace
+      self.ci95 = ci95
+      self.samples = samples
+      self.topEigenvalue = topEigenvalue
+      self.score = score
+      self.gramTrace = gramTrace
+      self.gramScore = gramScore
+    }
+  }
+
+  /// How well a proxy ranks the layers like the measured damage does.
+  public struct Correlation: Codable, Equatable, Sendable {
+    /// hessian_score, hessian_trace, top_eigenvalue or gram_score.
+    public var proxy: String
+    public var precision: String
+    /// The measured damage it is ranked against (kl).
+    public var measure: String
+    public var spearman: Double
+    public var layers: Int
   }
 
   public var version: Int
@@ -49,6 +97,9 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
   /// "k/n" when this is one shard of a split sweep.
   public var shard: String?
   public var layers: [Layer]
+  /// Samples the Hessian was estimated on, and each proxy's rank correlation with the damage.
+  public var hessianSamples: Int?
+  public var correlations: [Correlation]?
 
   public init(model: String, modelSHA256: String, candidates: [String], samples: Int, layers: [Layer]) {
     version = Self.currentVersion
@@ -76,6 +127,7 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     var seen = Set<String>()
     first.layers = parts.flatMap(\.layers).filter { seen.insert($0.name).inserted }.sorted { $0.index < $1.index }
     first.shard = nil
+    first.correlate()
     return first
   }
 }

@@ -18,6 +18,13 @@ struct AnalyzeCommand: ParsableCommand {
   @Option(help: "Sweep only shard k of n (1-based, layers dealt round-robin), e.g. 2/4; join with `mixprec merge`.") var shard: String?
   @Option(help: "Where to write the analysis.") var out: String
   @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
+  @Flag(help: "Also estimate each layer's Hessian trace (Hutchinson), top eigenvalue (Lanczos) and HAWQ-V2 score, and rank-correlate them with the measured damage.")
+  var hessian = false
+  @Option(help: "Calibration samples the Hessian is estimated on.") var hessianSamples: Int = 32
+  @Option(help: "Hutchinson stops when no layer's running mean moves by more than this (relative).") var traceTolerance: Double = 0.01
+  @Option(help: "Most Hutchinson iterations.") var traceIterations: Int = 64
+  @Option(help: "Lanczos steps per layer for the top eigenvalue.") var lanczosSteps: Int = 10
+  @Option(help: "Seed of the random vectors (same seed, same figures).") var seed: UInt64 = 0
 
   func run() throws {
     let precisions = try candidates.split(separator: ",").map { s -> Precision in
@@ -26,7 +33,9 @@ struct AnalyzeCommand: ParsableCommand {
       }
       return p
     }
-    guard samples > 0, batch > 0 else { throw CLIError("--samples and --batch must be positive") }
+    guard samples > 0, batch > 0, hessianSamples > 0, traceIterations > 0, lanczosSteps > 0, traceTolerance > 0 else {
+      throw CLIError("--samples, --batch, --hessian-samples, --trace-iterations, --lanczos-steps and --trace-tolerance must be positive")
+    }
     try requireOutputFolder(out, option: "--out")
     var part: (k: Int, n: Int)? = nil
     if let shard {
@@ -40,7 +49,7 @@ struct AnalyzeCommand: ParsableCommand {
     let feeds = folder.tensors.mapValues { $0.rows(0..<count) }
     var calibrator = Calibrator(session: session)
     progress("calibrating on \(calib)")
-    try calibrator.observe(folder.tensors, batch: batch)
+    try calibrator.observe(folder.tensors, batch: batch, grams: hessian)
     let all = session.graph.layers.map(\.name)
     let names = part.map { p in all.enumerated().filter { $0.offset % p.n == p.k - 1 }.map(\.element) } ?? all
     // The task metric on the same samples when the folder has labels.
@@ -56,18 +65,51 @@ struct AnalyzeCommand: ParsableCommand {
       taskName = "ctc_exact_match"
     }
     let sweep = SensitivitySweep(candidates: precisions)
-    let swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names, task: task, progress: progress)
-    let layers = swept.layers
+    var sweepBar: ProgressBar? = nil
+    let swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names, task: task) { done, total, line in
+      if sweepBar == nil { sweepBar = ProgressBar("sweep", total: total, unit: "layers") }
+      sweepBar!.update(done, line)
+    }
+    var layers = swept.layers
+    var hessianCount: Int? = nil
+    if hessian {
+      let count = min(hessianSamples, folder.tensors.values.first?.shape.first ?? 0)
+      hessianCount = count
+      var estimator = HessianEstimator(seed: seed)
+      estimator.tolerance = traceTolerance
+      estimator.maxIterations = traceIterations
+      estimator.lanczosSteps = lanczosSteps
+      var analysis = HessianAnalysis(estimator: estimator, candidates: precisions)
+      analysis.batch = batch
+      var bars: [String: ProgressBar] = [:]
+      let figures = try analysis.run(
+        session: session, feeds: folder.tensors.mapValues { $0.rows(0..<count) }, layers: layers.map(\.name),
+        grams: calibrator.grams
+      ) { phase, done, total, detail in
+        if bars[phase] == nil {
+          bars.values.forEach { $0.finish() }
+          bars[phase] = ProgressBar(phase, total: total, unit: phase == "lanczos" ? "layers" : "iterations")
+        }
+        bars[phase]!.update(done, detail)
+      }
+      bars.values.forEach { $0.finish() }
+      for i in layers.indices { layers[i].hessian = figures[layers[i].name] }
+    }
     var result = AnalysisResult(
       model: URL(fileURLWithPath: model).lastPathComponent, modelSHA256: try sha256Hex(ofFile: model),
       candidates: precisions.map(\.rawValue), samples: count, layers: layers)
     result.shard = shard
     result.taskMetric = taskName
     result.taskReference = task?(swept.reference)
+    result.hessianSamples = hessianCount
+    result.correlate()
     try result.write(to: URL(fileURLWithPath: out))
     print("\(layers.count) layers × \(precisions.count) candidates on \(count) samples -> \(out)")
     let worst = layers.compactMap { l in l.sensitivity[precisions.last!.rawValue].map { (l.name, $0.kl) } }.sorted { $0.1 > $1.1 }.prefix(5)
     for (name, kl) in worst { print(String(format: "  most sensitive at %@: %@ (KL %.4g)", precisions.last!.rawValue, name, kl)) }
+    for c in result.correlations ?? [] where c.precision == precisions.last!.rawValue {
+      print(String(format: "  Spearman(%@, measured KL at %@) = %.3f over %d layers", c.proxy, c.precision, c.spearman, c.layers))
+    }
   }
 }
 

@@ -1,0 +1,158 @@
+import Execution
+import GraphIR
+import Kernels
+import TensorCore
+
+/// Gradient of Conv (1-D/2-D, groups, strides, pads, dilations): per image and group
+///
+///     dW_g += dY_g · colᵀ        dcol = W_gᵀ · dY_g  → col2im into dX       db += Σ dY
+///
+/// with `col` the im2col unfolding of the input; depthwise convolutions run direct loops.
+enum ConvVJPs {
+  static let rules: [String: VJP] = ["Conv": { c in try conv(c) }]
+
+  static func conv(_ c: VJPContext) throws -> [[Float]?] {
+    let x = try c.floats(0), w = try c.floats(1)
+    let xs = c.shape(0), ws = c.shape(1)
+    let win = try ConvWindow(node: c.node, input: xs, weight: ws)
+    let n = xs[0], ch = xs[1], oc = ws[0], icg = ws[1]
+    let group = c.node.int("group", default: 1)
+    let ocg = oc / group, plane = win.outH * win.outW, inPlane = win.inH * win.inW
+    let kk = icg * win.kH * win.kW
+    let g = c.grad
+    let needX = c.need(0), needW = c.need(1), needB = c.need(2)
+    var dx = needX ? [Float](repeating: 0, count: x.count) : []
+    // Per-chunk weight cotangents, summed in chunk order (deterministic).
+    let chunks = min(n, Parallel.cores)
+    let dwParts = UnsafeMutablePointer<Float>.allocate(capacity: needW ? max(chunks, 1) * w.count : 1)
+    dwParts.initialize(repeating: 0, count: needW ? max(chunks, 1) * w.count : 1)
+    defer { dwParts.deallocate() }
+    let depthwise = icg == 1 && group == ch && group > 1
+    x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in g.withUnsafeBufferPointer { pg in
+      dx.withUnsafeMutableBufferPointer { pdx in
+        let dxBase = needX ? pdx.baseAddress : nil
+        Parallel.forEach(chunks, costPerItem: 1 << 20) { chunk in
+          let images = (chunk * n / chunks)..<((chunk + 1) * n / chunks)
+          let dw: UnsafeMutablePointer<Float>? = needW ? dwParts + chunk * w.count : nil
+          var col = [Float](repeating: 0, count: depthwise ? 0 : kk * plane)
+          var dcol = col
+          for b in images {
+            if depthwise {
+              depthwiseBackward(x: px.baseAddress! + b * ch * inPlane, w: pw.baseAddress!, g: pg.baseAddress! + b * oc * plane,
+                dx: dxBase.map { $0 + b * ch * inPlane }, dw: dw, channels: ch, multiplier: ocg, win: win)
+              continue
+            }
+            for gi in 0..<group {
+              let src = px.baseAddress! + (b * ch + gi * icg) * inPlane
+              let dy = pg.baseAddress! + (b * oc + gi * ocg) * plane
+              let wg = pw.baseAddress! + gi * ocg * kk
+              col.withUnsafeMutableBufferPointer { pc in dcol.withUnsafeMutableBufferPointer { pdc in
+                let pointwise = win.kH == 1 && win.kW == 1 && win.strideH == 1 && win.strideW == 1 && win.padTop == 0
+                  && win.padLeft == 0 && win.outH == win.inH && win.outW == win.inW
+                if let dw {
+                  let colPtr: UnsafePointer<Float>
+                  if pointwise { colPtr = src } else { im2col(src, channels: icg, win: win, col: pc.baseAddress!); colPtr = UnsafePointer(pc.baseAddress!) }
+                  BLAS.sgemm(transB: true, m: ocg, n: kk, k: plane, a: dy, lda: plane, b: colPtr, ldb: plane,
+                    beta: 1, c: dw + gi * ocg * kk, ldc: kk)
+                }
+                if let dxBase, needX {
+                  let target = dxBase + (b * ch + gi * icg) * inPlane
+                  if pointwise {
+                    BLAS.sgemm(transA: true, m: kk, n: plane, k: ocg, a: wg, lda: kk, b: dy, ldb: plane, beta: 1, c: target, ldc: plane)
+                  } else {
+                    BLAS.sgemm(transA: true, m: kk, n: plane, k: ocg, a: wg, lda: kk, b: dy, ldb: plane, c: pdc.baseAddress!, ldc: plane)
+                    col2imAdd(pdc.baseAddress!, channels: icg, win: win, into: target)
+                  }
+                }
+              } }
+            }
+          }
+        }
+      }
+    } } }
+    var dw: [Float]? = nil
+    if needW {
+      var sum = Array(UnsafeBufferPointer(start: dwParts, count: w.count))
+      for p in 1..<max(chunks, 1) { for i in 0..<sum.count { sum[i] += dwParts[p * w.count + i] } }
+      dw = sum
+    }
+    var db: [Float]? = nil
+    if needB {
+      var s = [Float](repeating: 0, count: oc)
+      for b in 0..<n { for o in 0..<oc { let base = (b * oc + o) * plane; var a: Float = 0; for i in 0..<plane { a += g[base + i] }; s[o] += a } }
+      db = s
+    }
+    return [needX ? dx : nil, dw, db]
+  }
+
+  /// Input row (or nil when in padding) of output row `oh`, kernel row `kh`.
+  @inline(__always)
+  static func inputIndex(_ o: Int, _ k: Int, stride: Int, pad: Int, dil: Int, size: Int) -> Int? {
+    let i = o * stride - pad + k * dil
+    return i >= 0 && i < size ? i : nil
+  }
+
+  /// `(channels·kH·kW) × (outH·outW)` unfolding of `channels` input planes.
+  static func im2col(_ x: UnsafePointer<Float>, channels: Int, win: ConvWindow, col: UnsafeMutablePointer<Float>) {
+    let plane = win.outH * win.outW
+    for row in 0..<(channels * win.kH * win.kW) {
+      let kw = row % win.kW, kh = (row / win.kW) % win.kH, chn = row / (win.kW * win.kH)
+      let src = x + chn * win.inH * win.inW, dst = col + row * plane
+      for oh in 0..<win.outH {
+        guard let ih = inputIndex(oh, kh, stride: win.strideH, pad: win.padTop, dil: win.dilH, size: win.inH) else {
+          (dst + oh * win.outW).update(repeating: 0, count: win.outW)
+          continue
+        }
+        for ow in 0..<win.outW {
+          let iw = ow * win.strideW - win.padLeft + kw * win.dilW
+          dst[oh * win.outW + ow] = iw >= 0 && iw < win.inW ? src[ih * win.inW + iw] : 0
+        }
+      }
+    }
+  }
+
+  /// The adjoint of `im2col`: adds every column entry back onto the input position it came from.
+  static func col2imAdd(_ col: UnsafePointer<Float>, channels: Int, win: ConvWindow, into x: UnsafeMutablePointer<Float>) {
+    let plane = win.outH * win.outW
+    for row in 0..<(channels * win.kH * win.kW) {
+      let kw = row % win.kW, kh = (row / win.kW) % win.kH, chn = row / (win.kW * win.kH)
+      let dst = x + chn * win.inH * win.inW, src = col + row * plane
+      for oh in 0..<win.outH {
+        guard let ih = inputIndex(oh, kh, stride: win.strideH, pad: win.padTop, dil: win.dilH, size: win.inH) else { continue }
+        for ow in 0..<win.outW {
+          let iw = ow * win.strideW - win.padLeft + kw * win.dilW
+          if iw >= 0 && iw < win.inW { dst[ih * win.inW + iw] += src[oh * win.outW + ow] }
+        }
+      }
+    }
+  }
+
+  /// One image of a depthwise convolution (output channel o reads input channel o / multiplier).
+  static func depthwiseBackward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                                dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
+                                channels: Int, multiplier: Int, win: ConvWindow) {
+    let taps = win.kH * win.kW, plane = win.outH * win.outW, inPlane = win.inH * win.inW
+    for o in 0..<(channels * multiplier) {
+      let src = x + (o / multiplier) * inPlane, dy = g + o * plane
+      for kh in 0..<win.kH {
+        for kw in 0..<win.kW {
+          let tap = o * taps + kh * win.kW + kw
+          let wv = w[tap]
+          var acc: Float = 0
+          for oh in 0..<win.outH {
+            guard let ih = inputIndex(oh, kh, stride: win.strideH, pad: win.padTop, dil: win.dilH, size: win.inH) else { continue }
+            let row = ih * win.inW
+            for ow in 0..<win.outW {
+              let iw = ow * win.strideW - win.padLeft + kw * win.dilW
+              guard iw >= 0 && iw < win.inW else { continue }
+              let gv = dy[oh * win.outW + ow]
+              acc += gv * src[row + iw]
+              if let dx { dx[(o / multiplier) * inPlane + row + iw] += gv * wv }
+            }
+          }
+          if let dw { dw[tap] += acc }
+        }
+      }
+    }
+  }
+}

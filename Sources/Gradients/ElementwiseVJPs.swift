@@ -1,0 +1,104 @@
+import Foundation
+import GraphIR
+import TensorCore
+
+/// Gradients of the element-wise ops: broadcasting arithmetic, Pow with a constant exponent,
+/// unary math and the activations (HardSigmoid and HardSwish included).
+enum ElementwiseVJPs {
+  static let rules: [String: VJP] = {
+    var r: [String: VJP] = [
+      "Add": { c in try binary(c) { g, _, _ in (g, g) } },
+      "Sub": { c in try binary(c) { g, _, _ in (g, -g) } },
+      "Mul": { c in try binary(c) { g, a, b in (g * b, g * a) } },
+      "Div": { c in try binary(c) { g, a, b in (g / b, -g * a / (b * b)) } },
+      "Pow": { c in
+        if c.need(1) { throw c.unsupported("with respect to the exponent (only constant exponents)") }
+        return try binary(c) { g, a, b in (b == 2 ? 2 * a * g : g * b * powf(a, b - 1), 0) }
+      },
+      "Clip": { c in
+        var lo: Float = -.infinity, hi: Float = .infinity
+        if c.opset < 11 {
+          lo = c.node.float("min", default: -.infinity)
+          hi = c.node.float("max", default: .infinity)
+        } else {
+          if let m = c.inputs.count > 1 ? c.inputs[1] : nil, m.count == 1 { lo = m.asFloats()[0] }
+          if let m = c.inputs.count > 2 ? c.inputs[2] : nil, m.count == 1 { hi = m.asFloats()[0] }
+        }
+        return try unary(c) { x, _ in x > lo && x < hi ? 1 : 0 }
+      },
+      "LeakyRelu": { c in
+        let a = c.node.float("alpha", default: 0.01)
+        return try unary(c) { x, _ in x < 0 ? a : 1 }
+      },
+      "Elu": { c in
+        let a = c.node.float("alpha", default: 1)
+        return try unary(c) { x, y in x < 0 ? y + a : 1 }
+      },
+      "HardSigmoid": { c in
+        let a = c.node.float("alpha", default: 0.2), b = c.node.float("beta", default: 0.5)
+        return try unary(c) { x, _ in let t = a * x + b; return t > 0 && t < 1 ? a : 0 }
+      },
+      "Gelu": { c in
+        if c.node.string("approximate") == "tanh" {
+          let k = Float((2 / Double.pi).squareRoot())
+          return try unary(c) { x, _ in
+            let u = k * (x + 0.044715 * x * x * x), t = tanhf(u)
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
+          }
+        }
+        return try unary(c) { x, _ in
+          0.5 * (1 + erff(x * Float(0.5.squareRoot()))) + x * expf(-0.5 * x * x) * Float(1 / (2 * Double.pi).squareRoot())
+        }
+      },
+    ]
+    let simple: [String: @Sendable (Float, Float) -> Float] = [
+      "Relu": { x, _ in x > 0 ? 1 : 0 },
+      "Sigmoid": { _, y in y * (1 - y) },
+      "Tanh": { _, y in 1 - y * y },
+      "Exp": { _, y in y },
+      "Log": { x, _ in 1 / x },
+      "Sqrt": { _, y in 0.5 / y },
+      "Neg": { _, _ in -1 },
+      "Abs": { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) },
+      "Reciprocal": { _, y in -y * y },
+      "Erf": { x, _ in Float(2 / Double.pi.squareRoot()) * expf(-x * x) },
+      "Sin": { x, _ in cosf(x) },
+      "Cos": { x, _ in -sinf(x) },
+      "Softplus": { x, _ in 1 / (1 + expf(-x)) },
+      "HardSwish": { x, _ in x < -3 ? 0 : (x > 3 ? 1 : (2 * x + 3) / 6) },
+      "Identity": { _, _ in 1 },
+      "Dropout": { _, _ in 1 },
+    ]
+    for (op, d) in simple { r[op] = { c in try unary(c, d) } }
+    r["Cast"] = { c in
+      guard let to = c.outputs.first, to.dtype.isFloatingPoint, c.inputs.first??.dtype.isFloatingPoint == true else {
+        throw c.unsupported("through a cast to or from a non-floating type")
+      }
+      return [c.grad]
+    }
+    return r
+  }()
+
+  /// dx = dy · f′(x, y) for an op of one floating input.
+  static func unary(_ c: VJPContext, _ derivative: (Float, Float) -> Float) throws -> [[Float]?] {
+    let x = try c.floats(0)
+    guard case .float(let y) = c.outputs[0].storage else { throw c.unsupported("for a non-floating output") }
+    let g = c.grad
+    var dx = [Float](repeating: 0, count: x.count)
+    for i in 0..<x.count { dx[i] = g[i] * derivative(x[i], y[i]) }
+    return [dx] + [[Float]?](repeating: nil, count: max(c.inputs.count - 1, 0))
+  }
+
+  /// Cotangents of a broadcasting binary op: `partials(g, a, b)` gives (g·∂f/∂a, g·∂f/∂b) at one
+  /// output position; each is summed back onto its operand's shape.
+  static func binary(_ c: VJPContext, _ partials: (Float, Float, Float) -> (Float, Float)) throws -> [[Float]?] {
+    let a = try c.floats(0), b = try c.floats(1)
+    let out = c.outputs[0].shape
+    let av = broadcasted(a, c.shape(0), to: out), bv = broadcasted(b, c.shape(1), to: out)
+    let g = c.grad
+    var ga = [Float](repeating: 0, count: g.count), gb = ga
+    for i in 0..<g.count { (ga[i], gb[i]) = partials(g[i], av[i], bv[i]) }
+    return [c.need(0) ? unbroadcast(ga, from: out, to: c.shape(0)) : nil,
+            c.need(1) ? unbroadcast(gb, from: out, to: c.shape(1)) : nil]
+  }
+}

@@ -1,0 +1,53 @@
+import Execution
+import Gradients
+import GraphIR
+import Quantizers
+import TensorCore
+
+/// The `--hessian` half of `analyze`: traces, top eigenvalues, HAWQ-V2 scores and the Gram proxy
+/// for every layer the curvature model differentiates.
+public struct HessianAnalysis {
+  public var estimator: HessianEstimator
+  public var candidates: [Precision]
+  public var batch = 32
+
+  public init(estimator: HessianEstimator, candidates: [Precision]) {
+    self.estimator = estimator
+    self.candidates = candidates
+  }
+
+  /// - Parameters:
+  ///   - grams: Gram collectors by layer name (the calibrator's), for the layer-local proxy.
+  ///   - progress: (phase, step done, steps, detail).
+  public func run(session: Session, feeds: [String: Tensor], layers names: [String]? = nil,
+                  grams: [String: GramCollector] = [:],
+                  progress: (String, Int, Int, String) -> Void = { _, _, _, _ in }) throws -> [String: AnalysisResult.Hessian] {
+    let model = try CurvatureModel(session: session, feeds: feeds, layers: names, batch: batch)
+    let e = estimator
+    let traces = try e.traces(model) { i, change in
+      progress("hutchinson", i, e.maxIterations, change.isFinite ? String(format: "largest relative change %.3g", change) : "")
+    }
+    var done = 0
+    let top = try e.topEigenvalues(model) { name in
+      done += 1
+      progress("lanczos", done, model.layers.count, name)
+    }
+    let g = session.graph
+    let nodes = Dictionary(g.layers.map { ($0.name, g.nodes[$0.nodeIndex]) }, uniquingKeysWith: { a, _ in a })
+    var out: [String: AnalysisResult.Hessian] = [:]
+    for l in model.layers {
+      guard let t = traces[l.name], let node = nodes[l.name], let w = model.weights[l.weight] else { continue }
+      let perWeight = t.mean / Double(w.count)
+      var score: [String: Double] = [:], gramScore: [String: Double] = [:]
+      let gramTrace = grams[l.name].map(ProxyScores.gramTrace)
+      for p in candidates {
+        let err = ProxyScores.quantizationError(w, node: node, precision: p)
+        score[p.rawValue] = perWeight * err
+        if let gramTrace { gramScore[p.rawValue] = gramTrace * err }
+      }
+      out[l.name] = AnalysisResult.Hessian(trace: t.mean, ci95: t.ci95, samples: t.samples, topEigenvalue: top[l.name],
+        score: score, gramTrace: gramTrace, gramScore: gramTrace == nil ? nil : gramScore)
+    }
+    return out
+  }
+}

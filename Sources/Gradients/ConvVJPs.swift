@@ -128,26 +128,47 @@ enum ConvVJPs {
   }
 
   /// One image of a depthwise convolution (output channel o reads input channel o / multiplier).
+  /// Per tap, the output columns whose input column is inside the image form one run, so the
+  /// inner loops are straight multiply-adds.
   static func depthwiseBackward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, g: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
                                 channels: Int, multiplier: Int, win: ConvWindow) {
     let taps = win.kH * win.kW, plane = win.outH * win.outW, inPlane = win.inH * win.inW
+    let sw = win.strideW
     for o in 0..<(channels * multiplier) {
       let src = x + (o / multiplier) * inPlane, dy = g + o * plane
+      let dxPlane = dx.map { $0 + (o / multiplier) * inPlane }
       for kh in 0..<win.kH {
         for kw in 0..<win.kW {
           let tap = o * taps + kh * win.kW + kw
           let wv = w[tap]
+          let off = kw * win.dilW - win.padLeft
+          // Valid output columns: 0 ≤ ow·stride + off < inW.
+          let lo = off >= 0 ? 0 : min((-off + sw - 1) / sw, win.outW)
+          let hi = max(min(win.inW - off > 0 ? (win.inW - off - 1) / sw + 1 : 0, win.outW), lo)
           var acc: Float = 0
           for oh in 0..<win.outH {
             guard let ih = inputIndex(oh, kh, stride: win.strideH, pad: win.padTop, dil: win.dilH, size: win.inH) else { continue }
-            let row = ih * win.inW
-            for ow in 0..<win.outW {
-              let iw = ow * win.strideW - win.padLeft + kw * win.dilW
-              guard iw >= 0 && iw < win.inW else { continue }
-              let gv = dy[oh * win.outW + ow]
-              acc += gv * src[row + iw]
-              if let dx { dx[(o / multiplier) * inPlane + row + iw] += gv * wv }
+            let gRow = dy + oh * win.outW, xRow = src + ih * win.inW + off
+            if let dxPlane {
+              let dRow = dxPlane + ih * win.inW + off
+              if sw == 1 {
+                // Four partial sums so the dot product pipelines (and vectorizes).
+                var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+                var ow = lo
+                while ow + 4 <= hi {
+                  a0 += gRow[ow] * xRow[ow]; a1 += gRow[ow + 1] * xRow[ow + 1]
+                  a2 += gRow[ow + 2] * xRow[ow + 2]; a3 += gRow[ow + 3] * xRow[ow + 3]
+                  ow += 4
+                }
+                while ow < hi { a0 += gRow[ow] * xRow[ow]; ow += 1 }
+                acc += (a0 + a1) + (a2 + a3)
+                for ow in lo..<hi { dRow[ow] += gRow[ow] * wv }
+              } else {
+                for ow in lo..<hi { let gv = gRow[ow]; acc += gv * xRow[ow * sw]; dRow[ow * sw] += gv * wv }
+              }
+            } else {
+              for ow in lo..<hi { acc += gRow[ow] * xRow[ow * sw] }
             }
           }
           if let dw { dw[tap] += acc }

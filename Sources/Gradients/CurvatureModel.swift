@@ -18,8 +18,17 @@ public final class CurvatureModel {
   struct Batch {
     var graph: ReverseGraph
     var feeds: [String: Tensor]
-    var reference: ReverseGraph.Trace
+    /// The FP32 forward pass, kept while the traces fit `traceBudget`, else re-run on use.
+    var kept: ReverseGraph.Trace?
     var probabilities: [Float]
+  }
+
+  /// Floats of forward values kept between uses (4 bytes each): 2^28 = 1 GiB.
+  public static let traceBudget = 1 << 28
+
+  func reference(_ b: Batch) throws -> ReverseGraph.Trace {
+    if let t = b.kept { return t }
+    return try b.graph.forward(b.feeds, until: logits)
   }
 
   /// - Parameters:
@@ -36,7 +45,7 @@ public final class CurvatureModel {
     let output = canonical.outputs[0].name
     var logitsName = output
     var built: [Batch] = []
-    var rowLength = 1, rows = 0
+    var rowLength = 1, rows = 0, keptFloats = 0
     var graphs: [[Int]: ReverseGraph] = [:]
     for start in stride(from: 0, to: count, by: max(batch, 1)) {
       let part = feeds.mapValues { $0.rows(start..<min(start + batch, count)) }
@@ -54,7 +63,9 @@ public final class CurvatureModel {
       }
       rowLength = last
       rows += zv.count / last
-      built.append(Batch(graph: rg, feeds: part, reference: trace, probabilities: DistillationLoss.softmax(zv, rowLength: last)))
+      keptFloats += trace.values.values.reduce(0) { $0 + $1.count }
+      built.append(Batch(graph: rg, feeds: part, kept: keptFloats <= Self.traceBudget ? trace : nil,
+        probabilities: DistillationLoss.softmax(zv, rowLength: last)))
     }
     logits = logitsName
     batches = built
@@ -83,7 +94,7 @@ public final class CurvatureModel {
     var sum: [String: [Float]] = [:]
     let params = Set(layers.map(\.weight))
     for b in batches {
-      let trace = replaced.isEmpty ? b.reference : try b.graph.forward(b.feeds, overrides: replaced, until: logits)
+      let trace = replaced.isEmpty ? try reference(b) : try b.graph.forward(b.feeds, overrides: replaced, until: logits)
       let (l, g) = loss.value(logits: trace[logits]!.floats, reference: b.probabilities)
       total += l
       accumulate(&sum, try b.graph.backward(trace, seeds: [logits: g], parameters: params))
@@ -101,6 +112,7 @@ public final class CurvatureModel {
   public func hessianProduct(_ d: [String: [Float]], step h: Float) throws -> [String: [Float]] {
     var sum: [String: [Float]] = [:]
     for b in batches {
+      let base = try reference(b)
       let g = b.graph.graph
       let start = g.nodes.firstIndex { n in n.inputs.contains { d[$0] != nil } } ?? 0
       func shifted(_ sign: Float) throws -> [Float] {
@@ -110,13 +122,13 @@ public final class CurvatureModel {
           let wv = w.floats
           o[name] = Tensor(shape: w.shape, floats: (0..<wv.count).map { wv[$0] + sign * h * dv[$0] })
         }
-        return try b.graph.forward(b.feeds, overrides: o, until: logits, start: start, base: b.reference)[logits]!.floats
+        return try b.graph.forward(b.feeds, overrides: o, until: logits, start: start, base: base)[logits]!.floats
       }
       let plus = try shifted(1), minus = try shifted(-1)
       let inv = 1 / (2 * h)
       let jd = (0..<plus.count).map { (plus[$0] - minus[$0]) * inv }
       let seed = loss.hessianProduct(reference: b.probabilities, jd)
-      accumulate(&sum, try b.graph.backward(b.reference, seeds: [logits: seed], parameters: Set(d.keys)))
+      accumulate(&sum, try b.graph.backward(base, seeds: [logits: seed], parameters: Set(d.keys)))
     }
     return sum
   }
@@ -140,7 +152,7 @@ public final class CurvatureModel {
         for k in 0..<c { dot += p[base + k].squareRoot() * r[base + k] }
         for k in 0..<c { seed[base + k] = (p[base + k].squareRoot() * r[base + k] - p[base + k] * dot) * scale }
       }
-      let g = try b.graph.backward(b.reference, seeds: [logits: seed], parameters: params)
+      let g = try b.graph.backward(try reference(b), seeds: [logits: seed], parameters: params)
       for l in layers { out[l.name, default: 0] += g[l.weight]!.reduce(0.0) { $0 + Double($1) * Double($1) } }
     }
     return out

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import GraphIR
 import TensorCore
 
@@ -7,8 +8,8 @@ import TensorCore
 enum ElementwiseVJPs {
   static let rules: [String: VJP] = {
     var r: [String: VJP] = [
-      "Add": { c in try binary(c) { g, _, _ in (g, g) } },
-      "Sub": { c in try binary(c) { g, _, _ in (g, -g) } },
+      "Add": { c in additive(c, sign: 1) },
+      "Sub": { c in additive(c, sign: -1) },
       "Mul": { c in try binary(c) { g, a, b in (g * b, g * a) } },
       "Div": { c in try binary(c) { g, a, b in (g / b, -g * a / (b * b)) } },
       "Pow": { c in
@@ -51,25 +52,23 @@ enum ElementwiseVJPs {
         }
       },
     ]
-    let simple: [String: @Sendable (Float, Float) -> Float] = [
-      "Relu": { x, _ in x > 0 ? 1 : 0 },
-      "Sigmoid": { _, y in y * (1 - y) },
-      "Tanh": { _, y in 1 - y * y },
-      "Exp": { _, y in y },
-      "Log": { x, _ in 1 / x },
-      "Sqrt": { _, y in 0.5 / y },
-      "Neg": { _, _ in -1 },
-      "Abs": { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) },
-      "Reciprocal": { _, y in -y * y },
-      "Erf": { x, _ in Float(2 / Double.pi.squareRoot()) * expf(-x * x) },
-      "Sin": { x, _ in cosf(x) },
-      "Cos": { x, _ in -sinf(x) },
-      "Softplus": { x, _ in 1 / (1 + expf(-x)) },
-      "HardSwish": { x, _ in x < -3 ? 0 : (x > 3 ? 1 : (2 * x + 3) / 6) },
-      "Identity": { _, _ in 1 },
-      "Dropout": { _, _ in 1 },
-    ]
-    for (op, d) in simple { r[op] = { c in try unary(c, d) } }
+    // Each derivative is a closure literal at its call, so `unary` is specialized per op.
+    r["Relu"] = { c in try unary(c) { x, _ in x > 0 ? 1 : 0 } }
+    r["Sigmoid"] = { c in try unary(c) { _, y in y * (1 - y) } }
+    r["Tanh"] = { c in try unary(c) { _, y in 1 - y * y } }
+    r["Exp"] = { c in try unary(c) { _, y in y } }
+    r["Log"] = { c in try unary(c) { x, _ in 1 / x } }
+    r["Sqrt"] = { c in try unary(c) { _, y in 0.5 / y } }
+    r["Neg"] = { c in try unary(c) { _, _ in -1 } }
+    r["Abs"] = { c in try unary(c) { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) } }
+    r["Reciprocal"] = { c in try unary(c) { _, y in -y * y } }
+    r["Erf"] = { c in try unary(c) { x, _ in Float(2 / Double.pi.squareRoot()) * expf(-x * x) } }
+    r["Sin"] = { c in try unary(c) { x, _ in cosf(x) } }
+    r["Cos"] = { c in try unary(c) { x, _ in -sinf(x) } }
+    r["Softplus"] = { c in try unary(c) { x, _ in 1 / (1 + expf(-x)) } }
+    r["HardSwish"] = { c in try unary(c) { x, _ in x < -3 ? 0 : (x > 3 ? 1 : (2 * x + 3) / 6) } }
+    r["Identity"] = { c in [c.grad] }
+    r["Dropout"] = { c in [c.grad] + [[Float]?](repeating: nil, count: max(c.inputs.count - 1, 0)) }
     r["Cast"] = { c in
       guard let to = c.outputs.first, to.dtype.isFloatingPoint, c.inputs.first??.dtype.isFloatingPoint == true else {
         throw c.unsupported("through a cast to or from a non-floating type")
@@ -79,14 +78,32 @@ enum ElementwiseVJPs {
     return r
   }()
 
-  /// dx = dy · f′(x, y) for an op of one floating input.
+  /// dx = dy · f′(x, y) for an op of one floating input (large tensors split over the cores).
+  @inline(__always)
   static func unary(_ c: VJPContext, _ derivative: (Float, Float) -> Float) throws -> [[Float]?] {
     let x = try c.floats(0)
     guard case .float(let y) = c.outputs[0].storage else { throw c.unsupported("for a non-floating output") }
     let g = c.grad
     var dx = [Float](repeating: 0, count: x.count)
-    for i in 0..<x.count { dx[i] = g[i] * derivative(x[i], y[i]) }
+    x.withUnsafeBufferPointer { px in y.withUnsafeBufferPointer { py in g.withUnsafeBufferPointer { pg in
+      dx.withUnsafeMutableBufferPointer { pd in
+        let xb = px.baseAddress, yb = py.baseAddress, gb = pg.baseAddress, db = pd.baseAddress
+        withoutActuallyEscaping(derivative) { f in
+          Parallel.forEachRange(x.count, costPerItem: 4, chunksPerThread: 1) { range in
+            guard let xb, let yb, let gb, let db else { return }
+            for i in range { db[i] = gb[i] * f(xb[i], yb[i]) }
+          }
+        }
+      }
+    } } }
     return [dx] + [[Float]?](repeating: nil, count: max(c.inputs.count - 1, 0))
+  }
+
+  /// Add/Sub: each operand's cotangent is ±dy summed onto its shape.
+  static func additive(_ c: VJPContext, sign: Float) -> [[Float]?] {
+    let out = c.outputs[0].shape, g = c.grad
+    return [c.need(0) ? unbroadcast(g, from: out, to: c.shape(0)) : nil,
+            c.need(1) ? unbroadcast(sign == 1 ? g : g.map { -$0 }, from: out, to: c.shape(1)) : nil]
   }
 
   /// Cotangents of a broadcasting binary op: `partials(g, a, b)` gives (g·∂f/∂a, g·∂f/∂b) at one
@@ -96,8 +113,13 @@ enum ElementwiseVJPs {
     let out = c.outputs[0].shape
     let av = broadcasted(a, c.shape(0), to: out), bv = broadcasted(b, c.shape(1), to: out)
     let g = c.grad
-    var ga = [Float](repeating: 0, count: g.count), gb = ga
-    for i in 0..<g.count { (ga[i], gb[i]) = partials(g[i], av[i], bv[i]) }
+    var ga = [Float](repeating: 0, count: c.need(0) ? g.count : 0), gb = [Float](repeating: 0, count: c.need(1) ? g.count : 0)
+    switch (c.need(0), c.need(1)) {
+    case (true, true): for i in 0..<g.count { (ga[i], gb[i]) = partials(g[i], av[i], bv[i]) }
+    case (true, false): for i in 0..<g.count { ga[i] = partials(g[i], av[i], bv[i]).0 }
+    case (false, true): for i in 0..<g.count { gb[i] = partials(g[i], av[i], bv[i]).1 }
+    case (false, false): break
+    }
     return [c.need(0) ? unbroadcast(ga, from: out, to: c.shape(0)) : nil,
             c.need(1) ? unbroadcast(gb, from: out, to: c.shape(1)) : nil]
   }

@@ -90,7 +90,7 @@ public struct ReverseGraph: Sendable {
       for o in n.outputs where !parameters.contains(o) { grads[o] = nil }
       for (k, name) in n.inputs.enumerated() where needs[k] {
         guard k < inGrads.count, let g = inGrads[k] else { continue }
-        if var acc = grads[name] {
+        if var acc = grads.removeValue(forKey: name) {  // removed first: the sum is in place
           precondition(acc.count == g.count, "cotangent of '\(name)' changed size at node '\(n.name)'")
           for j in 0..<acc.count { acc[j] += g[j] }
           grads[name] = acc

@@ -58,9 +58,30 @@ public enum VJPRegistry {
   }()
 }
 
+/// When an operand of `shape`, broadcast to `out`, is constant over the trailing `inner` elements
+/// of every run (a scalar, a per-channel [N, C, 1, 1] or [C, 1, 1] operand of an NCHW tensor, …):
+/// (inner, operand count). Operand element for result position i is then (i / inner) % count.
+func trailingBroadcast(_ shape: [Int], to out: [Int]) -> (inner: Int, count: Int)? {
+  let padded = [Int](repeating: 1, count: out.count - shape.count) + shape
+  guard let lastKept = padded.lastIndex(where: { $0 != 1 }) else { return (out.reduce(1, *), 1) }
+  // Leading dims may be broadcast only as a whole prefix of 1s; dims up to lastKept must match.
+  let firstKept = padded.firstIndex(where: { $0 != 1 })!
+  for d in firstKept...lastKept where padded[d] != out[d] { return nil }
+  return (out[(lastKept + 1)...].reduce(1, *), padded.reduce(1, *))
+}
+
 /// Sums a cotangent of a broadcast result back onto an operand of shape `shape`.
 func unbroadcast(_ g: [Float], from out: [Int], to shape: [Int]) -> [Float] {
   if shape == out { return g }
+  if let (inner, count) = trailingBroadcast(shape, to: out) {
+    var r = [Float](repeating: 0, count: count)
+    for run in 0..<(g.count / max(inner, 1)) {
+      var s: Float = 0
+      for j in 0..<inner { s += g[run * inner + j] }
+      r[run % count] += s
+    }
+    return r
+  }
   let idx = Broadcast.indices(shape, to: out)
   var r = [Float](repeating: 0, count: shape.reduce(1, *))
   for i in 0..<g.count { r[idx[i]] += g[i] }
@@ -70,5 +91,11 @@ func unbroadcast(_ g: [Float], from out: [Int], to shape: [Int]) -> [Float] {
 /// Reads an operand of shape `shape` at every position of the broadcast result `out`.
 func broadcasted(_ v: [Float], _ shape: [Int], to out: [Int]) -> [Float] {
   if shape == out { return v }
+  if let (inner, count) = trailingBroadcast(shape, to: out) {
+    let n = out.reduce(1, *)
+    var r = [Float](repeating: 0, count: n)
+    for run in 0..<(n / max(inner, 1)) { let x = v[run % count]; for j in 0..<inner { r[run * inner + j] = x } }
+    return r
+  }
   return Broadcast.indices(shape, to: out).map { v[$0] }
 }

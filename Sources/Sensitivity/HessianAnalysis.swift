@@ -10,6 +10,9 @@ public struct HessianAnalysis {
   public var estimator: HessianEstimator
   public var candidates: [Precision]
   public var batch = 32
+  /// Samples (the first ones) the Lanczos eigenvalues run on: each layer needs its own
+  /// products, so this is the expensive part.
+  public var eigenSamples = 4
 
   public init(estimator: HessianEstimator, candidates: [Precision]) {
     self.estimator = estimator
@@ -21,17 +24,30 @@ public struct HessianAnalysis {
   ///   - progress: (phase, step done, steps, detail).
   public func run(session: Session, feeds: [String: Tensor], layers names: [String]? = nil,
                   grams: [String: GramCollector] = [:],
-                  progress: (String, Int, Int, String) -> Void = { _, _, _, _ in }) throws -> [String: AnalysisResult.Hessian] {
+                  progress: (String, Int, Int, String) -> Void = { _, _, _, _ in }) throws -> Output {
+    let clock = ContinuousClock()
+    var started = clock.now
+    var seconds: [String: Double] = [:]
+    func lap(_ phase: String) {
+      let d = clock.now - started
+      seconds[phase] = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+      started = clock.now
+    }
     let model = try CurvatureModel(session: session, feeds: feeds, layers: names, batch: batch)
     let e = estimator
     let traces = try e.traces(model) { i, change in
       progress("hutchinson", i, e.maxIterations, change.isFinite ? String(format: "largest relative change %.3g", change) : "")
     }
     var done = 0
-    let top = try e.topEigenvalues(model) { name in
+    lap("traces")
+    let count = feeds.values.first?.shape.first ?? 0
+    let small = count <= eigenSamples ? model
+      : try CurvatureModel(session: session, feeds: feeds.mapValues { $0.rows(0..<eigenSamples) }, layers: names, batch: batch)
+    let top = try e.topEigenvalues(small) { name in
       done += 1
       progress("lanczos", done, model.layers.count, name)
     }
+    lap("eigenvalues")
     let g = session.graph
     let nodes = Dictionary(g.layers.map { ($0.name, g.nodes[$0.nodeIndex]) }, uniquingKeysWith: { a, _ in a })
     var out: [String: AnalysisResult.Hessian] = [:]
@@ -48,6 +64,13 @@ public struct HessianAnalysis {
       out[l.name] = AnalysisResult.Hessian(trace: t.mean, ci95: t.ci95, samples: t.samples, topEigenvalue: top[l.name],
         score: score, gramTrace: gramTrace, gramScore: gramTrace == nil ? nil : gramScore)
     }
-    return out
+    return Output(figures: out, seconds: seconds)
+  }
+
+  public struct Output {
+    /// By layer name.
+    public var figures: [String: AnalysisResult.Hessian]
+    /// Wall time per phase ("traces", "eigenvalues").
+    public var seconds: [String: Double]
   }
 }

@@ -17,7 +17,7 @@ public struct HessianEstimator: Sendable {
   public var tolerance = 0.01
   public var minIterations = 8
   public var maxIterations = 64
-  public var lanczosSteps = 10
+  public var lanczosSteps = 8
   /// Finite-difference step of the logits' directional derivative, relative to each layer's
   /// weight RMS.
   public var relativeStep: Float = 1e-3

@@ -22,27 +22,43 @@ public struct OutputComparison: Codable, Equatable, Sendable {
 
   /// Compares `output` with `reference` (same shape).
   public static func of(_ output: Tensor, reference: Tensor) -> OutputComparison {
-    let a = reference.asFloats(), b = output.asFloats()
-    let classes = max(reference.shape.last ?? 1, 1), rows = a.count / classes
-    var signal = 0.0, noise = 0.0, ab = 0.0, bb = 0.0
-    for i in a.indices {
-      let x = Double(a[i]), y = Double(b[i])
-      signal += x * x
-      noise += (x - y) * (x - y)
-      ab += x * y
-      bb += y * y
+    var a = Accumulator()
+    a.add(output, reference: reference)
+    return a.result
+  }
+
+  /// The sums behind the figures, so batches can be compared one at a time and joined.
+  public struct Accumulator: Sendable {
+    var signal = 0.0, noise = 0.0, ab = 0.0, bb = 0.0, kl = 0.0
+    var agree = 0, rows = 0
+
+    public init() {}
+
+    public mutating func add(_ output: Tensor, reference: Tensor) {
+      let a = reference.asFloats(), b = output.asFloats()
+      let classes = max(reference.shape.last ?? 1, 1)
+      for i in a.indices {
+        let x = Double(a[i]), y = Double(b[i])
+        signal += x * x
+        noise += (x - y) * (x - y)
+        ab += x * y
+        bb += y * y
+      }
+      for r in 0..<(a.count / classes) {
+        let p = distribution(a[(r * classes)..<((r + 1) * classes)]), q = distribution(b[(r * classes)..<((r + 1) * classes)])
+        for c in 0..<classes where p[c] > 0 { kl += p[c] * log(p[c] / max(q[c], 1e-30)) }
+        if argmax(p) == argmax(q) { agree += 1 }
+        rows += 1
+      }
     }
-    var kl = 0.0, agree = 0
-    for r in 0..<rows {
-      let p = distribution(a[(r * classes)..<((r + 1) * classes)]), q = distribution(b[(r * classes)..<((r + 1) * classes)])
-      for c in 0..<classes where p[c] > 0 { kl += p[c] * log(p[c] / max(q[c], 1e-30)) }
-      if argmax(p) == argmax(q) { agree += 1 }
+
+    public var result: OutputComparison {
+      OutputComparison(
+        kl: rows > 0 ? kl / Double(rows) : 0,
+        sqnr: noise > 0 ? 10 * log10(signal / noise) : .infinity,
+        cosine: signal > 0 && bb > 0 ? ab / (signal * bb).squareRoot() : (signal == bb ? 1 : 0),
+        agreement: rows > 0 ? Double(agree) / Double(rows) : 1)
     }
-    return OutputComparison(
-      kl: rows > 0 ? kl / Double(rows) : 0,
-      sqnr: noise > 0 ? 10 * log10(signal / noise) : .infinity,
-      cosine: signal > 0 && bb > 0 ? ab / (signal * bb).squareRoot() : (signal == bb ? 1 : 0),
-      agreement: rows > 0 ? Double(agree) / Double(rows) : 1)
   }
 
   /// The row as probabilities: itself when it already is one, its softmax otherwise.

@@ -23,44 +23,61 @@ public struct SensitivitySweep {
 
   /// - Parameters:
   ///   - layers: the names to sweep (a shard), nil for all quantizable layers.
-  ///   - task: the task metric of a first-output tensor, when labels exist.
-  ///   - progress: (layers done, layers to do, a line about the last one).
+  ///   - task: the task metric's mean over the samples `range` of the calibration set given
+  ///     their first-output tensor, when labels exist.
+  ///   - progress: (layer passes done, layers × batches, a line about the last one).
+  ///
+  /// Batch by batch: the FP32 run of the batch keeps every value, each (layer, candidate) run
+  /// resumes at its layer from those values, and only the comparison sums are kept; memory is
+  /// one batch's activations whatever the sample count.
   public func run(
     session: Session, calibrator: Calibrator, feeds: [String: Tensor], layers names: [String]? = nil,
-    task: ((Tensor) -> Double)? = nil, progress: (Int, Int, String) -> Void = { _, _, _ in }
+    task: ((Tensor, Range<Int>) -> Double)? = nil, progress: (Int, Int, String) -> Void = { _, _, _ in }
   ) throws -> Result {
     let g = session.graph
     let output = g.outputs[0].name
-    // The FP32 run of every batch, every value kept: each quantized run resumes at its layer.
     let total = feeds.values.first?.shape.first ?? 0
     let slices = stride(from: 0, to: total, by: max(batch, 1)).map { $0..<min($0 + batch, total) }
-    let inputs = slices.map { r in feeds.mapValues { $0.rows(r) } }
-    let recorded = try inputs.map { try session.recordingRun($0) }
-    let reference = try concatenate(recorded.map { try requireOutput($0[output], output) })
     let uniform = try Dictionary(uniqueKeysWithValues: candidates.map { p in
       (p, try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: p, method: method, model: "", modelSHA256: ""))
     })
     let todo = g.layers.enumerated().filter { names?.contains($0.element.name) ?? true }
       .filter { QuantizedLayer.supports(g.nodes[$0.element.nodeIndex], in: g) }
-    var result: [AnalysisResult.Layer] = []
-    for (index, layer) in todo {
-      var entry = AnalysisResult.Layer(index: index, name: layer.name, op: layer.opType, params: layer.parameterCount)
-      for p in candidates {
+    // One session per (layer, candidate): only that layer quantized.
+    var mixed: [[Session]] = []
+    for (_, layer) in todo {
+      mixed.append(try candidates.map { p in
         var plan = uniform[p]!
         for i in plan.layers.indices where plan.layers[i].name != layer.name { plan.layers[i].precision = .fp32 }
-        let mixed = try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session))
-        let parts = try zip(inputs, recorded).map { x, known in
-          try requireOutput(mixed.run(x, resumingAt: layer.name, from: known)[output], output)
+        return try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session))
+      })
+    }
+    var sums = [[OutputComparison.Accumulator]](repeating: .init(repeating: .init(), count: candidates.count), count: todo.count)
+    var taskSums = [[Double]](repeating: .init(repeating: 0, count: candidates.count), count: todo.count)
+    var references: [Tensor] = []
+    for (b, range) in slices.enumerated() {
+      let x = feeds.mapValues { $0.rows(range) }
+      let known = try session.recordingRun(x)
+      let reference = try requireOutput(known[output], output)
+      references.append(reference)
+      for (i, (_, layer)) in todo.enumerated() {
+        for (c, _) in candidates.enumerated() {
+          let y = try requireOutput(mixed[i][c].run(x, resumingAt: layer.name, from: known)[output], output)
+          sums[i][c].add(y, reference: reference)
+          if let task { taskSums[i][c] += task(y, range) * Double(range.count) }
         }
-        let y = try concatenate(parts)
-        entry.sensitivity[p.rawValue] = AnalysisResult.Entry(.of(y, reference: reference), task: task?(y))
+        progress(b * todo.count + i + 1, slices.count * todo.count, "\(layer.name), samples \(range.lowerBound)..<\(range.upperBound)")
+      }
+    }
+    var result: [AnalysisResult.Layer] = []
+    for (i, (index, layer)) in todo.enumerated() {
+      var entry = AnalysisResult.Layer(index: index, name: layer.name, op: layer.opType, params: layer.parameterCount)
+      for (c, p) in candidates.enumerated() {
+        entry.sensitivity[p.rawValue] = AnalysisResult.Entry(sums[i][c].result, task: task == nil ? nil : taskSums[i][c] / Double(max(total, 1)))
       }
       result.append(entry)
-      progress(result.count, todo.count, "\(layer.name): " + candidates.map { p in
-        String(format: "%@ KL %.3g", p.rawValue, entry.sensitivity[p.rawValue]!.kl)
-      }.joined(separator: ", "))
     }
-    return Result(layers: result, reference: reference)
+    return Result(layers: result, reference: try concatenate(references))
   }
 
   private func concatenate(_ parts: [Tensor]) throws -> Tensor {

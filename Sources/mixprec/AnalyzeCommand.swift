@@ -20,21 +20,52 @@ struct AnalyzeCommand: ParsableCommand {
   @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
   @Flag(help: "Also estimate each layer's Hessian trace (Hutchinson), top eigenvalue (Lanczos) and HAWQ-V2 score, and rank-correlate them with the measured damage.")
   var hessian = false
-  @Option(help: "Calibration samples the Hessian is estimated on.") var hessianSamples: Int = 32
+  @Option(help: "Calibration samples the Hessian traces are estimated on.") var hessianSamples: Int = 16
   @Option(help: "Hutchinson stops when no layer's running mean moves by more than this (relative).") var traceTolerance: Double = 0.01
   @Option(help: "Most Hutchinson iterations.") var traceIterations: Int = 64
-  @Option(help: "Lanczos steps per layer for the top eigenvalue.") var lanczosSteps: Int = 10
+  @Option(help: "Lanczos steps per layer for the top eigenvalue.") var lanczosSteps: Int = 8
+  @Option(help: "Calibration samples (of the Hessian's) the top eigenvalues run on.") var eigenSamples: Int = 4
   @Option(help: "Seed of the random vectors (same seed, same figures).") var seed: UInt64 = 0
 
   func run() throws {
+    let summary = try analyze()
+    let result = summary.result, precisions = result.candidates
+    print("\(result.layers.count) layers × \(precisions.count) candidates on \(result.samples) samples -> \(out)")
+    let worst = result.layers.compactMap { l in l.sensitivity[precisions.last!].map { (l.name, $0.kl) } }.sorted { $0.1 > $1.1 }.prefix(5)
+    for (name, kl) in worst { print(String(format: "  most sensitive at %@: %@ (KL %.4g)", precisions.last!, name, kl)) }
+    for c in result.correlations ?? [] where c.precision == precisions.last! {
+      print(String(format: "  Spearman(%@, measured KL at %@) = %.3f over %d layers", c.proxy, c.precision, c.spearman, c.layers))
+    }
+    print("  " + summary.phases.map { String(format: "%@ %.1f s", $0.0, $0.1) }.joined(separator: ", ")
+      + String(format: "; peak memory %.0f MB", summary.peakMegabytes))
+  }
+
+  /// What one analysis measured about itself.
+  struct Summary {
+    var result: AnalysisResult
+    /// (phase, wall seconds) in order.
+    var phases: [(String, Double)]
+    var peakMegabytes: Double
+  }
+
+  func analyze() throws -> Summary {
+    let clock = ContinuousClock()
+    let begin = clock.now
+    var mark = begin
+    var phases: [(String, Double)] = []
+    func lap(_ name: String) {
+      let d = clock.now - mark
+      phases.append((name, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18))
+      mark = clock.now
+    }
     let precisions = try candidates.split(separator: ",").map { s -> Precision in
       guard let p = Precision(rawValue: String(s)), p != .fp32 else {
         throw CLIError("unknown candidate '\(s)'; use fp16, int8 and/or int4")
       }
       return p
     }
-    guard samples > 0, batch > 0, hessianSamples > 0, traceIterations > 0, lanczosSteps > 0, traceTolerance > 0 else {
-      throw CLIError("--samples, --batch, --hessian-samples, --trace-iterations, --lanczos-steps and --trace-tolerance must be positive")
+    guard samples > 0, batch > 0, hessianSamples > 0, eigenSamples > 0, traceIterations > 0, lanczosSteps > 0, traceTolerance > 0 else {
+      throw CLIError("--samples, --batch, --hessian-samples, --eigen-samples, --trace-iterations, --lanczos-steps and --trace-tolerance must be positive")
     }
     try requireOutputFolder(out, option: "--out")
     var part: (k: Int, n: Int)? = nil
@@ -50,27 +81,29 @@ struct AnalyzeCommand: ParsableCommand {
     var calibrator = Calibrator(session: session)
     progress("calibrating on \(calib)")
     try calibrator.observe(folder.tensors, batch: batch, grams: hessian)
+    lap("calibration")
     let all = session.graph.layers.map(\.name)
     let names = part.map { p in all.enumerated().filter { $0.offset % p.n == p.k - 1 }.map(\.element) } ?? all
     // The task metric on the same samples when the folder has labels.
-    var task: ((Tensor) -> Double)? = nil
+    var task: ((Tensor, Range<Int>) -> Double)? = nil
     var taskName: String? = nil
     if let labels = try folder.integerLabels() {
       let l = Array(labels.prefix(count))
-      task = { TaskMetrics.top1($0, labels: l) }
+      task = { TaskMetrics.top1($0, labels: Array(l[$1])) }
       taskName = "top1"
     } else if let texts = try folder.textLabels(), let dictionary = session.graph.metadata["character"] {
       let t = Array(texts.prefix(count))
-      task = { TaskMetrics.textAccuracy(predicted: TaskMetrics.ctcDecode($0, dictionary: dictionary), references: t).exactMatch }
+      task = { TaskMetrics.textAccuracy(predicted: TaskMetrics.ctcDecode($0, dictionary: dictionary), references: Array(t[$1])).exactMatch }
       taskName = "ctc_exact_match"
     }
     let sweep = SensitivitySweep(candidates: precisions)
     var sweepBar: ProgressBar? = nil
     let swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names, task: task) { done, total, line in
-      if sweepBar == nil { sweepBar = ProgressBar("sweep", total: total, unit: "layers") }
+      if sweepBar == nil { sweepBar = ProgressBar("sweep", total: total, unit: "layers×batches") }
       sweepBar!.update(done, line)
     }
     var layers = swept.layers
+    lap("sweep")
     var hessianCount: Int? = nil
     if hessian {
       let count = min(hessianSamples, folder.tensors.values.first?.shape.first ?? 0)
@@ -81,8 +114,9 @@ struct AnalyzeCommand: ParsableCommand {
       estimator.lanczosSteps = lanczosSteps
       var analysis = HessianAnalysis(estimator: estimator, candidates: precisions)
       analysis.batch = batch
+      analysis.eigenSamples = eigenSamples
       var bars: [String: ProgressBar] = [:]
-      let figures = try analysis.run(
+      let output = try analysis.run(
         session: session, feeds: folder.tensors.mapValues { $0.rows(0..<count) }, layers: layers.map(\.name),
         grams: calibrator.grams
       ) { phase, done, total, detail in
@@ -93,23 +127,22 @@ struct AnalyzeCommand: ParsableCommand {
         bars[phase]!.update(done, detail)
       }
       bars.values.forEach { $0.finish() }
-      for i in layers.indices { layers[i].hessian = figures[layers[i].name] }
+      for i in layers.indices { layers[i].hessian = output.figures[layers[i].name] }
+      phases += [("hessian traces", output.seconds["traces"] ?? 0), ("eigenvalues", output.seconds["eigenvalues"] ?? 0)]
+      mark = clock.now
     }
     var result = AnalysisResult(
       model: URL(fileURLWithPath: model).lastPathComponent, modelSHA256: try sha256Hex(ofFile: model),
       candidates: precisions.map(\.rawValue), samples: count, layers: layers)
     result.shard = shard
     result.taskMetric = taskName
-    result.taskReference = task?(swept.reference)
+    result.taskReference = task?(swept.reference, 0..<count)
     result.hessianSamples = hessianCount
     result.correlate()
     try result.write(to: URL(fileURLWithPath: out))
-    print("\(layers.count) layers × \(precisions.count) candidates on \(count) samples -> \(out)")
-    let worst = layers.compactMap { l in l.sensitivity[precisions.last!.rawValue].map { (l.name, $0.kl) } }.sorted { $0.1 > $1.1 }.prefix(5)
-    for (name, kl) in worst { print(String(format: "  most sensitive at %@: %@ (KL %.4g)", precisions.last!.rawValue, name, kl)) }
-    for c in result.correlations ?? [] where c.precision == precisions.last!.rawValue {
-      print(String(format: "  Spearman(%@, measured KL at %@) = %.3f over %d layers", c.proxy, c.precision, c.spearman, c.layers))
-    }
+    let total = clock.now - begin
+    phases.append(("total", Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18))
+    return Summary(result: result, phases: phases, peakMegabytes: peakResidentMegabytes())
   }
 }
 

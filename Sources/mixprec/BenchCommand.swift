@@ -19,6 +19,8 @@ struct BenchCommand: ParsableCommand {
   @Flag(help: "Print one JSON object per measurement.") var json = false
   @Flag(name: .customLong("no-ort"), help: "Skip the ONNX Runtime comparison.") var noORT = false
   @Flag(help: "Print time per op type for each batch size.") var profile = false
+  @Option(help: "`bench analyze`: the calibration folder.") var calib: String?
+  @Option(help: "`bench analyze`: calibration samples of the sweep and of the Hessian.") var samples: Int = 128
   @Option(help: "Thread counts for `bench kernels`.") var threads: String = "1,2"
   @Option(name: .customLong("min-seconds"), help: "`bench kernels`: time each kernel for at least this long (0: one run).")
   var minSeconds: Double = 0.25
@@ -38,7 +40,10 @@ struct BenchCommand: ParsableCommand {
         minSeconds: minSeconds).run()
       return
     }
-    guard target == "model" else { throw CLIError("unknown benchmark '\(target)'; use: bench kernels, or bench model MODEL") }
+    if target == "analyze" { return try benchAnalyze() }
+    guard target == "model" else {
+      throw CLIError("unknown benchmark '\(target)'; use: bench kernels, bench model MODEL, or bench analyze [MODEL] --calib DIR")
+    }
     guard let model else { throw CLIError("bench model needs a MODEL") }
     guard runs > 0 else { throw CLIError("--runs must be positive") }
     let batchSizes = try batches.split(separator: ",").map { s -> Int in
@@ -145,5 +150,36 @@ enum ORTBenchmark {
       let v = Double(text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "")
     else { return nil }
     return v
+  }
+
+}
+
+extension BenchCommand {
+  /// `bench analyze`: the full analysis (sweep + Hessian traces + eigenvalues) timed per phase,
+  /// with the peak memory, on the default classifier and its calibration set unless told.
+  func benchAnalyze() throws {
+    let modelPath = model ?? Self.defaultModel
+    let folder = calib ?? (model == nil ? "Calibration/cls-calib" : nil)
+    guard let folder else { throw CLIError("bench analyze needs --calib DIR for a model other than the default") }
+    guard samples > 0 else { throw CLIError("--samples must be positive") }
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("mixprec-bench-\(getpid()).json").path
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let command = try AnalyzeCommand.parse([modelPath, "--calib", folder, "--samples", "\(samples)", "--hessian",
+      "--out", out])
+    let summary = try command.analyze()
+    let name = URL(fileURLWithPath: modelPath).lastPathComponent
+    let layers = summary.result.layers.count
+    let spearman = summary.result.correlations?.first { $0.proxy == "hessian_score" && $0.precision == "int4" }?.spearman
+    if json {
+      var fields = summary.phases.map { String(format: "\"%@_s\": %.3f", $0.0.replacingOccurrences(of: " ", with: "_"), $0.1) }
+      fields.append(String(format: "\"peak_mb\": %.0f", summary.peakMegabytes))
+      if let spearman { fields.append(String(format: "\"spearman_hawq_int4\": %.3f", spearman)) }
+      print("{\"bench\": \"analyze\", \"model\": \"\(name)\", \"layers\": \(layers), \"samples\": \(summary.result.samples), " + fields.joined(separator: ", ") + "}")
+      return
+    }
+    print("analysis of \(name): \(layers) layers, sweep on \(summary.result.samples) samples, Hessian on \(summary.result.hessianSamples ?? 0)")
+    for (phase, s) in summary.phases { print("  " + phase.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%8.1f s", s)) }
+    print("  " + "peak memory".padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%8.0f MB", summary.peakMegabytes))
+    if let spearman { print(String(format: "  Spearman(HAWQ-V2 score, measured INT4 KL) = %.3f", spearman)) }
   }
 }

@@ -108,3 +108,10 @@ func requireOutputFolder(_ path: String, option: String) throws {
     throw CLIError("\(option) '\(path)': folder '\(folder)' does not exist")
   }
 }
+
+/// The most resident memory this process has held so far, in MB.
+func peakResidentMegabytes() -> Double {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF.rawValue, &usage)
+  return Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
+}

@@ -163,13 +163,15 @@ final class CLITests: XCTestCase {
     try assertOneLineError(["run", recognizer, "--input", check, "--output", work.path, "--plan", plan], "was made for")
   }
 
-  /// `analyze` shards write the documented fields; `merge` joins them in model order.
+  /// `analyze` shards write the documented fields (with `--hessian` the HAWQ-V2 figures);
+  /// `merge` joins them in model order and rank-correlates the proxies over all layers.
   func testAnalyzeShardsAndMerge() throws {
     let check = Self.root.appendingPathComponent("Calibration/cls-check").path
     var parts: [String] = []
     for k in 1...2 {
       let out = work.appendingPathComponent("part\(k).json").path
-      let r = try mixprec(["analyze", Self.classifier, "--calib", check, "--candidates", "int8,int4", "--samples", "4", "--shard", "\(k)/9", "--out", out])
+      let r = try mixprec(["analyze", Self.classifier, "--calib", check, "--candidates", "int8,int4", "--samples", "4", "--shard", "\(k)/9",
+        "--hessian", "--hessian-samples", "4", "--trace-iterations", "6", "--lanczos-steps", "3", "--eigen-samples", "2", "--out", out])
       XCTAssertEqual(r.status, 0, r.stderr)
       parts.append(out)
     }
@@ -186,8 +188,18 @@ final class CLITests: XCTestCase {
       for p in ["int8", "int4"] {
         for key in ["kl", "sqnr", "cosine", "agreement", "task"] { XCTAssertNotNil(s[p]?[key], "\(p).\(key) missing in \(l["name"] ?? "")") }
       }
+      let h = try XCTUnwrap(l["hessian"] as? [String: Any], "hessian missing in \(l["name"] ?? "")")
+      XCTAssertGreaterThan(try XCTUnwrap(h["trace"] as? Double), 0)
+      XCTAssertGreaterThan(try XCTUnwrap(h["top_eigenvalue"] as? Double), 0)
+      XCTAssertNotNil(h["ci95"])
+      XCTAssertEqual(h["samples"] as? Int, 6)
+      let score = try XCTUnwrap(h["score"] as? [String: Double])
+      XCTAssertGreaterThan(try XCTUnwrap(score["int4"]), try XCTUnwrap(score["int8"]), "INT4 moves the weights further than INT8")
     }
     XCTAssertEqual(json["taskMetric"] as? String, "top1")
+    let correlations = try XCTUnwrap(json["correlations"] as? [[String: Any]])
+    XCTAssertEqual(Set(correlations.compactMap { $0["proxy"] as? String }), ["hessian_score", "hessian_trace", "top_eigenvalue", "gram_score"])
+    XCTAssertTrue(correlations.allSatisfy { ($0["layers"] as? Int) == 12 })
   }
 
   func testUsageMistakesGiveOneLine() throws {

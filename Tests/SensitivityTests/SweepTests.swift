@@ -76,3 +76,25 @@ final class SweepTests: XCTestCase {
     XCTAssertThrowsError(try AnalysisResult.merge([a, other]))
   }
 }
+
+/// The sweep's shortcut: a run resumed at a quantized layer from the FP32 values before it equals
+/// the whole quantized run, bit for bit.
+final class ResumedRunTests: XCTestCase {
+  func testResumedRunEqualsWholeRun() throws {
+    let graph = SweepTests().tinyModel()
+    let session = try Session(graph: graph)
+    var g = SeededGenerator(seed: 5)
+    let x = ["x": Tensor(shape: [4, 3, 6, 6], floats: (0..<(4 * 108)).map { _ in Float.random(in: -1...1, using: &g) })]
+    var calibrator = Calibrator(session: session)
+    try calibrator.observe(x)
+    var plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8, model: "", modelSHA256: "")
+    for i in plan.layers.indices where plan.layers[i].name != "conv2" { plan.layers[i].precision = .fp32 }
+    let mixed = try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session))
+    let known = try session.recordingRun(x)
+    let whole = try mixed.run(x)["y"]!.floats
+    let resumed = try mixed.run(x, resumingAt: "conv2", from: known)["y"]!.floats
+    XCTAssertEqual(whole, resumed)
+    XCTAssertNotEqual(whole, try session.run(x)["y"]!.floats)  // the layer really is quantized
+    XCTAssertThrowsError(try mixed.run(x, resumingAt: "nope", from: known))
+  }
+}

@@ -20,6 +20,7 @@ let package = Package(
     // `cblas_sgemm` resolves to OpenBLAS rather than to GSL's reference gslcblas.
     .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
     .systemLibrary(name: "CGSL", path: "Sources/CGSL"),
+    .systemLibrary(name: "CGLPK", path: "Sources/CGLPK"),
 
     // C kernels (SIMD intrinsics live only here) and small C runtime helpers.
     .target(name: "CKernels"),
@@ -49,10 +50,11 @@ let package = Package(
       dependencies: ["TensorCore", "GraphIR", "Kernels", "Execution"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution", "Quantizers", "Gradients", "CGSL"]),
+    .target(name: "Allocation", dependencies: ["CGLPK"]),
     .executableTarget(
       name: "mixprec",
       dependencies: [
-        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity",
+        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity", "Allocation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
@@ -66,6 +68,7 @@ let package = Package(
     .testTarget(
       name: "ExecutionTests",
       dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
+    .testTarget(name: "AllocationTests", dependencies: ["Allocation", "TensorCore"]),
     .testTarget(name: "GradientsTests", dependencies: ["Gradients", "Execution", "GraphIR", "TensorCore"]),
     .testTarget(
       name: "SensitivityTests",

@@ -1,4 +1,5 @@
 import Kernels
+import Allocation
 import ArgumentParser
 import Execution
 import Foundation
@@ -41,8 +42,9 @@ struct BenchCommand: ParsableCommand {
       return
     }
     if target == "analyze" { return try benchAnalyze() }
+    if target == "solver" { return try benchSolver() }
     guard target == "model" else {
-      throw CLIError("unknown benchmark '\(target)'; use: bench kernels, bench model MODEL, or bench analyze [MODEL] --calib DIR")
+      throw CLIError("unknown benchmark '\(target)'; use: bench kernels, bench model MODEL, bench analyze [MODEL] --calib DIR, or bench solver")
     }
     guard let model else { throw CLIError("bench model needs a MODEL") }
     guard runs > 0 else { throw CLIError("--runs must be positive") }
@@ -181,5 +183,35 @@ extension BenchCommand {
     for (phase, s) in summary.phases { print("  " + phase.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%8.1f s", s)) }
     print("  " + "peak memory".padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%8.0f MB", summary.peakMegabytes))
     if let spearman { print(String(format: "  Spearman(HAWQ-V2 score, measured INT4 KL) = %.3f", spearman)) }
+  }
+}
+
+extension BenchCommand {
+  /// `bench solver`: the exact integer program on 500 layers × 4 precisions (seeded random
+  /// damages and sizes shaped like FP32/FP16/INT8/INT4), at a budget of a quarter of FP32.
+  func benchSolver() throws {
+    var g = SeededGenerator(seed: 42)
+    let layers = (0..<500).map { _ -> [AssignmentProblem.Option] in
+      let params = Double(Int.random(in: 100...100_000, using: &g))
+      let d = Double.random(in: 1e-6...1e-2, using: &g)
+      return [AssignmentProblem.Option(label: "fp32", damage: 0, size: 4 * params),
+              AssignmentProblem.Option(label: "fp16", damage: d * 1e-4, size: 2 * params),
+              AssignmentProblem.Option(label: "int8", damage: d * Double.random(in: 0.01...0.1, using: &g), size: params + 16),
+              AssignmentProblem.Option(label: "int4", damage: d, size: params / 2 + 16)]
+    }
+    var p = AssignmentProblem(layers: layers)
+    p.sizeBudget = layers.reduce(0) { $0 + $1[0].size } / 4
+    let clock = ContinuousClock()
+    var solution: AssignmentProblem.Solution? = nil
+    let t = clock.measure { solution = try? MILPSolver.solve(p) }
+    guard let solution else { throw CLIError("the solver found no assignment") }
+    let seconds = Double(t.components.seconds) + Double(t.components.attoseconds) * 1e-18
+    let counts = Dictionary(grouping: solution.choice.enumerated().map { layers[$0.offset][$0.element].label }, by: { $0 }).mapValues(\.count)
+    if json {
+      print(String(format: "{\"bench\": \"solver\", \"layers\": 500, \"candidates\": 4, \"seconds\": %.4f, \"size_fraction\": %.4f}", seconds, solution.size / (p.sizeBudget! * 4)))
+      return
+    }
+    print(String(format: "GLPK MILP, 500 layers × 4 candidates, budget 25%% of FP32: %.3f s; chose ", seconds)
+      + counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
   }
 }

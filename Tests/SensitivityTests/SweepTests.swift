@@ -31,7 +31,7 @@ final class SweepTests: XCTestCase {
     XCTAssertEqual(OutputComparison.of(shifted, reference: logits).kl, 0, accuracy: 1e-9)  // softmax is shift-invariant
   }
 
-  func tinyModel() -> Graph {
+  static func tinyModel() -> Graph {
     var g = SeededGenerator(seed: 17)
     func t(_ shape: [Int]) -> Tensor { Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -0.5...0.5, using: &g) }) }
     return Graph(
@@ -47,7 +47,7 @@ final class SweepTests: XCTestCase {
   }
 
   func testEveryLayerAndCandidateIsMeasuredAndFP16DamagesLeast() throws {
-    let session = try Session(graph: tinyModel())
+    let session = try Session(graph: Self.tinyModel())
     var g = SeededGenerator(seed: 3)
     let x = ["x": Tensor(shape: [32, 3, 6, 6], floats: (0..<(32 * 108)).map { _ in Float.random(in: -1...1, using: &g) })]
     var calibrator = Calibrator(session: session)
@@ -81,7 +81,7 @@ final class SweepTests: XCTestCase {
 /// the whole quantized run, bit for bit.
 final class ResumedRunTests: XCTestCase {
   func testResumedRunEqualsWholeRun() throws {
-    let graph = SweepTests().tinyModel()
+    let graph = SweepTests.tinyModel()
     let session = try Session(graph: graph)
     var g = SeededGenerator(seed: 5)
     let x = ["x": Tensor(shape: [4, 3, 6, 6], floats: (0..<(4 * 108)).map { _ in Float.random(in: -1...1, using: &g) })]

@@ -36,6 +36,9 @@ demo: data build
 	.build/release/mixprec run $(DEFAULT_MODEL) --input Calibration/cls-eval --output Reports/cls-eval-fp32 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.run.txt
 	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.bench.txt
 	.build/release/mixprec bench kernels | tee Reports/kernels.bench.txt
+	.build/release/mixprec tune $(DEFAULT_MODEL) --calib Calibration/cls-calib --eval Calibration/cls-eval --compression 6x \
+	  --plan Reports/ch_ppocr_mobile_v2.0_cls_infer.plan.json --export Reports/ch_ppocr_mobile_v2.0_cls_infer.mixed.onnx \
+	  --report Reports/ch_ppocr_mobile_v2.0_cls_infer.html | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.tune.txt
 
 # The whole test suite (unit tests, real-model cross-checks against ONNX Runtime, CLI tests);
 # the cross-checks run once more on the scalar kernel twins. The full run comes last so its
@@ -47,8 +50,11 @@ test: data
 
 bench: data build
 	.build/release/mixprec bench kernels
+	.build/release/mixprec bench analyze
+	.build/release/mixprec bench analyze $(REC_MODEL) --calib Calibration/rec-calib --samples 64
+	.build/release/mixprec bench solver
 	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192
 	.build/release/mixprec bench model $(REC_MODEL) --shape x=1x3x48x320
 
 clean:
-	rm -rf .build Reports/*.txt Reports/cls-eval-fp32
+	rm -rf .build Reports/*.txt Reports/*.json Reports/*.onnx Reports/cls-eval-fp32

@@ -51,10 +51,13 @@ let package = Package(
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution", "Quantizers", "Gradients", "CGSL"]),
     .target(name: "Allocation", dependencies: ["CGLPK"]),
+    .target(
+      name: "MixPrec",
+      dependencies: ["TensorCore", "GraphIR", "Kernels", "Execution", "Quantizers", "Sensitivity", "Allocation"]),
     .executableTarget(
       name: "mixprec",
       dependencies: [
-        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity", "Allocation",
+        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity", "Allocation", "MixPrec",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
@@ -69,6 +72,7 @@ let package = Package(
       name: "ExecutionTests",
       dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
     .testTarget(name: "AllocationTests", dependencies: ["Allocation", "TensorCore"]),
+    .testTarget(name: "MixPrecTests", dependencies: ["MixPrec", "TensorCore"]),
     .testTarget(name: "GradientsTests", dependencies: ["Gradients", "Execution", "GraphIR", "TensorCore"]),
     .testTarget(
       name: "SensitivityTests",

@@ -13,12 +13,15 @@ public struct AssignmentProblem: Sendable {
     public var size: Double
     /// Seconds (0 when no latency budget is used).
     public var latency: Double
+    /// Weight bits (parameters × bits per weight), for an average-bits budget.
+    public var bits: Double
 
-    public init(label: String, damage: Double, size: Double, latency: Double = 0) {
+    public init(label: String, damage: Double, size: Double, latency: Double = 0, bits: Double = 0) {
       self.label = label
       self.damage = damage
       self.size = size
       self.latency = latency
+      self.bits = bits
     }
   }
 
@@ -26,11 +29,14 @@ public struct AssignmentProblem: Sendable {
   public var layers: [[Option]]
   public var sizeBudget: Double?
   public var latencyBudget: Double?
+  /// Upper bound of Σ bits (average bits × parameters).
+  public var bitsBudget: Double?
 
-  public init(layers: [[Option]], sizeBudget: Double? = nil, latencyBudget: Double? = nil) {
+  public init(layers: [[Option]], sizeBudget: Double? = nil, latencyBudget: Double? = nil, bitsBudget: Double? = nil) {
     self.layers = layers
     self.sizeBudget = sizeBudget
     self.latencyBudget = latencyBudget
+    self.bitsBudget = bitsBudget
   }
 
   /// The choice (an option index per layer) and its totals.
@@ -39,27 +45,31 @@ public struct AssignmentProblem: Sendable {
     public var damage: Double
     public var size: Double
     public var latency: Double
+    public var bits: Double
   }
 
   /// Totals of a choice.
   public func evaluate(_ choice: [Int]) -> Solution {
-    var d = 0.0, s = 0.0, l = 0.0
+    var d = 0.0, s = 0.0, l = 0.0, b = 0.0
     for (i, o) in choice.enumerated() {
       d += layers[i][o].damage
       s += layers[i][o].size
       l += layers[i][o].latency
+      b += layers[i][o].bits
     }
-    return Solution(choice: choice, damage: d, size: s, latency: l)
+    return Solution(choice: choice, damage: d, size: s, latency: l, bits: b)
   }
 
   /// Whether a choice meets every budget (with a relative slack for rounding).
   public func fits(_ s: Solution) -> Bool {
     (sizeBudget.map { s.size <= $0 * (1 + 1e-9) } ?? true) && (latencyBudget.map { s.latency <= $0 * (1 + 1e-9) } ?? true)
+      && (bitsBudget.map { s.bits <= $0 * (1 + 1e-9) } ?? true)
   }
 
   /// The smallest total size and latency any choice reaches (each on its own).
   public var smallestSize: Double { layers.reduce(0) { $0 + ($1.map(\.size).min() ?? 0) } }
   public var smallestLatency: Double { layers.reduce(0) { $0 + ($1.map(\.latency).min() ?? 0) } }
+  public var smallestBits: Double { layers.reduce(0) { $0 + ($1.map(\.bits).min() ?? 0) } }
 }
 
 /// Why no assignment exists.

@@ -14,7 +14,8 @@ public enum MILPSolver {
     // Rows: one per layer (= 1), then the budgets (≤).
     let layerCount = p.layers.count
     var budgetRows: [(row: Int32, value: (AssignmentProblem.Option) -> Double)] = []
-    glp_add_rows(lp, Int32(layerCount + (p.sizeBudget == nil ? 0 : 1) + (p.latencyBudget == nil ? 0 : 1)))
+    let budgets = [p.sizeBudget, p.latencyBudget, p.bitsBudget].compactMap { $0 }.count
+    glp_add_rows(lp, Int32(layerCount + budgets))
     for i in 0..<layerCount { glp_set_row_bnds(lp, Int32(i + 1), GLP_FX, 1, 1) }
     var next = Int32(layerCount + 1)
     if let b = p.sizeBudget {
@@ -25,6 +26,11 @@ public enum MILPSolver {
     if let b = p.latencyBudget {
       glp_set_row_bnds(lp, next, GLP_UP, 0, b)
       budgetRows.append((next, { $0.latency }))
+      next += 1
+    }
+    if let b = p.bitsBudget {
+      glp_set_row_bnds(lp, next, GLP_UP, 0, b)
+      budgetRows.append((next, { $0.bits }))
     }
     let columns = p.layers.reduce(0) { $0 + $1.count }
     glp_add_cols(lp, Int32(columns))
@@ -65,6 +71,9 @@ public enum MILPSolver {
     if let b = p.latencyBudget, p.smallestLatency > b * (1 + 1e-9) {
       throw AllocationError(String(format: "latency budget %.3f ms is below the fastest achievable %.3f ms", b * 1e3, p.smallestLatency * 1e3))
     }
+    if let b = p.bitsBudget, p.smallestBits > b * (1 + 1e-9) {
+      throw AllocationError(String(format: "bit budget %.0f bits is below the smallest achievable %.0f bits", b, p.smallestBits))
+    }
   }
 }
 
@@ -74,7 +83,7 @@ public enum DynamicProgramSolver {
   /// - Parameter unit: sizes are divided by this and must then be integers.
   public static func solve(_ p: AssignmentProblem, unit: Double = 1) throws -> AssignmentProblem.Solution {
     try MILPSolver.checkFeasible(p)
-    guard p.latencyBudget == nil else { throw AllocationError("the dynamic program handles the size budget only") }
+    guard p.latencyBudget == nil, p.bitsBudget == nil else { throw AllocationError("the dynamic program handles the size budget only") }
     let cap = Int(((p.sizeBudget ?? p.layers.reduce(0) { $0 + ($1.map(\.size).max() ?? 0) }) / unit).rounded(.down))
     let sizes = p.layers.map { $0.map { Int(($0.size / unit).rounded()) } }
     var best = [Double](repeating: .infinity, count: cap + 1)

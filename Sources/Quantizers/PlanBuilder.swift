@@ -90,20 +90,24 @@ public enum PlanBuilder {
     var total = 0
     for l in g.layers {
       let entry = plan.layer(l.name)
-      let p = entry?.precision ?? .fp32
-      let weights = l.weightShape.reduce(1, *)
-      let bias = l.parameterCount - weights
-      switch p {
-      case .fp32: total += 4 * l.parameterCount
-      case .fp16: total += 2 * weights + 4 * bias
-      case .int8, .int4:
-        let layout = WeightLayout(g.nodes[l.nodeIndex], weight: l.weightShape)
-        let rows = layout.rows, k = layout.depth
-        let groups = entry?.weightGroup.map { (k + $0 - 1) / $0 } ?? 1
-        total += (weights * p.weightBits + 7) / 8 + 4 * rows * groups + 4 * bias
-      }
+      let bias = l.parameterCount - l.weightShape.reduce(1, *)
+      total += layerWeightBytes(l, precision: entry?.precision ?? .fp32, group: entry?.weightGroup, graph: g) + 4 * bias
     }
     return total
+  }
+
+  /// Bytes of one layer's weight tensor at `precision`: the codes plus one float32 scale per
+  /// row (or per group of `group` inputs) for the integer precisions. Biases are not included.
+  public static func layerWeightBytes(_ l: Layer, precision p: Precision, group: Int?, graph g: Graph) -> Int {
+    let weights = l.weightShape.reduce(1, *)
+    switch p {
+    case .fp32: return 4 * weights
+    case .fp16: return 2 * weights
+    case .int8, .int4:
+      let layout = WeightLayout(g.nodes[l.nodeIndex], weight: l.weightShape)
+      let groups = group.map { (layout.depth + $0 - 1) / $0 } ?? 1
+      return (weights * p.weightBits + 7) / 8 + 4 * layout.rows * groups
+    }
   }
 }
 

@@ -100,6 +100,8 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
   /// Samples the Hessian was estimated on, and each proxy's rank correlation with the damage.
   public var hessianSamples: Int?
   public var correlations: [Correlation]?
+  /// Written by `tune`: the decision and its measurements.
+  public var tuning: TuningSummary?
 
   public init(model: String, modelSHA256: String, candidates: [String], samples: Int, layers: [Layer]) {
     version = Self.currentVersion

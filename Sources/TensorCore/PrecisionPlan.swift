@@ -135,13 +135,17 @@ public struct PlanFigures: Codable, Equatable, Sendable {
   /// Weight bytes of the quantized layers plus FP32 bytes of the rest.
   public var weightBytes: Int?
   public var latencyMs: Double?
+  /// KL divergence of the output from FP32's (predicted: the layers' one-at-a-time damages summed).
+  public var kl: Double?
 
-  public init(metric: String? = nil, value: Double? = nil, reference: Double? = nil, weightBytes: Int? = nil, latencyMs: Double? = nil) {
+  public init(metric: String? = nil, value: Double? = nil, reference: Double? = nil, weightBytes: Int? = nil,
+              latencyMs: Double? = nil, kl: Double? = nil) {
     self.metric = metric
     self.value = value
     self.reference = reference
     self.weightBytes = weightBytes
     self.latencyMs = latencyMs
+    self.kl = kl
   }
 }
 

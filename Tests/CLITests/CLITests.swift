@@ -32,6 +32,8 @@ final class CLITests: XCTestCase {
     p.executableURL = binary
     p.arguments = args
     p.currentDirectoryURL = Self.root
+    // Latency tables are cached under XDG_CACHE_HOME: keep the tests' own.
+    p.environment = ProcessInfo.processInfo.environment.merging(["XDG_CACHE_HOME": work.path]) { _, new in new }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
@@ -200,6 +202,38 @@ final class CLITests: XCTestCase {
     let correlations = try XCTUnwrap(json["correlations"] as? [[String: Any]])
     XCTAssertEqual(Set(correlations.compactMap { $0["proxy"] as? String }), ["hessian_score", "hessian_trace", "top_eigenvalue", "gram_score"])
     XCTAssertTrue(correlations.allSatisfy { ($0["layers"] as? Int) == 12 })
+  }
+
+  /// `tune` under a compression budget: the plan fits, the export and the report data are
+  /// written, a second run reads the latency table from the cache; impossible budgets are one line.
+  func testTuneRespectsTheBudgetAndWritesItsOutputs() throws {
+    let check = Self.root.appendingPathComponent("Calibration/cls-check").path
+    let analysis = work.appendingPathComponent("analysis.json").path
+    XCTAssertEqual(try mixprec(["analyze", Self.classifier, "--calib", check, "--samples", "6", "--out", analysis]).status, 0)
+    let plan = work.appendingPathComponent("plan.json").path, onnx = work.appendingPathComponent("mixed.onnx").path
+    let report = work.appendingPathComponent("cls.html").path
+    let args = ["tune", Self.classifier, "--calib", check, "--analysis", analysis, "--compression", "5x", "--runs", "3",
+                "--plan", plan, "--export", onnx, "--report", report]
+    let r = try mixprec(args)
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("layer latencies measured"), r.stderr)
+    let p = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: plan))) as? [String: Any])
+    let predicted = try XCTUnwrap(p["predicted"] as? [String: Any]), measured = try XCTUnwrap(p["measured"] as? [String: Any])
+    let data = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: work.appendingPathComponent("cls.analysis.json"))) as? [String: Any])
+    let tuning = try XCTUnwrap(data["tuning"] as? [String: Any])
+    let fp32 = try XCTUnwrap((tuning["fp32"] as? [String: Any])?["weightBytes"] as? Int)
+    XCTAssertLessThanOrEqual(try XCTUnwrap(predicted["weightBytes"] as? Int) * 5, fp32, "the plan does not fit 5x")
+    XCTAssertNotNil(measured["latencyMs"]); XCTAssertNotNil(measured["kl"]); XCTAssertNotNil(predicted["latencyMs"])
+    XCTAssertEqual((tuning["chosen"] as? [String: String])?.count, 54)
+    XCTAssertEqual((tuning["baselines"] as? [[String: Any]])?.count, 3)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: onnx))
+    let again = try mixprec(args)
+    XCTAssertEqual(again.status, 0, again.stderr)
+    XCTAssertTrue(again.stderr.contains("layer latencies from the cache"), again.stderr)
+    try assertOneLineError(["tune", Self.classifier, "--calib", check, "--analysis", analysis, "--compression", "20x", "--runs", "2", "--plan", plan],
+      "budget not reachable")
+    try assertOneLineError(["tune", Self.classifier, "--calib", check, "--plan", plan], "give a budget")
+    try assertOneLineError(["tune", Self.classifier, "--calib", check, "--latency-budget", "3", "--plan", plan], "needs a unit")
   }
 
   func testUsageMistakesGiveOneLine() throws {

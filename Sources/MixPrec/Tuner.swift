@@ -1,0 +1,158 @@
+import Allocation
+import Execution
+import Foundation
+import GraphIR
+import Quantizers
+import Sensitivity
+import TensorCore
+
+/// The budgeted choice of a precision per layer and its proof: the assignment problem built
+/// from an analysis (damage per layer and candidate), the layers' sizes and measured latencies,
+/// solved exactly, and the chosen plan run on held-out samples.
+public final class Tuner {
+  /// What the solver minimizes.
+  public enum Objective: String, Sendable {
+    /// The KL each layer alone causes at each precision (the sweep).
+    case measured
+    /// The HAWQ-V2 score Tr(H)/n·‖Q(W) − W‖² (needs `analyze --hessian`).
+    case hessian
+    /// Half of each, each divided by its mean over the entries.
+    case blend
+  }
+
+  public let session: Session
+  /// The INT8 plan with every layer's input range (INT4 layers use the same uint8 inputs).
+  public let template: PrecisionPlan
+  public let analysis: AnalysisResult
+  public let latency: LatencyTable?
+  public let objective: Objective
+  /// Candidate precisions, FP32 included (damage 0).
+  public let candidates: [Precision]
+  let layers: [Layer]
+
+  public init(session: Session, template: PrecisionPlan, analysis: AnalysisResult, latency: LatencyTable?, objective: Objective) throws {
+    self.session = session
+    self.template = template
+    self.analysis = analysis
+    self.latency = latency
+    self.objective = objective
+    candidates = [.fp32] + analysis.candidates.compactMap(Precision.init(rawValue:))
+    let analyzed = Set(analysis.layers.map(\.name))
+    layers = session.graph.layers.filter { analyzed.contains($0.name) }
+    if objective != .measured, analysis.layers.contains(where: { $0.hessian == nil }) {
+      throw AllocationError("objective '\(objective.rawValue)' needs Hessian scores: run `mixprec analyze --hessian` (or tune without --analysis)")
+    }
+  }
+
+  /// Weight bytes (weights + scales) per layer and candidate.
+  public var sizes: [String: [Precision: Int]] {
+    Dictionary(uniqueKeysWithValues: layers.map { l in
+      (l.name, Dictionary(uniqueKeysWithValues: candidates.map { p in (p, PlanBuilder.layerWeightBytes(l, precision: p, group: nil, graph: session.graph)) }))
+    })
+  }
+
+  /// FP32 bytes of the analyzed layers' weights.
+  public var fp32Bytes: Int { layers.reduce(0) { $0 + 4 * $1.weightShape.reduce(1, *) } }
+
+  func damage(_ name: String, _ p: Precision) -> Double {
+    guard p != .fp32, let l = analysis.layers.first(where: { $0.name == name }) else { return 0 }
+    let kl = l.sensitivity[p.rawValue]?.kl ?? .infinity
+    let score = l.hessian?.score[p.rawValue] ?? .infinity
+    switch objective {
+    case .measured: return kl
+    case .hessian: return score
+    case .blend:
+      let kls = analysis.layers.flatMap { $0.sensitivity.values.map(\.kl) }
+      let scores = analysis.layers.flatMap { $0.hessian?.score.values.map { $0 } ?? [] }
+      let mk = kls.reduce(0, +) / Double(max(kls.count, 1)), ms = scores.reduce(0, +) / Double(max(scores.count, 1))
+      return 0.5 * kl / max(mk, 1e-30) + 0.5 * score / max(ms, 1e-30)
+    }
+  }
+
+  /// The assignment problem under `budget` (max-drop is handled by `search`).
+  public func problem(_ budget: Budget) -> AssignmentProblem {
+    let sizes = self.sizes
+    let options = layers.map { l in
+      candidates.map { p -> AssignmentProblem.Option in
+        let lat = latency.flatMap { t in t.layers[l.name].flatMap { $0[p.rawValue] } } ?? 0
+        return AssignmentProblem.Option(label: p.rawValue, damage: max(damage(l.name, p), 0), size: Double(sizes[l.name]![p]!),
+          latency: lat, bits: Double(l.weightShape.reduce(1, *) * p.weightBits))
+      }
+    }
+    var problem = AssignmentProblem(layers: options)
+    let total = Double(fp32Bytes)
+    var size = budget.sizeBytes
+    if let c = budget.compression { size = min(size ?? .infinity, total / c) }
+    problem.sizeBudget = size
+    if let b = budget.averageBits { problem.bitsBudget = b * Double(layers.reduce(0) { $0 + $1.weightShape.reduce(1, *) }) }
+    if let l = budget.latencySeconds, let t = latency {
+      // The solver sees layer latencies only: the rest of the run is the FP32 run minus its layers.
+      let fixed = t.fp32Seconds - layers.reduce(0) { $0 + (t.layers[$1.name]?["fp32"] ?? 0) }
+      problem.latencyBudget = l - fixed
+    }
+    return problem
+  }
+
+  /// The plan for a solution of `problem`.
+  public func plan(_ s: AssignmentProblem.Solution, budget: String) -> PrecisionPlan {
+    var plan = template
+    plan.budget = budget
+    let chosen = Dictionary(uniqueKeysWithValues: zip(layers.map(\.name), s.choice.map { candidates[$0] }))
+    for i in plan.layers.indices {
+      plan.layers[i].precision = chosen[plan.layers[i].name] ?? .fp32
+      if plan.layers[i].precision == .fp16 || plan.layers[i].precision == .fp32 { plan.layers[i].input = nil }
+    }
+    return plan
+  }
+
+  /// Precision per layer of a solution.
+  public func assignment(_ s: AssignmentProblem.Solution) -> [String: Precision] {
+    Dictionary(uniqueKeysWithValues: zip(layers.map(\.name), s.choice.map { candidates[$0] }))
+  }
+
+  /// Predicted end-to-end milliseconds of a solution.
+  public func predictedLatencyMs(_ s: AssignmentProblem.Solution) -> Double? {
+    latency.map { $0.predict(assignment(s)) * 1e3 }
+  }
+
+  /// The choice putting every layer at `p`.
+  public func layersChoice(_ p: Precision) -> [Int] {
+    [Int](repeating: candidates.firstIndex(of: p) ?? 0, count: layers.count)
+  }
+
+  /// Weights of the analyzed layers.
+  public var parameterCount: Int { layers.reduce(0) { $0 + $1.weightShape.reduce(1, *) } }
+
+  /// Weight bytes (weights + scales) of a solution over the analyzed layers.
+  public func weightBytes(_ s: AssignmentProblem.Solution) -> Int { Int(s.size) }
+}
+
+/// Runs plans on held-out samples and compares them with FP32.
+public struct PlanEvaluator {
+  public let session: Session
+  public let feeds: [String: Tensor]
+  public let batch: Int
+  /// The task metric of a first-output tensor (nil without labels).
+  public let metric: ((Tensor) -> Double)?
+  public let reference: Tensor
+  public let referenceMetric: Double?
+
+  public init(session: Session, feeds: [String: Tensor], batch: Int, metric: ((Tensor) -> Double)?) throws {
+    self.session = session
+    self.feeds = feeds
+    self.batch = batch
+    self.metric = metric
+    let output = session.graph.outputs[0].name
+    guard let y = try session.runInBatches(feeds, batch: batch)[output] else { throw PlanError("the model produced no '\(output)'") }
+    reference = y
+    referenceMetric = metric?(y)
+  }
+
+  /// (KL to FP32, task metric, the output) of `plan` (with AdaRound `codes` where given).
+  public func evaluate(_ plan: PrecisionPlan, codes: [String: [Int8]] = [:]) throws -> (kl: Double, metric: Double?, output: Tensor) {
+    let mixed = try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session, codes: codes))
+    let output = session.graph.outputs[0].name
+    guard let y = try mixed.runInBatches(feeds, batch: batch)[output] else { throw PlanError("the model produced no '\(output)'") }
+    return (OutputComparison.of(y, reference: reference).kl, metric?(y), y)
+  }
+}

@@ -1,0 +1,64 @@
+/// What `tune` decided and measured, for the report: the chosen assignment, the Pareto front of
+/// size (and latency) versus predicted damage, the measured points and the uniform baselines.
+public struct TuningSummary: Codable, Equatable, Sendable {
+  /// One plan: its size and latency, predicted damage and, when run, measured figures.
+  public struct Point: Codable, Equatable, Sendable {
+    public var label: String
+    public var weightBytes: Int
+    public var predictedLatencyMs: Double?
+    public var measuredLatencyMs: Double?
+    public var predictedKL: Double?
+    public var measuredKL: Double?
+    /// The task metric on the evaluation set.
+    public var metric: Double?
+
+    public init(label: String, weightBytes: Int, predictedLatencyMs: Double? = nil, measuredLatencyMs: Double? = nil,
+                predictedKL: Double? = nil, measuredKL: Double? = nil, metric: Double? = nil) {
+      self.label = label
+      self.weightBytes = weightBytes
+      self.predictedLatencyMs = predictedLatencyMs
+      self.measuredLatencyMs = measuredLatencyMs
+      self.predictedKL = predictedKL
+      self.measuredKL = measuredKL
+      self.metric = metric
+    }
+  }
+
+  public var budget: String
+  /// measured (one-layer KL), hessian (HAWQ-V2 score) or blend.
+  public var objective: String
+  public var commandLine: String
+  public var machine: String?
+  public var batch: Int
+  /// Layer name → chosen precision.
+  public var chosen: [String: String]
+  public var chosenPoint: Point
+  public var fp32: Point
+  public var baselines: [Point]
+  public var front: [Point]
+  public var measured: [Point]
+  /// Layer name → precision → median ms on this machine.
+  public var latencyMs: [String: [String: Double]]?
+  /// Layer name → precision → weight bytes (weights + scales).
+  public var weightBytes: [String: [String: Int]]
+  public var metricName: String?
+
+  public init(budget: String, objective: String, commandLine: String, machine: String?, batch: Int, chosen: [String: String],
+              chosenPoint: Point, fp32: Point, baselines: [Point], front: [Point], measured: [Point],
+              latencyMs: [String: [String: Double]]?, weightBytes: [String: [String: Int]], metricName: String?) {
+    self.budget = budget
+    self.objective = objective
+    self.commandLine = commandLine
+    self.machine = machine
+    self.batch = batch
+    self.chosen = chosen
+    self.chosenPoint = chosenPoint
+    self.fp32 = fp32
+    self.baselines = baselines
+    self.front = front
+    self.measured = measured
+    self.latencyMs = latencyMs
+    self.weightBytes = weightBytes
+    self.metricName = metricName
+  }
+}

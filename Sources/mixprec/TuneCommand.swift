@@ -56,6 +56,7 @@ struct TuneCommand: ParsableCommand {
     let sha = try sha256Hex(ofFile: model)
     let (_, session) = try openModel(model)
     let graph = session.graph
+    try checkSizeReachable(budget, graph: graph)
     let calibration = try InputFolder(URL(fileURLWithPath: calib), for: graph)
     let total = calibration.tensors.values.first?.shape.first ?? 0
     guard total > 0 else { throw CLIError("calibration folder '\(calib)' has no samples") }
@@ -219,6 +220,19 @@ struct TuneCommand: ParsableCommand {
       print(p.label.padding(toLength: 15, withPad: " ", startingAt: 0) + " " + formatBytes(p.weightBytes).padding(toLength: 10, withPad: " ", startingAt: 0)
         + String(format: " %5.2f  ", Double(fp32) / Double(max(p.weightBytes, 1))) + lat + "        " + kl + "   " + m)
     }
+  }
+
+  /// Size, compression and bit budgets below every layer at INT4 fail before any work.
+  func checkSizeReachable(_ budget: Budget, graph: Graph) throws {
+    let layers = graph.layers.filter { QuantizedLayer.supports(graph.nodes[$0.nodeIndex], in: graph) }
+    let smallest = layers.reduce(0) { $0 + PlanBuilder.layerWeightBytes($1, precision: .int4, group: nil, graph: graph) }
+    let fp32 = layers.reduce(0) { $0 + 4 * $1.weightShape.reduce(1, *) }
+    let limit = min(budget.sizeBytes ?? .infinity, budget.compression.map { Double(fp32) / $0 } ?? .infinity)
+    if limit < Double(smallest) {
+      throw CLIError(String(format: "budget not reachable: the smallest model (every layer at int4) has %@ of weights + scales, compression %.2fx",
+        formatBytes(smallest), Double(fp32) / Double(max(smallest, 1))))
+    }
+    if let bits = budget.averageBits, bits < 4 { throw CLIError("average-bits budget not reachable: the smallest is 4 bits per weight") }
   }
 
   /// The infeasibility error in the budget's own terms.

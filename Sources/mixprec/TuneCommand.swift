@@ -183,10 +183,16 @@ struct TuneCommand: ParsableCommand {
     chosenPoint.measuredLatencyMs = chosenLatency
 
     // Uniform baselines and a few measured points along the front.
+    // The baselines get the chosen plan's refinements (AdaRound, bias correction): same methods,
+    // uniform precision.
     var baselines: [TuningSummary.Point] = []
     for p in [Precision.fp16, .int8, .int4] where tuner.candidates.contains(p) {
       let s = problem.evaluate(tuner.layersChoice(p))
-      var b = try point("uniform \(p.rawValue)", s, measure: true)
+      var b = try point("uniform \(p.rawValue)", s, measure: false)
+      let r = try refined(tuner.plan(s, budget: budget.description), adaRound: adaround && p != .fp16)
+      let e = try evaluator.evaluate(r.plan, codes: r.codes)
+      b.measuredKL = e.kl
+      b.metric = e.metric
       b.measuredLatencyMs = try latencyMs(uniformSessions[p]!)
       baselines.append(b)
     }

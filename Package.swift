@@ -51,13 +51,14 @@ let package = Package(
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution", "Quantizers", "Gradients", "CGSL"]),
     .target(name: "Allocation", dependencies: ["CGLPK"]),
+    .target(name: "HTMLReport", dependencies: ["Sensitivity"]),
     .target(
       name: "MixPrec",
       dependencies: ["TensorCore", "GraphIR", "Kernels", "Execution", "Quantizers", "Sensitivity", "Allocation"]),
     .executableTarget(
       name: "mixprec",
       dependencies: [
-        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity", "Allocation", "MixPrec",
+        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity", "Allocation", "MixPrec", "HTMLReport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
@@ -73,6 +74,7 @@ let package = Package(
       dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
     .testTarget(name: "AllocationTests", dependencies: ["Allocation", "TensorCore"]),
     .testTarget(name: "MixPrecTests", dependencies: ["MixPrec", "TensorCore"]),
+    .testTarget(name: "HTMLReportTests", dependencies: ["HTMLReport", "Sensitivity"], exclude: ["Snapshots"]),
     .testTarget(name: "GradientsTests", dependencies: ["Gradients", "Execution", "GraphIR", "TensorCore"]),
     .testTarget(
       name: "SensitivityTests",

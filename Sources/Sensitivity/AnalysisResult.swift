@@ -102,6 +102,33 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
   public var correlations: [Correlation]?
   /// Written by `tune`: the decision and its measurements.
   public var tuning: TuningSummary?
+  /// What the model is (ops, layers, parameters, FP32 size; machine and kernels).
+  public var summary: ModelSummary?
+  /// Layer name → range method → KL at each integer candidate ("int8" → …), for the layers most
+  /// sensitive at the lowest candidate.
+  public var rangeComparison: [String: [String: [String: Double]]]?
+
+  public struct ModelSummary: Codable, Equatable, Sendable {
+    public var opHistogram: [String: Int]
+    public var layers: Int
+    public var parameters: Int
+    public var fp32WeightBytes: Int
+    public var machine: String
+    public var isa: String
+    /// Weight shape per layer name.
+    public var weightShapes: [String: [Int]]
+
+    public init(opHistogram: [String: Int], layers: Int, parameters: Int, fp32WeightBytes: Int, machine: String, isa: String,
+                weightShapes: [String: [Int]]) {
+      self.opHistogram = opHistogram
+      self.layers = layers
+      self.parameters = parameters
+      self.fp32WeightBytes = fp32WeightBytes
+      self.machine = machine
+      self.isa = isa
+      self.weightShapes = weightShapes
+    }
+  }
 
   public init(model: String, modelSHA256: String, candidates: [String], samples: Int, layers: [Layer]) {
     version = Self.currentVersion

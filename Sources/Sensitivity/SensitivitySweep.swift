@@ -92,3 +92,26 @@ public struct SensitivitySweep {
     return t
   }
 }
+
+extension SensitivitySweep {
+  /// KL per input-range method for the `top` layers that `analysis` found most sensitive at its
+  /// lowest candidate: layer → method → candidate → KL (integer candidates only).
+  public static func rangeComparison(
+    session: Session, calibrator: Calibrator, feeds: [String: Tensor], analysis: AnalysisResult, top: Int = 3,
+    methods: [RangeMethod] = [.minmax, .percentile, .mse, .kl]
+  ) throws -> [String: [String: [String: Double]]] {
+    let integer = analysis.candidates.compactMap(Precision.init(rawValue:)).filter { $0 == .int8 || $0 == .int4 }
+    guard let lowest = integer.last else { return [:] }
+    let worst = analysis.layers.sorted { ($0.sensitivity[lowest.rawValue]?.kl ?? 0) > ($1.sensitivity[lowest.rawValue]?.kl ?? 0) }
+      .prefix(top).map(\.name)
+    var out: [String: [String: [String: Double]]] = [:]
+    for m in methods {
+      var sweep = SensitivitySweep(candidates: integer)
+      sweep.method = m
+      for l in try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: worst).layers {
+        for (p, e) in l.sensitivity { out[l.name, default: [:]][m.rawValue, default: [:]][p] = e.kl }
+      }
+    }
+    return out
+  }
+}

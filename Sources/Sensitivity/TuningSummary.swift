@@ -42,6 +42,11 @@ public struct TuningSummary: Codable, Equatable, Sendable {
   /// Layer name → precision → weight bytes (weights + scales).
   public var weightBytes: [String: [String: Int]]
   public var metricName: String?
+  /// The plan as written (plan.json), to reproduce the result.
+  public var planJSON: String?
+  /// The size and latency limits the solver worked under (for the budget lines).
+  public var budgetBytes: Int?
+  public var budgetLatencyMs: Double?
 
   public init(budget: String, objective: String, commandLine: String, machine: String?, batch: Int, chosen: [String: String],
               chosenPoint: Point, fp32: Point, baselines: [Point], front: [Point], measured: [Point],

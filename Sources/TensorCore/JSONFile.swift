@@ -5,10 +5,15 @@ import Foundation
 /// name the file and say what it should have been.
 public enum JSONFile {
   public static func write<T: Encodable>(_ value: T, to url: URL) throws {
+    try AtomicFile.write(try encoded(value), to: url)
+  }
+
+  /// The document's bytes, as `write` stores them.
+  public static func encoded<T: Encodable>(_ value: T) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    try AtomicFile.write(try encoder.encode(value), to: url)
+    return try encoder.encode(value)
   }
 
   /// - Parameter what: the document's name in messages ("plan", "analysis").

@@ -139,6 +139,11 @@ struct AnalyzeCommand: ParsableCommand {
     result.taskReference = task?(swept.reference, 0..<count)
     result.hessianSamples = hessianCount
     result.correlate()
+    result.summary = modelSummary(session.graph)
+    if part == nil {
+      result.rangeComparison = try SensitivitySweep.rangeComparison(session: session, calibrator: calibrator, feeds: feeds, analysis: result)
+      lap("range methods")
+    }
     try result.write(to: URL(fileURLWithPath: out))
     let total = clock.now - begin
     phases.append(("total", Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18))

@@ -31,7 +31,7 @@ struct TuneCommand: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "AdaRound the chosen plan's integer weights (codes go to <plan>.codes.npz).") var adaround = true
   @Option(help: "Where to write the plan.") var plan: String
   @Option(help: "Also write the QDQ ONNX model.") var export: String?
-  @Option(help: "The report (Reports/NAME.html); until the HTML report lands, NAME.analysis.json beside it.") var report: String?
+  @Option(help: "The HTML report (Reports/NAME.html); its data goes to NAME.analysis.json beside it.") var report: String?
 
   func budget() throws -> Budget {
     var b = Budget()
@@ -214,7 +214,12 @@ struct TuneCommand: ParsableCommand {
     chosen.measured = PlanFigures(metric: metric.name, value: evaluation.metric, reference: evaluator.referenceMetric,
       weightBytes: chosenPoint.weightBytes, latencyMs: chosenLatency, kl: evaluation.kl)
 
-    // Outputs: export, report data, then the plan.
+    // Outputs: AdaRound codes, export, report, then the plan.
+    if !codes.isEmpty {
+      let file = URL(fileURLWithPath: plan).deletingPathExtension().appendingPathExtension("codes.npz")
+      try NPZ.write(codes.mapValues { Tensor(dtype: .int8, shape: [$0.count], storage: .int($0.map(Int64.init))) }, to: file)
+      chosen.codesFile = file.lastPathComponent
+    }
     if let export {
       let shapes = calibration.tensors.mapValues { [1] + $0.shape.dropFirst() }
       try PlanBuilder.exportQDQ(PlanBuilder.layerQuantizations(chosen, session: session, codes: codes), session: session, shapes: shapes,
@@ -223,6 +228,12 @@ struct TuneCommand: ParsableCommand {
     }
     if let report {
       var result = analysisResult
+      result.summary = modelSummary(graph)
+      if result.rangeComparison == nil {
+        let count = min(samples, calibFeeds.values.first?.shape.first ?? 0)
+        result.rangeComparison = try SensitivitySweep.rangeComparison(session: session, calibrator: calibrator,
+          feeds: calibFeeds.mapValues { $0.rows(0..<count) }, analysis: result)
+      }
       let sizes = tuner.sizes
       result.tuning = TuningSummary(
         budget: budget.description, objective: objective.rawValue, commandLine: CommandLine.arguments.joined(separator: " "),
@@ -230,14 +241,13 @@ struct TuneCommand: ParsableCommand {
         fp32: fp32Point, baselines: baselines, front: frontPoints, measured: measured,
         latencyMs: table.layers.mapValues { $0.mapValues { $0 * 1e3 } },
         weightBytes: sizes.mapValues { Dictionary(uniqueKeysWithValues: $0.map { ($0.key.rawValue, $0.value) }) }, metricName: metric.name)
+      result.tuning?.planJSON = String(decoding: try JSONFile.encoded(chosen), as: UTF8.self)
+      result.tuning?.budgetBytes = problem.sizeBudget.map { Int($0) }
+      result.tuning?.budgetLatencyMs = budget.latencySeconds.map { $0 * 1e3 }
       let url = URL(fileURLWithPath: report).deletingPathExtension().appendingPathExtension("analysis.json")
       try result.write(to: url)
-      print("report data -> \(url.path) (the HTML page arrives with the report issue)")
-    }
-    if !codes.isEmpty {
-      let file = URL(fileURLWithPath: plan).deletingPathExtension().appendingPathExtension("codes.npz")
-      try NPZ.write(codes.mapValues { Tensor(dtype: .int8, shape: [$0.count], storage: .int($0.map(Int64.init))) }, to: file)
-      chosen.codesFile = file.lastPathComponent
+      try writeReport(result, to: report)
+      print("report -> \(report) (data: \(url.path))")
     }
     try chosen.write(to: URL(fileURLWithPath: plan))
 

@@ -57,4 +57,4 @@ bench: data build
 	.build/release/mixprec bench model $(REC_MODEL) --shape x=1x3x48x320
 
 clean:
-	rm -rf .build Reports/*.txt Reports/*.json Reports/*.onnx Reports/cls-eval-fp32
+	rm -rf .build Reports/*.txt Reports/*.json Reports/*.onnx Reports/*.npz Reports/*.html Reports/cls-eval-fp32

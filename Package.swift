@@ -54,7 +54,7 @@ let package = Package(
     .target(name: "HTMLReport", dependencies: ["Sensitivity"]),
     .target(
       name: "MixPrec",
-      dependencies: ["TensorCore", "GraphIR", "Kernels", "Execution", "Quantizers", "Sensitivity", "Allocation"]),
+      dependencies: ["TensorCore", "GraphIR", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity", "Allocation"]),
     .executableTarget(
       name: "mixprec",
       dependencies: [
@@ -73,13 +73,13 @@ let package = Package(
       name: "ExecutionTests",
       dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
     .testTarget(name: "AllocationTests", dependencies: ["Allocation", "TensorCore"]),
-    .testTarget(name: "MixPrecTests", dependencies: ["MixPrec", "TensorCore"]),
+    .testTarget(name: "MixPrecTests", dependencies: ["MixPrec", "Gradients", "Execution", "Quantizers", "GraphIR", "TensorCore"]),
     .testTarget(name: "HTMLReportTests", dependencies: ["HTMLReport", "Sensitivity"], exclude: ["Snapshots"]),
     .testTarget(name: "GradientsTests", dependencies: ["Gradients", "Execution", "GraphIR", "TensorCore"]),
     .testTarget(
       name: "SensitivityTests",
       dependencies: ["Sensitivity", "Gradients", "TensorCore", "Quantizers", "Execution", "GraphIR", "CGSL"]),
-    .testTarget(name: "QuantizersTests", dependencies: ["Quantizers", "Execution", "GraphIR", "TensorCore", "ONNXFormat"]),
+    .testTarget(name: "QuantizersTests", dependencies: ["Quantizers", "Execution", "GraphIR", "TensorCore"]),
     .testTarget(
       name: "CLITests",
       dependencies: ["mixprec", "ONNXFormat", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

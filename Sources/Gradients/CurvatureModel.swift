@@ -72,15 +72,19 @@ public final class CurvatureModel {
     loss = DistillationLoss(rowLength: rowLength, rows: rows)
   }
 
-  /// The input of a last-axis Softmax producing `output`, else `output`.
-  static func logits(of g: Graph, output: String) -> String {
-    guard let n = g.nodes.last(where: { $0.outputs.contains(output) }), n.opType == "Softmax", let x = n.input(0) else {
-      return output
+  /// The input of a last-axis Softmax producing `output` (through Identity nodes: an output
+  /// named apart from the Softmax keeps one), else `output`.
+  public static func logits(of g: Graph, output: String) -> String {
+    var name = output
+    var producer = g.nodes.last(where: { $0.outputs.contains(name) })
+    while let n = producer, n.opType == "Identity", let x = n.input(0) {
+      name = x
+      producer = g.nodes.last(where: { $0.outputs.contains(name) })
     }
+    guard let n = producer, n.opType == "Softmax", let x = n.input(0) else { return output }
     let axis = n.int("axis", default: g.opset < 13 ? 1 : -1)
-    // The output's rank is unknown here for opset < 13 coercion; accept the explicit last axis
-    // and the 2-D default (axis 1 of a [N, C] output is its last).
     if axis == -1 { return x }
+    // The declared rank of the output (a [N, C] output's axis 1 is its last).
     let rank = g.outputs.first { $0.name == output }?.shape.count ?? 0
     return axis == rank - 1 ? x : output
   }

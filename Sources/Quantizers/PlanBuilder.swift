@@ -63,9 +63,9 @@ public enum PlanBuilder {
         q.values = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, scales: q.scales)
       }
       var values = q.values
-      if entry.rounding == .adaround {
+      if entry.rounding == .adaround || entry.rounding == .qat {
         guard let c = codes[entry.name], c.count == values.count else {
-          throw PlanError("layer '\(entry.name)' uses AdaRound codes, which were not found (the plan's codes file)")
+          throw PlanError("layer '\(entry.name)' uses \(entry.rounding == .qat ? "QAT" : "AdaRound") codes, which were not found (the plan's codes file)")
         }
         values = c
       }

@@ -45,6 +45,8 @@ public enum ActivationScheme: String, Codable, Sendable {
 public enum Rounding: String, Codable, Sendable {
   case nearest
   case adaround
+  /// Codes learned by quantization-aware training (`tune --qat`).
+  case qat
 }
 
 /// Affine parameters of an activation tensor: real = scale · (q − zero), q ∈ [0, 255].

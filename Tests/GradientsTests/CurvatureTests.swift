@@ -97,6 +97,20 @@ final class CurvatureTests: XCTestCase {
     }
   }
 
+  /// The logits are the Softmax's input even when an Identity names the output (the classifier's
+  /// graph ends Softmax → Identity): treating probabilities as logits flattens every curvature.
+  func testLogitsAreFoundThroughIdentity() {
+    var g = linearSoftmax()
+    g.nodes.append(Node(name: "id", opType: "Identity", inputs: ["p"], outputs: ["out"], attributes: [:]))
+    g.outputs = [ValueInfo(name: "out", dtype: .float32, shape: [nil, 3])]
+    XCTAssertEqual(CurvatureModel.logits(of: g, output: "out"), "z")
+    XCTAssertEqual(CurvatureModel.logits(of: linearSoftmax(), output: "p"), "z")
+    var noSoftmax = linearSoftmax()
+    noSoftmax.nodes.removeLast()
+    noSoftmax.outputs = [ValueInfo(name: "z", dtype: .float32, shape: [nil, 3])]
+    XCTAssertEqual(CurvatureModel.logits(of: noSoftmax, output: "z"), "z")
+  }
+
   /// The factored trace sample is never negative and its mean tends to Tr(H) of each block.
   func testTraceSamplesAreNonNegative() throws {
     let session = try Session(graph: Self.smallCNN())

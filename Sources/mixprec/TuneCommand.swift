@@ -31,8 +31,8 @@ struct TuneCommand: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "AdaRound the chosen plan's integer weights (codes go to <plan>.codes.npz).") var adaround = true
   @Option(help: "Quantization-aware fine-tuning of the chosen plan: epochs over the calibration samples (0: none).") var qat: Int = 0
   @Option(name: .customLong("qat-batch"), help: "QAT mini-batch size.") var qatBatch: Int = 8
-  @Option(name: .customLong("qat-rate"), help: "QAT Adam step of the latent weights, in quantization steps.") var qatRate: Float = 0.02
-  @Option(name: .customLong("qat-clip-rate"), help: "QAT Adam step of the PACT clip bounds, as a fraction of the calibrated range.") var qatClipRate: Float = 0.01
+  @Option(name: .customLong("qat-rate"), help: "QAT: the largest latent-weight update per step, in quantization steps (normalized SGD with momentum).") var qatRate: Float = 0.02
+  @Option(name: .customLong("qat-clip-rate"), help: "QAT: the largest clip-bound update per step, as a fraction of the calibrated range.") var qatClipRate: Float = 0.01
   @Option(help: "Where to write the plan.") var plan: String
   @Option(help: "Also write the QDQ ONNX model.") var export: String?
   @Option(help: "The HTML report (Reports/NAME.html); its data goes to NAME.analysis.json beside it.") var report: String?

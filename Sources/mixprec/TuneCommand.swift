@@ -184,6 +184,11 @@ struct TuneCommand: ParsableCommand {
     if qat > 0 {
       // QAT starts from the refined plan: AdaRound's codes, bias corrections in the biases.
       let trainer = try QuantizationAwareTraining(session: session, plan: chosen, codes: codes)
+      // Parity check: the training graph and the integer runtime on the same samples.
+      let probe = calibFeeds.mapValues { $0.rows(0..<min(16, total - held)) }
+      let runtimeKL = try PlanEvaluator(session: session, feeds: probe, batch: 16, metric: nil).evaluate(chosen, codes: codes).kl
+      progress(String(format: "QAT start on %d calibration samples: training-graph KL %.4g, integer runtime KL %.4g",
+        probe.values.first?.shape.first ?? 0, try trainer.loss(probe, batch: 16), runtimeKL))
       var options = QuantizationAwareTraining.Options()
       options.epochs = qat
       options.batch = qatBatch

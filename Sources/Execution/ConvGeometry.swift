@@ -94,3 +94,11 @@ public struct ConvWindow: Sendable {
     padRight = g.padRight; outH = g.outH; outW = g.outW
   }
 }
+
+extension ConvWindow {
+  /// The same window as the runtime's geometry.
+  var geometry: ConvGeometry {
+    ConvGeometry(inH: inH, inW: inW, kH: kH, kW: kW, strideH: strideH, strideW: strideW, dilH: dilH, dilW: dilW,
+      padTop: padTop, padLeft: padLeft, padBottom: padBottom, padRight: padRight, outH: outH, outW: outW)
+  }
+}

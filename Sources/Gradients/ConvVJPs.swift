@@ -51,7 +51,7 @@ enum ConvVJPs {
                   && win.padLeft == 0 && win.outH == win.inH && win.outW == win.inW
                 if let dw {
                   let colPtr: UnsafePointer<Float>
-                  if pointwise { colPtr = src } else { im2col(src, channels: icg, win: win, col: pc.baseAddress!); colPtr = UnsafePointer(pc.baseAddress!) }
+                  if pointwise { colPtr = src } else { ConvKernels.im2col(src, channels: icg, window: win, col: pc.baseAddress!); colPtr = UnsafePointer(pc.baseAddress!) }
                   BLAS.sgemm(transB: true, m: ocg, n: kk, k: plane, a: dy, lda: plane, b: colPtr, ldb: plane,
                     beta: 1, c: dw + gi * ocg * kk, ldc: kk)
                 }
@@ -92,26 +92,7 @@ enum ConvVJPs {
     return i >= 0 && i < size ? i : nil
   }
 
-  /// `(channels·kH·kW) × (outH·outW)` unfolding of `channels` input planes.
-  static func im2col(_ x: UnsafePointer<Float>, channels: Int, win: ConvWindow, col: UnsafeMutablePointer<Float>) {
-    let plane = win.outH * win.outW
-    for row in 0..<(channels * win.kH * win.kW) {
-      let kw = row % win.kW, kh = (row / win.kW) % win.kH, chn = row / (win.kW * win.kH)
-      let src = x + chn * win.inH * win.inW, dst = col + row * plane
-      for oh in 0..<win.outH {
-        guard let ih = inputIndex(oh, kh, stride: win.strideH, pad: win.padTop, dil: win.dilH, size: win.inH) else {
-          (dst + oh * win.outW).update(repeating: 0, count: win.outW)
-          continue
-        }
-        for ow in 0..<win.outW {
-          let iw = ow * win.strideW - win.padLeft + kw * win.dilW
-          dst[oh * win.outW + ow] = iw >= 0 && iw < win.inW ? src[ih * win.inW + iw] : 0
-        }
-      }
-    }
-  }
-
-  /// The adjoint of `im2col`: adds every column entry back onto the input position it came from.
+  /// The adjoint of `ConvKernels.im2col`: adds every column entry back onto the input position it came from.
   static func col2imAdd(_ col: UnsafePointer<Float>, channels: Int, win: ConvWindow, into x: UnsafeMutablePointer<Float>) {
     let plane = win.outH * win.outW
     for row in 0..<(channels * win.kH * win.kW) {

@@ -78,15 +78,9 @@ enum NormalizationVJPs {
     let g = c.grad
     var dx = [Float](repeating: 0, count: x.count)
     var dGamma = [Float](repeating: 0, count: inner), dBeta = dGamma
+    let (means, invs) = NormalizationOps.layerNormStatistics(x, outer: outer, inner: inner, epsilon: eps)
     for o in 0..<outer {
-      let base = o * inner
-      var mean: Float = 0
-      for i in 0..<inner { mean += x[base + i] }
-      mean /= Float(inner)
-      var variance: Float = 0
-      for i in 0..<inner { let d = x[base + i] - mean; variance += d * d }
-      variance /= Float(inner)
-      let inv = 1 / (variance + eps).squareRoot()
+      let base = o * inner, mean = means[o], inv = invs[o]
       var meanD: Float = 0, meanDX: Float = 0
       for i in 0..<inner {
         let xh = (x[base + i] - mean) * inv, d = g[base + i] * gamma[i]

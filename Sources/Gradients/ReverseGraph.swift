@@ -46,8 +46,8 @@ public struct ReverseGraph: Sendable {
     let last = until.flatMap { producer[$0] } ?? graph.nodes.count - 1
     for i in start...max(start, last) where i < graph.nodes.count {
       let n = graph.nodes[i]
-      let kernel = try TrainingOps.kernels[n.opType].map { k in n.domain == TrainingOps.domain ? k : try OpRegistry.kernel(for: n, opset: graph.opset) }
-        ?? OpRegistry.kernel(for: n, opset: graph.opset)
+      let training = n.domain == TrainingOps.domain ? TrainingOps.kernels[n.opType] : nil
+      let kernel = try training ?? OpRegistry.kernel(for: n, opset: graph.opset)
       let args: [Tensor?] = n.inputs.map { $0.isEmpty ? nil : values[$0] }
       let outs = try kernel(n, args, graph.opset)
       for (name, t) in zip(n.outputs, outs) where !name.isEmpty { values[name] = t }

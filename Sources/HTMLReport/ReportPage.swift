@@ -1,5 +1,6 @@
 import Foundation
 import Sensitivity
+import TensorCore
 
 /// Renders an `AnalysisResult` (with `tune`'s decision when present) as one self-contained HTML
 /// page: inline CSS and SVG, a few lines of inline JavaScript for sorting the table, no network.
@@ -69,7 +70,7 @@ public enum ReportPage {
     var rows: [(String, String)] = [("model", a.model), ("sha256", a.modelSHA256), ("layers analyzed", "\(a.layers.count)"),
       ("calibration samples", "\(a.samples)"), ("candidates", a.candidates.joined(separator: ", "))]
     if let s = a.summary {
-      rows += [("parameters", "\(s.parameters)"), ("FP32 layer weights", bytes(s.fp32WeightBytes)), ("machine", s.machine), ("kernels", s.isa),
+      rows += [("parameters", "\(s.parameters)"), ("FP32 layer weights", formatBytes(s.fp32WeightBytes)), ("machine", s.machine), ("kernels", s.isa),
         ("ops", s.opHistogram.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))]
     }
     if let t = a.tuning {
@@ -211,7 +212,7 @@ public enum ReportPage {
     out += legend([("Pareto front (predicted)", Palette.predicted), ("measured points", Palette.measured), ("chosen", Palette.chosen), ("uniform baselines (ring, colored by precision)", "ring")])
     var rows = ""
     for p in [t.fp32] + t.baselines + [t.chosenPoint] + t.measured {
-      rows += "<tr><td class=\"l\">\(escape(p.label))</td><td>\(bytes(p.weightBytes))</td><td>\(figure(p.predictedLatencyMs))</td><td>\(figure(p.measuredLatencyMs))</td><td>\(figure(p.predictedKL))</td><td>\(figure(p.measuredKL))</td><td>\(figure(p.metric))</td></tr>"
+      rows += "<tr><td class=\"l\">\(escape(p.label))</td><td>\(formatBytes(p.weightBytes))</td><td>\(figure(p.predictedLatencyMs))</td><td>\(figure(p.measuredLatencyMs))</td><td>\(figure(p.predictedKL))</td><td>\(figure(p.measuredKL))</td><td>\(figure(p.metric))</td></tr>"
     }
     out += "<table><thead><tr><th>plan</th><th>weights</th><th>ms predicted</th><th>ms measured</th><th>KL predicted</th><th>KL measured</th><th>\(escape(t.metricName ?? "metric"))</th></tr></thead><tbody>\(rows)</tbody></table>"
     return out
@@ -237,7 +238,7 @@ public enum ReportPage {
     }
     let order = ["fp32", "fp16", "int8", "int4"]
     var out = "<h2>Where the bytes and the time go (chosen plan)</h2><p class=\"note\">weights + scales by precision</p>"
-    out += bar(order.map { ($0, Double(size[$0] ?? 0)) }, unit: { bytes(Int($0)) })
+    out += bar(order.map { ($0, Double(size[$0] ?? 0)) }, unit: { formatBytes(Int($0)) })
     if t.latencyMs != nil {
       out += "<p class=\"note\">layer time by precision (median per layer on this machine, batch \(t.batch))</p>"
       out += bar(order.map { ($0, time[$0] ?? 0) }, unit: { String(format: "%.3f ms", $0) })

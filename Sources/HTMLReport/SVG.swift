@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Escapes text for HTML/XML content and attributes.
 func escape(_ s: String) -> String {
@@ -26,11 +27,6 @@ func figure(_ v: Double?) -> String {
   return String(format: abs(v) >= 1e4 || abs(v) < 1e-3 ? "%.2e" : "%.4g", v)
 }
 
-func bytes(_ b: Int) -> String {
-  if b >= 1 << 20 { return String(format: "%.2f MB", Double(b) / 1_048_576) }
-  if b >= 1 << 10 { return String(format: "%.1f KB", Double(b) / 1024) }
-  return "\(b) B"
-}
 
 /// The colorblind-safe palette (Okabe–Ito) by precision, and for the other marks.
 enum Palette {

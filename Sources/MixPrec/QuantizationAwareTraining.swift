@@ -55,7 +55,7 @@ public final class QuantizationAwareTraining {
   var plan: PrecisionPlan
   var layers: [Layer] = []
   /// Fixed replacements: FP16 layers' weights rounded to half, biases plus their correction.
-  var halfWeights: [String: Tensor] = [:]
+  var fixedValues: [String: Tensor] = [:]
 
   public init(session: Session, plan: PrecisionPlan, codes: [String: [Int8]] = [:]) throws {
     self.session = session
@@ -73,14 +73,14 @@ public final class QuantizationAwareTraining {
           scales: scales, group: group, latent: values.map(Float.init), lo: lo, hi: hi, range: max(hi - lo, 1e-12),
           biasShift: shift, bias: bias))
       case .half?:
-        if let w = g.initializers[l.weightName] { halfWeights[l.weightName] = Tensor(shape: w.shape, floats: w.floats.map { Float(Float16($0)) }) }
+        if let w = g.initializers[l.weightName] { fixedValues[l.weightName] = Tensor(shape: w.shape, floats: w.floats.map { Float(Float16($0)) }) }
       default:
         continue
       }
     }
     for l in layers {
       guard let shift = l.biasShift, let b = l.bias, let t = g.initializers[b], t.count == shift.count else { continue }
-      halfWeights[b] = Tensor(shape: t.shape, floats: zip(t.floats, shift).map { $0 + $1 })
+      fixedValues[b] = Tensor(shape: t.shape, floats: zip(t.floats, shift).map { $0 + $1 })
     }
   }
 
@@ -142,6 +142,24 @@ public final class QuantizationAwareTraining {
     return out
   }
 
+  /// The FP32 graph, its training twin and the logits' name for mini-batches of `batch`.
+  func graphs(_ feeds: [String: Tensor], batch: Int) throws -> (fp32: ReverseGraph, training: ReverseGraph, logits: String) {
+    let fp32 = try ReverseGraph(graph: session.specializedGraph(for: feeds.mapValues { [batch] + $0.shape.dropFirst() }))
+    let logits = CurvatureModel.logits(of: fp32.graph, output: session.graph.outputs[0].name)
+    return (fp32, try ReverseGraph(graph: trainingGraph(fp32.graph)), logits)
+  }
+
+  /// The current weights and clip bounds as replacements of the training graph's initializers.
+  func overrides() -> [String: Tensor] {
+    var o = fixedValues
+    for l in layers {
+      o[l.weight] = quantizedWeight(l)
+      o[Self.loName(l)] = Tensor(shape: [1], floats: [l.lo])
+      o[Self.hiName(l)] = Tensor(shape: [1], floats: [l.hi])
+    }
+    return o
+  }
+
   /// SGD momentum buffers: v = μ·v + g.
   struct Momentum {
     var v: [Float]
@@ -160,11 +178,7 @@ public final class QuantizationAwareTraining {
     let batch = max(1, min(o.batch, total))
     let perEpoch = total / batch
     guard perEpoch > 0, !layers.isEmpty else { return (plan, codes(), []) }
-    let shapes = feeds.mapValues { [batch] + $0.shape.dropFirst() }
-    let fp32 = try ReverseGraph(graph: session.specializedGraph(for: shapes))
-    let output = session.graph.outputs[0].name
-    let logits = CurvatureModel.logits(of: fp32.graph, output: output)
-    let training = try ReverseGraph(graph: trainingGraph(fp32.graph))
+    let (fp32, training, logits) = try graphs(feeds, batch: batch)
     // FP32 distributions of every mini-batch (fixed order of slices; epochs shuffle the order).
     var references: [[Float]] = []
     var rowLength = 1
@@ -187,14 +201,8 @@ public final class QuantizationAwareTraining {
       var sum = 0.0
       for b in order {
         let cosine = Float(0.5 * (1 + cos(Double.pi * Double(step) / Double(max(steps, 1)))))
-        var overrides = halfWeights
-        for l in layers {
-          overrides[l.weight] = quantizedWeight(l)
-          overrides[Self.loName(l)] = Tensor(shape: [1], floats: [l.lo])
-          overrides[Self.hiName(l)] = Tensor(shape: [1], floats: [l.hi])
-        }
         let x = feeds.mapValues { $0.rows((b * batch)..<((b + 1) * batch)) }
-        let trace = try training.forward(x, overrides: overrides, until: logits)
+        let trace = try training.forward(x, overrides: overrides(), until: logits)
         let loss = DistillationLoss(rowLength: rowLength, rows: references[b].count / rowLength)
         let (value, seed) = loss.value(logits: trace[logits]!.floats, reference: references[b])
         let grads = try training.backward(trace, seeds: [logits: seed], parameters: params)
@@ -254,16 +262,8 @@ public final class QuantizationAwareTraining {
   public func loss(_ feeds: [String: Tensor], batch: Int) throws -> Double {
     let total = feeds.values.first?.shape.first ?? 0
     let b = max(1, min(batch, total))
-    let shapes = feeds.mapValues { [b] + $0.shape.dropFirst() }
-    let fp32 = try ReverseGraph(graph: session.specializedGraph(for: shapes))
-    let logits = CurvatureModel.logits(of: fp32.graph, output: session.graph.outputs[0].name)
-    let training = try ReverseGraph(graph: trainingGraph(fp32.graph))
-    var overrides = halfWeights
-    for l in layers {
-      overrides[l.weight] = quantizedWeight(l)
-      overrides[Self.loName(l)] = Tensor(shape: [1], floats: [l.lo])
-      overrides[Self.hiName(l)] = Tensor(shape: [1], floats: [l.hi])
-    }
+    let (fp32, training, logits) = try graphs(feeds, batch: b)
+    let overrides = overrides()
     var sum = 0.0
     for k in 0..<(total / b) {
       let x = feeds.mapValues { $0.rows((k * b)..<((k + 1) * b)) }

@@ -29,6 +29,8 @@ public final class Tuner {
   /// Candidate precisions, FP32 included (damage 0).
   public let candidates: [Precision]
   let layers: [Layer]
+  /// Mean one-layer KL and mean HAWQ score over all entries (the blend's units).
+  let meanKL: Double, meanScore: Double
 
   public init(session: Session, template: PrecisionPlan, analysis: AnalysisResult, latency: LatencyTable?, objective: Objective) throws {
     self.session = session
@@ -39,6 +41,10 @@ public final class Tuner {
     candidates = [.fp32] + analysis.candidates.compactMap(Precision.init(rawValue:))
     let analyzed = Set(analysis.layers.map(\.name))
     layers = session.graph.layers.filter { analyzed.contains($0.name) }
+    let kls = analysis.layers.flatMap { $0.sensitivity.values.map(\.kl) }
+    let scores = analysis.layers.flatMap { $0.hessian?.score.values.map { $0 } ?? [] }
+    meanKL = kls.reduce(0, +) / Double(max(kls.count, 1))
+    meanScore = scores.reduce(0, +) / Double(max(scores.count, 1))
     if objective != .measured, analysis.layers.contains(where: { $0.hessian == nil }) {
       throw AllocationError("objective '\(objective.rawValue)' needs Hessian scores: run `mixprec analyze --hessian` (or tune without --analysis)")
     }
@@ -62,10 +68,7 @@ public final class Tuner {
     case .measured: return kl
     case .hessian: return score
     case .blend:
-      let kls = analysis.layers.flatMap { $0.sensitivity.values.map(\.kl) }
-      let scores = analysis.layers.flatMap { $0.hessian?.score.values.map { $0 } ?? [] }
-      let mk = kls.reduce(0, +) / Double(max(kls.count, 1)), ms = scores.reduce(0, +) / Double(max(scores.count, 1))
-      return 0.5 * kl / max(mk, 1e-30) + 0.5 * score / max(ms, 1e-30)
+      return 0.5 * kl / max(meanKL, 1e-30) + 0.5 * score / max(meanScore, 1e-30)
     }
   }
 
@@ -85,12 +88,16 @@ public final class Tuner {
     if let c = budget.compression { size = min(size ?? .infinity, total / c) }
     problem.sizeBudget = size
     if let b = budget.averageBits { problem.bitsBudget = b * Double(layers.reduce(0) { $0 + $1.weightShape.reduce(1, *) }) }
-    if let l = budget.latencySeconds, let t = latency {
-      // The solver sees layer latencies only: the rest of the run is the FP32 run minus its layers.
-      let fixed = t.fp32Seconds - layers.reduce(0) { $0 + (t.layers[$1.name]?["fp32"] ?? 0) }
+    if let l = budget.latencySeconds, let fixed = fixedLatencySeconds {
       problem.latencyBudget = l - fixed
     }
     return problem
+  }
+
+  /// What the analyzed layers leave of the FP32 run (other ops, the run's own overhead): the solver
+  /// sees layer latencies only, so a latency budget is this much smaller for it.
+  public var fixedLatencySeconds: Double? {
+    latency.map { t in t.fp32Seconds - layers.reduce(0) { $0 + (t.layers[$1.name]?["fp32"] ?? 0) } }
   }
 
   /// The plan for a solution of `problem`.

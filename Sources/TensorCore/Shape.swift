@@ -1,3 +1,4 @@
+import Foundation
 /// Shape arithmetic shared by the graph passes and the runtime.
 public enum ShapeMath {
   /// Row-major strides of `shape` in elements.
@@ -30,4 +31,11 @@ public enum ShapeMath {
     let v = a < 0 ? a + rank : a
     return (0..<max(rank, 1)).contains(v) ? v : nil
   }
+}
+
+/// A byte count for people: "1.50 MB", "85.2 KB", "312 B" (1 KB = 1024 bytes).
+public func formatBytes(_ b: Int) -> String {
+  if b >= 1 << 20 { return String(format: "%.2f MB", Double(b) / 1_048_576) }
+  if b >= 1 << 10 { return String(format: "%.1f KB", Double(b) / 1024) }
+  return "\(b) B"
 }

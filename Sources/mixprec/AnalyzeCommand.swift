@@ -85,17 +85,8 @@ struct AnalyzeCommand: ParsableCommand {
     let all = session.graph.layers.map(\.name)
     let names = part.map { p in all.enumerated().filter { $0.offset % p.n == p.k - 1 }.map(\.element) } ?? all
     // The task metric on the same samples when the folder has labels.
-    var task: ((Tensor, Range<Int>) -> Double)? = nil
-    var taskName: String? = nil
-    if let labels = try folder.integerLabels() {
-      let l = Array(labels.prefix(count))
-      task = { TaskMetrics.top1($0, labels: Array(l[$1])) }
-      taskName = "top1"
-    } else if let texts = try folder.textLabels(), let dictionary = session.graph.metadata["character"] {
-      let t = Array(texts.prefix(count))
-      task = { TaskMetrics.textAccuracy(predicted: TaskMetrics.ctcDecode($0, dictionary: dictionary), references: Array(t[$1])).exactMatch }
-      taskName = "ctc_exact_match"
-    }
+    let metric = try taskMetricFunction(folder, graph: session.graph)
+    let task = metric?.score, taskName = metric?.name
     let sweep = SensitivitySweep(candidates: precisions)
     var sweepBar: ProgressBar? = nil
     let swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names, task: task) { done, total, line in

@@ -81,6 +81,21 @@ func sha256Hex(ofFile path: String) throws -> String {
 
 /// The task metric of the first model output against the folder's labels: top-1 for class ids,
 /// CTC exact-match (and CER) for text with the model's `character` dictionary; nil without labels.
+/// The folder's task metric as a function of a first-output tensor and the samples it covers
+/// (labels `range` of the folder), with its name; nil without labels (or without the CTC
+/// dictionary for text labels).
+func taskMetricFunction(_ folder: InputFolder, graph: Graph) throws -> (name: String, score: (Tensor, Range<Int>) -> Double)? {
+  if let labels = try folder.integerLabels() {
+    return ("top1", { TaskMetrics.top1($0, labels: Array(labels[$1])) })
+  }
+  if let texts = try folder.textLabels(), let dictionary = graph.metadata["character"] {
+    return ("ctc_exact_match", {
+      TaskMetrics.textAccuracy(predicted: TaskMetrics.ctcDecode($0, dictionary: dictionary), references: Array(texts[$1])).exactMatch
+    })
+  }
+  return nil
+}
+
 func taskMetric(_ folder: InputFolder, _ graph: Graph, _ outputs: [String: Tensor]) throws -> (name: String, value: Double, detail: String)? {
   guard let first = graph.outputs.first, let y = outputs[first.name] else { return nil }
   if let labels = try folder.integerLabels() {

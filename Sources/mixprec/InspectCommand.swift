@@ -73,8 +73,3 @@ func printTable(_ header: [String], _ rows: [[String]]) {
   for r in rows { print(line(r)) }
 }
 
-func formatBytes(_ b: Int) -> String {
-  if b >= 1 << 20 { return String(format: "%.2f MB", Double(b) / 1_048_576) }
-  if b >= 1 << 10 { return String(format: "%.1f KB", Double(b) / 1024) }
-  return "\(b) B"
-}

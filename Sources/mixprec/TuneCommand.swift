@@ -63,6 +63,12 @@ struct TuneCommand: ParsableCommand {
     let (_, session) = try openModel(model)
     let graph = session.graph
     try checkSizeReachable(budget, graph: graph)
+    // A given analysis is read (and checked against the model) before any work.
+    let given = try analysis.map { path -> AnalysisResult in
+      let a = try AnalysisResult.read(from: URL(fileURLWithPath: path))
+      guard a.modelSHA256 == sha else { throw CLIError("--analysis '\(path)' was made for another model (\(a.model))") }
+      return a
+    }
     let calibration = try InputFolder(URL(fileURLWithPath: calib), for: graph)
     let total = calibration.tensors.values.first?.shape.first ?? 0
     guard total > 0 else { throw CLIError("calibration folder '\(calib)' has no samples") }
@@ -72,7 +78,9 @@ struct TuneCommand: ParsableCommand {
     guard total - held > 0 else { throw CLIError("calibration folder '\(calib)' needs at least 2 samples to hold some out") }
     let calibFeeds = calibration.tensors.mapValues { $0.rows(0..<(total - held)) }
     let evalFeeds = evalFolder?.tensors ?? calibration.tensors.mapValues { $0.rows((total - held)..<total) }
-    let metric = try evalMetric(evalFolder ?? calibration, graph: graph, range: evalFolder == nil ? (total - held)..<total : nil)
+    let evalRange = evalFolder == nil ? (total - held)..<total : 0..<(evalFeeds.values.first?.shape.first ?? 0)
+    let folderMetric = try taskMetricFunction(evalFolder ?? calibration, graph: graph)
+    let metric: (name: String?, function: ((Tensor) -> Double)?) = (folderMetric?.name, folderMetric.map { m in { m.score($0, evalRange) } })
     if budget.maxDrop != nil && metric.function == nil {
       throw CLIError("--max-drop needs labels (labels.npy or labels.txt) in the evaluation folder")
     }
@@ -80,7 +88,7 @@ struct TuneCommand: ParsableCommand {
     var calibrator = Calibrator(session: session)
     progress("calibrating \(calibrator.layerInputs.count) layer inputs on \(total - held) samples")
     try calibrator.observe(calibFeeds, batch: 32, grams: biasCorrection || adaround || (objective != .measured && analysis == nil))
-    let analysisResult = try analysisFor(session: session, calibrator: calibrator, feeds: calibFeeds, sha: sha, objective: objective)
+    let analysisResult = try given ?? analysisFor(session: session, calibrator: calibrator, feeds: calibFeeds, sha: sha, objective: objective)
     let template = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8, method: .mse,
       model: URL(fileURLWithPath: model).lastPathComponent, modelSHA256: sha)
 
@@ -323,8 +331,7 @@ struct TuneCommand: ParsableCommand {
       return String(format: "budget not reachable: the smallest model (every layer at its smallest precision) has %@ of weights, compression %.2fx",
         formatBytes(Int(smallest)), Double(tuner.fp32Bytes) / smallest)
     }
-    if budget.latencySeconds != nil, e.description.contains("latency"), let t = tuner.latency {
-      let fixed = t.fp32Seconds - (t.layers.values.reduce(0) { $0 + ($1["fp32"] ?? 0) })
+    if budget.latencySeconds != nil, e.description.contains("latency"), let fixed = tuner.fixedLatencySeconds {
       return String(format: "latency budget not reachable: the fastest assignment takes %.3f ms at batch %d", (fixed + p.smallestLatency) * 1e3, batch)
     }
     if budget.averageBits != nil, e.description.contains("bit budget") {
@@ -333,14 +340,8 @@ struct TuneCommand: ParsableCommand {
     return e.description
   }
 
-  /// The sweep (and with a Hessian objective the curvature) on the calibration samples, or the
-  /// given analysis after checking it belongs to this model.
+  /// The sweep (and with a Hessian objective the curvature) on the calibration samples.
   func analysisFor(session: Session, calibrator: Calibrator, feeds: [String: Tensor], sha: String, objective: Tuner.Objective) throws -> AnalysisResult {
-    if let analysis {
-      let a = try AnalysisResult.read(from: URL(fileURLWithPath: analysis))
-      guard a.modelSHA256 == sha else { throw CLIError("--analysis '\(analysis)' was made for another model (\(a.model))") }
-      return a
-    }
     let count = min(samples, feeds.values.first?.shape.first ?? 0)
     let sweepFeeds = feeds.mapValues { $0.rows(0..<count) }
     var sweepBar: ProgressBar? = nil
@@ -358,18 +359,5 @@ struct TuneCommand: ParsableCommand {
       result.correlate()
     }
     return result
-  }
-
-  /// The task metric of the evaluation samples (nil without labels), with its name.
-  func evalMetric(_ folder: InputFolder, graph: Graph, range: Range<Int>?) throws -> (name: String?, function: ((Tensor) -> Double)?) {
-    if let labels = try folder.integerLabels() {
-      let l = range.map { Array(labels[$0]) } ?? labels
-      return ("top1", { TaskMetrics.top1($0, labels: l) })
-    }
-    if let texts = try folder.textLabels(), let dictionary = graph.metadata["character"] {
-      let t = range.map { Array(texts[$0]) } ?? texts
-      return ("ctc_exact_match", { TaskMetrics.textAccuracy(predicted: TaskMetrics.ctcDecode($0, dictionary: dictionary), references: t).exactMatch })
-    }
-    return (nil, nil)
   }
 }

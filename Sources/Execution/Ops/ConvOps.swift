@@ -81,6 +81,12 @@ public enum ConvKernels {
     return out
   }
 
+  /// Unfolds `channels` input planes into a `(channels·kH·kW) × (outH·outW)` matrix (for code
+  /// outside the runtime: the gradients).
+  public static func im2col(_ x: UnsafePointer<Float>, channels: Int, window: ConvWindow, col: UnsafeMutablePointer<Float>) {
+    im2col(x, channels: channels, geo: window.geometry, col: col, parallel: false)
+  }
+
   /// Unfolds `channels` input planes into a `(channels·kH·kW) × (outH·outW)` matrix.
   static func im2col(_ x: UnsafePointer<Float>, channels: Int, geo: ConvGeometry, col: UnsafeMutablePointer<Float>,
                      parallel: Bool) {

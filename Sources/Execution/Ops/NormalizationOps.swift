@@ -2,7 +2,7 @@ import GraphIR
 import TensorCore
 
 /// BatchNormalization (inference form), LayerNormalization and InstanceNormalization.
-enum NormalizationOps {
+public enum NormalizationOps {
   static let kernels: [String: OpKernel] = [
     "BatchNormalization": { node, inputs, _ in [try batchNorm(node, inputs)] },
     "LayerNormalization": { node, inputs, _ in try layerNorm(node, inputs) },
@@ -43,17 +43,9 @@ enum NormalizationOps {
     let si = Broadcast.indices(scale.shape, to: normShape), sv = scale.asFloats()
     let bi = bias.map { Broadcast.indices($0.shape, to: normShape) }, bv = bias?.asFloats()
     var v = try x.floatValues(node)
-    var means = [Float](repeating: 0, count: outer), invs = [Float](repeating: 0, count: outer)
+    let (means, invs) = layerNormStatistics(v, outer: outer, inner: inner, epsilon: eps)
     for o in 0..<outer {
-      let base = o * inner
-      var mean: Float = 0
-      for i in 0..<inner { mean += v[base + i] }
-      mean /= Float(inner)
-      var variance: Float = 0
-      for i in 0..<inner { let d = v[base + i] - mean; variance += d * d }
-      variance /= Float(inner)
-      let inv = 1 / (variance + eps).squareRoot()
-      means[o] = mean; invs[o] = inv
+      let base = o * inner, mean = means[o], inv = invs[o]
       for i in 0..<inner {
         var y = (v[base + i] - mean) * inv * sv[si[i]]
         if let bv, let bi { y += bv[bi[i]] }
@@ -63,6 +55,24 @@ enum NormalizationOps {
     let statShape = Array(x.shape[..<axis]) + [Int](repeating: 1, count: x.rank - axis)
     return [Tensor(dtype: x.dtype, shape: x.shape, storage: .float(v)),
             Tensor(shape: statShape, floats: means), Tensor(shape: statShape, floats: invs)]
+  }
+
+  /// Mean and 1/√(variance + ε) of each of `outer` rows of `inner` values (LayerNormalization's
+  /// statistics; the gradients use the same ones).
+  public static func layerNormStatistics(_ v: [Float], outer: Int, inner: Int, epsilon eps: Float) -> (means: [Float], invs: [Float]) {
+    var means = [Float](repeating: 0, count: outer), invs = [Float](repeating: 0, count: outer)
+    for o in 0..<outer {
+      let base = o * inner
+      var mean: Float = 0
+      for i in 0..<inner { mean += v[base + i] }
+      mean /= Float(inner)
+      var variance: Float = 0
+      for i in 0..<inner { let d = v[base + i] - mean; variance += d * d }
+      variance /= Float(inner)
+      means[o] = mean
+      invs[o] = 1 / (variance + eps).squareRoot()
+    }
+    return (means, invs)
   }
 
   /// Per sample and channel: y = (x − mean) / sqrt(var + ε) · γ[c] + β[c].

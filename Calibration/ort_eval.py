@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs a model (e.g. an exported mixed QDQ model) in ONNX Runtime on a labelled folder and prints
-its task metric: top1 for labels.npy, greedy-CTC exact match and CER for labels.txt (the
+its task metric: top1 for labels.npy, greedy-CTC exact match and CER for labels.txt (spaces ignored) (the
 dictionary is the `character` metadata of --dictionary-from, default the model itself).
 
     ort_eval.py MODEL DIR [--dictionary-from ORIGINAL.onnx]
@@ -46,7 +46,9 @@ elif os.path.exists(labels_txt):
                 prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (ca != cb))
         return d[len(b)]
 
-    preds = [decode(r) for r in y.argmax(-1)]
+    # Spaces ignored, as PaddleOCR's RecMetric does by default (ignore_space) and mixprec does.
+    preds = [decode(r).replace(" ", "") for r in y.argmax(-1)]
+    refs = [r.replace(" ", "") for r in refs]
     exact = np.mean([p == r for p, r in zip(preds, refs)])
     cer = sum(edits(p, r) for p, r in zip(preds, refs)) / max(1, sum(len(r) for r in refs))
     print("ctc exact-match %.4f, CER %.4f on %d samples" % (exact, cer, len(y)))

@@ -5,31 +5,36 @@ import GraphIR
 import Quantizers
 import TensorCore
 
-/// Quantization-aware fine-tuning of a plan's integer layers, distilled from the FP32 model:
+/// Quantization-aware fine-tuning of a plan's integer layers, distilled from the FP32 model.
 ///
-/// - weights: a latent u per weight in units of its (fixed) quantization step s; the forward pass
+/// Trained, per integer layer:
+/// - the weight codes: a latent u per weight in units of its quantization step; the forward pass
 ///   uses s·clamp(round(u), −q_max, q_max), the gradient passes straight through (masked where u
-///   is clipped); starts from the plan's codes (AdaRound's when given);
-/// - activations: a FakeQuantize node before every integer layer with a learnable two-sided clip
-///   [lo, hi] (PACT), starting from the calibrated range, with its own learning rate;
-/// - loss: KL from the FP32 model's output distribution (no labels); SGD with momentum 0.9 for
-///   both groups, each step normalized so that the group's largest update is `weightRate`
-///   quantization steps (`clipRate` of the range for the bounds) times a cosine schedule over all
-///   steps: relative sizes follow the gradients, the largest move is bounded whatever their scale. (Adam, tried first, turns the tiny, noisy gradients of an already good AdaRound start
-///   into full-size steps for every weight at once: the loss rose 20x in two epochs on the
-///   classifier.)
+///   is clipped); u starts at the plan's code (AdaRound's when given) plus the FP32 weight's offset
+///   from it, at most 0.45 steps, so the weights nearest a rounding boundary flip first;
+/// - the per-channel weight scales s (learnable, as in LSQ; codes fixed, this is smooth);
+/// - the bias (the plan's bias correction is its start; the result is the new correction);
+/// - the input's two-sided clip [lo, hi] (PACT) of a FakeQuantize node before the layer.
 ///
-/// FP16 layers run with half-rounded weights and are not trained. Bias corrections of the plan are
-/// part of the trained model (added to the biases) and stay in the result. The result is the plan with
-/// the learned input ranges and codes (rounding `qat`), for the runtime and the QDQ export.
+/// Loss: KL from the FP32 model's output distribution (no labels). Scales, biases and clip bounds
+/// use Adam (scales and bounds in log units, biases in units of the layer's bias magnitude); the
+/// latent codes use SGD with momentum, normalized so the largest update is `weightRate` steps
+/// (Adam's per-weight normalization makes every weight move a full rate at once and flips far
+/// too many codes). All rates follow one cosine schedule. FP16 layers run with half-rounded
+/// weights and are not trained. The result is the plan with the learned input ranges, scale
+/// factors, bias corrections and codes (rounding `qat`), for the runtime and the QDQ export.
 public final class QuantizationAwareTraining {
   public struct Options: Sendable {
     public var epochs = 2
-    public var batch = 16
-    /// Largest first update of a latent weight, in quantization steps.
-    public var weightRate: Float = 0.05
-    /// Largest first update of a clip bound, as a fraction of its initial range.
-    public var clipRate: Float = 0.01
+    public var batch = 8
+    /// Largest update of a latent weight per step, in quantization steps (0: codes fixed).
+    public var weightRate: Float = 0.01
+    /// Adam step of log(weight scale).
+    public var scaleRate: Float = 1e-3
+    /// Adam step of the biases, relative to the layer's bias magnitude.
+    public var biasRate: Float = 1e-3
+    /// Adam step of log|clip bound| (0: ranges fixed).
+    public var clipRate: Float = 1e-3
     public var seed: UInt64 = 0
     public init() {}
   }
@@ -39,22 +44,25 @@ public final class QuantizationAwareTraining {
     var weight: String
     var bits: Int
     var layout: WeightLayout
-    var rowsFirst: Bool
     var shape: [Int]
+    /// Current scales (per row, or per row and group) and those the plan's factors multiply.
     var scales: [Float]
+    var baseScales: [Float]
     var group: Int?
     var latent: [Float]
     var lo: Float, hi: Float
-    var range: Float
-    /// The plan's bias correction, trained with: added to the bias, or an Add after a bias-less layer.
-    var biasShift: [Float]?
-    var bias: String?
+    /// The trained bias: the layer's own bias initializer (plus correction), or a shift added
+    /// after it (a bias-less layer); `original` is the model's bias.
+    var bias: [Float]
+    var original: [Float]
+    var biasName: String?
+    var biasUnit: Float
   }
 
   let session: Session
   var plan: PrecisionPlan
   var layers: [Layer] = []
-  /// Fixed replacements: FP16 layers' weights rounded to half, biases plus their correction.
+  /// Fixed replacements: FP16 layers' weights rounded to half.
   var fixedValues: [String: Tensor] = [:]
 
   public init(session: Session, plan: PrecisionPlan, codes: [String: [Int8]] = [:]) throws {
@@ -68,51 +76,63 @@ public final class QuantizationAwareTraining {
       case .integer(let bits, let values, let scales, let group, let input, let shift)?:
         let layout = WeightLayout(node, weight: l.weightShape)
         let lo = -Float(input.zero) * input.scale, hi = Float(255 - Int(input.zero)) * input.scale
-        let bias = node.input(2).flatMap { g.initializers[$0] != nil ? $0 : nil }
-        layers.append(Layer(name: l.name, weight: l.weightName, bits: bits, layout: layout, rowsFirst: layout.rowsFirst, shape: l.weightShape,
-          scales: scales, group: group, latent: values.map(Float.init), lo: lo, hi: hi, range: max(hi - lo, 1e-12),
-          biasShift: shift, bias: bias))
+        let biasName = node.input(2).flatMap { g.initializers[$0] != nil ? $0 : nil }
+        let original = biasName.flatMap { g.initializers[$0]?.floats } ?? [Float](repeating: 0, count: layout.rows)
+        let bias = shift.map { zip(original, $0).map { $0 + $1 } } ?? original
+        let rms = (bias.reduce(0) { $0 + $1 * $1 } / Float(max(bias.count, 1))).squareRoot()
+        let factors = plan.layer(l.name)?.weightScaleFactors
+        let base = factors.map { f in scales.enumerated().map { f[$0.offset % f.count] > 0 ? $0.element / f[$0.offset % f.count] : $0.element } } ?? scales
+        var latent = values.map(Float.init)
+        if let w = g.initializers[l.weightName] {
+          let rows = layout.rowsMajor(w.floats), k = layout.depth, gs = group ?? k, groups = (k + gs - 1) / gs
+          for j in latent.indices {
+            let s = scales[(j / k) * groups + (j % k) / gs]
+            if s > 0 { latent[j] += min(max(rows[j] / s - latent[j], -0.45), 0.45) }
+          }
+        }
+        layers.append(Layer(name: l.name, weight: l.weightName, bits: bits, layout: layout, shape: l.weightShape,
+          scales: scales, baseScales: base, group: group, latent: latent, lo: lo, hi: hi,
+          bias: bias, original: original, biasName: biasName, biasUnit: max(rms, 1e-3)))
       case .half?:
         if let w = g.initializers[l.weightName] { fixedValues[l.weightName] = Tensor(shape: w.shape, floats: w.floats.map { Float(Float16($0)) }) }
       default:
         continue
       }
     }
-    for l in layers {
-      guard let shift = l.biasShift, let b = l.bias, let t = g.initializers[b], t.count == shift.count else { continue }
-      fixedValues[b] = Tensor(shape: t.shape, floats: zip(t.floats, shift).map { $0 + $1 })
-    }
+  }
+
+  /// Index of the scale of rows-major element j.
+  @inline(__always) func scaleIndex(_ l: Layer, _ j: Int) -> Int {
+    let k = l.layout.depth, g = l.group ?? k
+    return (j / k) * ((k + g - 1) / g) + (j % k) / g
+  }
+
+  /// The integer codes clamp(round(u)) as floats, rows-major.
+  func codeValues(_ l: Layer) -> [Float] {
+    let qmax = Float(WeightQuantizer.maxCode(bits: l.bits))
+    return l.latent.map { min(max($0.rounded(), -qmax), qmax) }
   }
 
   /// s·clamp(round(u)) in the weight tensor's own layout.
   func quantizedWeight(_ l: Layer) -> Tensor {
-    let n = l.layout.rows, k = l.layout.depth
-    let qmax = Float(WeightQuantizer.maxCode(bits: l.bits))
-    let g = l.group ?? k, groups = (k + g - 1) / g
-    var rows = [Float](repeating: 0, count: n * k)
-    for i in 0..<(n * k) {
-      rows[i] = l.scales[(i / k) * groups + (i % k) / g] * min(max(l.latent[i].rounded(), -qmax), qmax)
-    }
-    if l.rowsFirst { return Tensor(shape: l.shape, floats: rows) }
+    let q = codeValues(l)
+    let rows = q.indices.map { l.scales[scaleIndex(l, $0)] * q[$0] }
+    if l.layout.rowsFirst { return Tensor(shape: l.shape, floats: rows) }
     // Stored [k, n]: transpose back.
+    let n = l.layout.rows, k = l.layout.depth
     var t = [Float](repeating: 0, count: n * k)
     for r in 0..<n { for c in 0..<k { t[c * n + r] = rows[r * k + c] } }
     return Tensor(shape: l.shape, floats: t)
   }
 
-  /// The cotangent of the weight tensor in rows-major order.
-  func rowsMajor(_ l: Layer, _ g: [Float]) -> [Float] {
-    if l.rowsFirst { return g }
-    let n = l.layout.rows, k = l.layout.depth
-    var r = [Float](repeating: 0, count: n * k)
-    for c in 0..<k { for o in 0..<n { r[o * k + c] = g[c * n + o] } }
-    return r
-  }
-
   static func loName(_ l: Layer) -> String { "__qat_lo_" + l.name }
   static func hiName(_ l: Layer) -> String { "__qat_hi_" + l.name }
+  /// The trained bias's value name: the layer's bias initializer, or the added shift.
+  static func biasValue(_ l: Layer) -> String { l.biasName ?? "__qat_bias_" + l.name }
 
-  /// The specialized graph with a FakeQuantize node before every integer layer's input.
+  /// The specialized graph with a FakeQuantize node before every integer layer's input and a bias
+  /// on every integer layer (an input of a bias-less Conv or Gemm, an Add after a MatMul, as the
+  /// runtime and the export apply the correction).
   func trainingGraph(_ g: Graph) -> Graph {
     var out = g
     let byName = Dictionary(uniqueKeysWithValues: layers.map { ($0.name, $0) })
@@ -122,14 +142,16 @@ public final class QuantizationAwareTraining {
       let y = x + "__fq_" + n.name
       nodes.append(TrainingOps.fakeQuantNode(name: "fq_" + n.name, input: x, lo: Self.loName(l), hi: Self.hiName(l), output: y))
       n.inputs[0] = y
-      // A bias correction on a layer without a bias input (MatMul) is an Add after it, as the
-      // runtime and the export apply it.
-      if l.biasShift != nil, l.bias == nil, n.outputs.count == 1 {
-        let out = n.outputs[0], pre = out + "__pre_shift"
-        n.outputs[0] = pre
-        nodes.append(n)
-        nodes.append(Node(name: "shift_" + n.name, opType: "Add", inputs: [pre, "__qat_shift_" + l.name], outputs: [out], attributes: [:]))
-        continue
+      if l.biasName == nil {
+        if n.opType == "MatMul", n.outputs.count == 1 {
+          let out = n.outputs[0], pre = out + "__pre_bias"
+          n.outputs[0] = pre
+          nodes.append(n)
+          nodes.append(Node(name: "bias_" + n.name, opType: "Add", inputs: [pre, Self.biasValue(l)], outputs: [out], attributes: [:]))
+          continue
+        }
+        while n.inputs.count < 2 { n.inputs.append("") }
+        if n.inputs.count == 2 { n.inputs.append(Self.biasValue(l)) } else { n.inputs[2] = Self.biasValue(l) }
       }
       nodes.append(n)
     }
@@ -137,7 +159,7 @@ public final class QuantizationAwareTraining {
     for l in layers {
       out.initializers[Self.loName(l)] = Tensor(shape: [1], floats: [l.lo])
       out.initializers[Self.hiName(l)] = Tensor(shape: [1], floats: [l.hi])
-      if let shift = l.biasShift, l.bias == nil { out.initializers["__qat_shift_" + l.name] = Tensor(shape: [shift.count], floats: shift) }
+      out.initializers[Self.biasValue(l)] = Tensor(shape: [l.bias.count], floats: l.bias)
     }
     return out
   }
@@ -149,11 +171,12 @@ public final class QuantizationAwareTraining {
     return (fp32, try ReverseGraph(graph: trainingGraph(fp32.graph)), logits)
   }
 
-  /// The current weights and clip bounds as replacements of the training graph's initializers.
+  /// The current weights, biases and clip bounds as replacements of the training graph's initializers.
   func overrides() -> [String: Tensor] {
     var o = fixedValues
     for l in layers {
       o[l.weight] = quantizedWeight(l)
+      o[Self.biasValue(l)] = Tensor(shape: [l.bias.count], floats: l.bias)
       o[Self.loName(l)] = Tensor(shape: [1], floats: [l.lo])
       o[Self.hiName(l)] = Tensor(shape: [1], floats: [l.hi])
     }
@@ -169,6 +192,22 @@ public final class QuantizationAwareTraining {
     func apply(_ x: inout [Float], rate: Float) { for i in 0..<x.count { x[i] -= rate * v[i] } }
   }
 
+  /// Adam moments of one parameter group; `update` returns the step to subtract (before the rate).
+  struct Adam {
+    var m: [Float], v: [Float]
+    var t: Float = 0
+    init(_ n: Int) { m = [Float](repeating: 0, count: n); v = m }
+    mutating func update(_ g: [Float]) -> [Float] {
+      t += 1
+      let c1 = 1 - pow(0.9, t), c2 = 1 - pow(0.999, t)
+      return g.indices.map { i in
+        m[i] = 0.9 * m[i] + 0.1 * g[i]
+        v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i]
+        return (m[i] / c1) / ((v[i] / c2).squareRoot() + 1e-12)
+      }
+    }
+  }
+
   /// Trains on `feeds` (the batch on axis 0; the last partial mini-batch is dropped).
   /// `progress(step, steps, loss)` after each step. Returns the plan, the codes and the mean loss
   /// of each epoch.
@@ -177,9 +216,9 @@ public final class QuantizationAwareTraining {
     let total = feeds.values.first?.shape.first ?? 0
     let batch = max(1, min(o.batch, total))
     let perEpoch = total / batch
-    guard perEpoch > 0, !layers.isEmpty else { return (plan, codes(), []) }
+    guard perEpoch > 0, !layers.isEmpty else { return (result(), codes(), []) }
     let (fp32, training, logits) = try graphs(feeds, batch: batch)
-    // FP32 distributions of every mini-batch (fixed order of slices; epochs shuffle the order).
+    // FP32 distributions of every mini-batch (fixed slices; epochs shuffle their order).
     var references: [[Float]] = []
     var rowLength = 1
     for b in 0..<perEpoch {
@@ -189,11 +228,12 @@ public final class QuantizationAwareTraining {
       references.append(DistillationLoss.softmax(z.floats, rowLength: rowLength))
     }
     let steps = o.epochs * perEpoch
-    var weightMomentum = layers.map { Momentum($0.latent.count) }
-    var clipMomentum = layers.map { _ in Momentum(2) }
+    var momentum = layers.map { Momentum($0.latent.count) }
+    var scaleAdam = layers.map { Adam($0.scales.count) }, biasAdam = layers.map { Adam($0.bias.count) }, clipAdam = layers.map { _ in Adam(2) }
     var rng = SeededGenerator(seed: o.seed)
     var epochLoss: [Double] = []
-    let params = Set(layers.map(\.weight) + layers.flatMap { [Self.loName($0), Self.hiName($0)] })
+    var params = Set(layers.flatMap { [$0.weight, Self.biasValue($0)] })
+    if o.clipRate > 0 { params.formUnion(layers.flatMap { [Self.loName($0), Self.hiName($0)] }) }
     var step = 0
     for _ in 0..<o.epochs {
       var order = Array(0..<perEpoch)
@@ -206,32 +246,37 @@ public final class QuantizationAwareTraining {
         let loss = DistillationLoss(rowLength: rowLength, rows: references[b].count / rowLength)
         let (value, seed) = loss.value(logits: trace[logits]!.floats, reference: references[b])
         let grads = try training.backward(trace, seeds: [logits: seed], parameters: params)
-        // Straight through the rounding, into quantization-step units: du = dW · s; the clip
-        // bounds' gradients relative to their ranges.
-        var gus: [[Float]] = [], gbs: [[Float]] = []
-        for l in layers {
-          let gw = rowsMajor(l, grads[l.weight]!)
-          let k = l.layout.depth, g = l.group ?? k, groups = (k + g - 1) / g
-          let qmax = Float(WeightQuantizer.maxCode(bits: l.bits)) + 0.5
-          var gu = [Float](repeating: 0, count: gw.count)
-          for j in 0..<gw.count where abs(l.latent[j]) <= qmax { gu[j] = gw[j] * l.scales[(j / k) * groups + (j % k) / g] }
-          gus.append(gu)
-          // dL/d(bound / range) = dL/dbound · range.
-          gbs.append([(grads[Self.loName(l)]?.first ?? 0) * l.range, (grads[Self.hiName(l)]?.first ?? 0) * l.range])
-        }
-        for i in layers.indices {
-          weightMomentum[i].accumulate(gus[i])
-          clipMomentum[i].accumulate(gbs[i])
-        }
-        let wmax = weightMomentum.reduce(0) { max($0, $1.largest) }, cmax = clipMomentum.reduce(0) { max($0, $1.largest) }
         for (i, l) in layers.enumerated() {
-          if wmax > 0 { weightMomentum[i].apply(&layers[i].latent, rate: o.weightRate * cosine / wmax) }
-          // Bounds move in units of their range: x = bound / range.
-          var bounds = [l.lo / l.range, l.hi / l.range]
-          if cmax > 0 { clipMomentum[i].apply(&bounds, rate: o.clipRate * cosine / cmax) }
-          // The range keeps 0 (a zero point exists) and a positive width.
-          layers[i].lo = min(bounds[0] * l.range, 0)
-          layers[i].hi = max(bounds[1] * l.range, layers[i].lo + 1e-6 * l.range, 0)
+          let gw = l.layout.rowsMajor(grads[l.weight]!)
+          let q = codeValues(l)
+          let qmax = Float(WeightQuantizer.maxCode(bits: l.bits)) + 0.5
+          // Straight through the rounding, in quantization steps: du = dW·s (0 where u is
+          // clipped); the scale: d(log s) = Σ dW·s·q over the scale's weights.
+          var gu = [Float](repeating: 0, count: gw.count), gs = [Float](repeating: 0, count: l.scales.count)
+          for j in gw.indices {
+            let si = scaleIndex(l, j), s = l.scales[si]
+            if abs(l.latent[j]) <= qmax { gu[j] = gw[j] * s }
+            gs[si] += gw[j] * s * q[j]
+          }
+          momentum[i].accumulate(gu)
+          if o.scaleRate > 0 {
+            let d = scaleAdam[i].update(gs)
+            for r in l.scales.indices { layers[i].scales[r] = l.scales[r] * exp(-o.scaleRate * cosine * d[r]) }
+          }
+          if o.biasRate > 0, let gb = grads[Self.biasValue(l)] {
+            let d = biasAdam[i].update(gb)
+            for r in l.bias.indices { layers[i].bias[r] -= o.biasRate * l.biasUnit * cosine * d[r] }
+          }
+          if o.clipRate > 0 {
+            // Bounds in log units: d(log|b|) = dL/db · b; lo stays ≤ 0, hi > 0.
+            let d = clipAdam[i].update([(grads[Self.loName(l)]?.first ?? 0) * l.lo, (grads[Self.hiName(l)]?.first ?? 0) * l.hi])
+            if l.lo < 0 { layers[i].lo = l.lo * exp(-o.clipRate * cosine * d[0]) }
+            layers[i].hi = l.hi * exp(-o.clipRate * cosine * d[1])
+          }
+        }
+        let largest = momentum.reduce(0) { max($0, $1.largest) }
+        if o.weightRate > 0, largest > 0 {
+          for i in layers.indices { momentum[i].apply(&layers[i].latent, rate: o.weightRate * cosine / largest) }
         }
         sum += value
         step += 1
@@ -239,15 +284,23 @@ public final class QuantizationAwareTraining {
       }
       epochLoss.append(sum / Double(perEpoch))
     }
+    return (result(), codes(), epochLoss)
+  }
+
+  /// The plan with the trained ranges, scale factors and bias corrections (rounding `qat`).
+  func result() -> PrecisionPlan {
     var result = plan
     for l in layers {
       guard let i = result.layers.firstIndex(where: { $0.name == l.name }) else { continue }
       result.layers[i].input = ActivationParameters.covering(lo: l.lo, hi: l.hi, scheme: .asymmetric)
       result.layers[i].rounding = .qat
-      // Trained with the correction (in the bias, or an Add after the layer): kept.
-      result.layers[i].biasShift = l.biasShift
+      result.layers[i].biasShift = zip(l.bias, l.original).map { $0 - $1 }
+      if l.group == nil, l.scales.count == l.layout.rows {
+        // Base scales are positive normal numbers (WeightQuantizer); factors of 1 stay exactly 1.
+        result.layers[i].weightScaleFactors = zip(l.scales, l.baseScales).map { $1 > 0 ? $0 / $1 : 1 }
+      }
     }
-    return (result, codes(), epochLoss)
+    return result
   }
 
   /// The learned integer codes (rows-major), by layer.

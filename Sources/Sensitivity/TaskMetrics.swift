@@ -45,11 +45,14 @@ public enum TaskMetrics {
     }
   }
 
-  /// Exact-match rate and character error rate (edit distance / reference length, summed).
+  /// Exact-match rate and character error rate (edit distance / reference length, summed), with
+  /// spaces ignored as PaddleOCR's recognition metric does by default (`ignore_space`): on
+  /// rendered lines the FP32 recognizer's errors are mostly spaces read from the margins.
   public static func textAccuracy(predicted: [String], references: [String]) -> (exactMatch: Double, cer: Double) {
     guard !references.isEmpty, predicted.count == references.count else { return (.nan, .nan) }
     var exact = 0, edits = 0, chars = 0
-    for (p, r) in zip(predicted, references) {
+    func squeezed(_ s: String) -> String { s.filter { $0 != " " } }
+    for (p, r) in zip(predicted.map(squeezed), references.map(squeezed)) {
       if p == r { exact += 1 }
       edits += editDistance(Array(p), Array(r))
       chars += r.count

@@ -26,6 +26,10 @@ struct BenchCommand: ParsableCommand {
   @Option(name: .customLong("min-seconds"), help: "`bench kernels`: time each kernel for at least this long (0: one run).")
   var minSeconds: Double = 0.25
 
+  @Option(help: "`bench qat`: the plan (from tune) to fine-tune.") var plan: String?
+  @Option(help: "`bench qat`: the evaluation folder.") var eval: String?
+  @OptionGroup var qat: QATOptions
+
   static let defaultModel = "Calibration/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"
 
   func run() throws {
@@ -43,8 +47,9 @@ struct BenchCommand: ParsableCommand {
     }
     if target == "analyze" { return try benchAnalyze() }
     if target == "solver" { return try benchSolver() }
+    if target == "qat" { return try benchQAT() }
     guard target == "model" else {
-      throw CLIError("unknown benchmark '\(target)'; use: bench kernels, bench model MODEL, bench analyze [MODEL] --calib DIR, or bench solver")
+      throw CLIError("unknown benchmark '\(target)'; use: bench kernels, bench model MODEL, bench analyze [MODEL] --calib DIR, bench solver, or bench qat MODEL --plan P --calib DIR --eval DIR --qat N")
     }
     guard let model else { throw CLIError("bench model needs a MODEL") }
     guard runs > 0 else { throw CLIError("--runs must be positive") }

@@ -29,10 +29,7 @@ struct TuneCommand: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Correct integer layers' biases for the mean output shift of their quantized weights.")
   var biasCorrection = true
   @Flag(inversion: .prefixedNo, help: "AdaRound the chosen plan's integer weights (codes go to <plan>.codes.npz).") var adaround = true
-  @Option(help: "Quantization-aware fine-tuning of the chosen plan: epochs over the calibration samples (0: none).") var qat: Int = 0
-  @Option(name: .customLong("qat-batch"), help: "QAT mini-batch size.") var qatBatch: Int = 8
-  @Option(name: .customLong("qat-rate"), help: "QAT: the largest latent-weight update per step, in quantization steps (normalized SGD with momentum).") var qatRate: Float = 0.02
-  @Option(name: .customLong("qat-clip-rate"), help: "QAT: the largest clip-bound update per step, as a fraction of the calibrated range.") var qatClipRate: Float = 0.01
+  @OptionGroup var qat: QATOptions
   @Option(help: "Where to write the plan.") var plan: String
   @Option(help: "Also write the QDQ ONNX model.") var export: String?
   @Option(help: "The HTML report (Reports/NAME.html); its data goes to NAME.analysis.json beside it.") var report: String?
@@ -53,9 +50,7 @@ struct TuneCommand: ParsableCommand {
   func run() throws {
     let budget = try budget()
     guard let objective = Tuner.Objective(rawValue: objective) else { throw CLIError("unknown --objective '\(objective)'; use measured, hessian or blend") }
-    guard batch > 0, samples > 0, runs > 0, qat >= 0, qatBatch > 0, qatRate > 0, qatClipRate >= 0 else {
-      throw CLIError("--batch, --samples, --runs, --qat-batch and --qat-rate must be positive, --qat and --qat-clip-rate not negative")
-    }
+    guard batch > 0, samples > 0, runs > 0 else { throw CLIError("--batch, --samples and --runs must be positive") }
     try requireOutputFolder(plan, option: "--plan")
     if let export { try requireOutputFolder(export, option: "--export") }
     if let report { try requireOutputFolder(report, option: "--report") }
@@ -189,29 +184,9 @@ struct TuneCommand: ParsableCommand {
       throw CLIError(describeInfeasible(e, tuner: tuner, budget: budget))
     }
     var (chosen, codes) = try refined(tuner.plan(solution, budget: budget.description), adaRound: adaround)
-    if qat > 0 {
+    if qat.qat > 0 {
       // QAT starts from the refined plan: AdaRound's codes, bias corrections in the biases.
-      let trainer = try QuantizationAwareTraining(session: session, plan: chosen, codes: codes)
-      // Parity check: the training graph and the integer runtime on the same samples.
-      let probe = calibFeeds.mapValues { $0.rows(0..<min(16, total - held)) }
-      let runtimeKL = try PlanEvaluator(session: session, feeds: probe, batch: 16, metric: nil).evaluate(chosen, codes: codes).kl
-      progress(String(format: "QAT start on %d calibration samples: training-graph KL %.4g, integer runtime KL %.4g",
-        probe.values.first?.shape.first ?? 0, try trainer.loss(probe, batch: 16), runtimeKL))
-      var options = QuantizationAwareTraining.Options()
-      options.epochs = qat
-      options.batch = qatBatch
-      options.weightRate = qatRate
-      options.clipRate = qatClipRate
-      var bar: ProgressBar? = nil
-      let clock = ContinuousClock(), t0 = clock.now
-      let trained = try trainer.train(calibFeeds, options: options) { step, steps, loss in
-        if bar == nil { bar = ProgressBar("qat", total: steps, unit: "steps") }
-        bar!.update(step, String(format: "loss %.4g", loss))
-      }
-      bar?.finish()
-      let d = clock.now - t0
-      progress(String(format: "QAT: %d epochs, mean loss per epoch %@ (%.1f s)", qat,
-        trained.epochLoss.map { String(format: "%.4g", $0) }.joined(separator: " → "), Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18))
+      let trained = try qat.fineTune(session: session, plan: chosen, codes: codes, feeds: calibFeeds, progress: progress)
       chosen = trained.plan
       codes = trained.codes
     }

@@ -25,5 +25,9 @@ final class TaskMetricsTests: XCTestCase {
     let r = TaskMetrics.textAccuracy(predicted: ["abc", "abd"], references: ["abc", "abc"])
     XCTAssertEqual(r.exactMatch, 0.5)
     XCTAssertEqual(r.cer, 1.0 / 6.0, accuracy: 1e-12)
+    // Spaces do not count (PaddleOCR's ignore_space): margins read as spaces are not errors.
+    let spaced = TaskMetrics.textAccuracy(predicted: [" ab c ", "abd"], references: ["ab c", "ab c"])
+    XCTAssertEqual(spaced.exactMatch, 0.5)
+    XCTAssertEqual(spaced.cer, 1.0 / 6.0, accuracy: 1e-12)
   }
 }

@@ -35,8 +35,49 @@ public final class QuantizationAwareTraining {
     public var biasRate: Float = 1e-3
     /// Adam step of log|clip bound| (0: ranges fixed).
     public var clipRate: Float = 1e-3
+    /// What the training minimizes: KL to FP32 (no labels), the task loss on the labels
+    /// (cross-entropy, CTC), or their sum.
+    public var loss: Loss = .distillation
     public var seed: UInt64 = 0
     public init() {}
+  }
+
+  public enum Loss: String, Sendable, CaseIterable {
+    case distillation = "distill", task, both
+  }
+
+  /// Labels of the training samples: class ids (cross-entropy) or symbol sequences (CTC, blank 0).
+  public enum Labels: Sendable {
+    case classes([Int])
+    case sequences([[Int]])
+
+    /// Texts as CTC symbol ids of a PaddleOCR dictionary (`character` metadata, one symbol per
+    /// line; ids from 1, the space last); characters outside it are dropped.
+    public static func texts(_ texts: [String], dictionary: String) -> Labels {
+      let symbols = dictionary.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [" "]
+      var ids: [String: Int] = [:]
+      for (i, s) in symbols.enumerated() where ids[s] == nil { ids[s] = i + 1 }
+      return .sequences(texts.map { $0.compactMap { ids[String($0)] } })
+    }
+
+    /// The loss and its gradient for the logits of samples `rows`.
+    func loss(logits z: Tensor, rows: Range<Int>) -> (loss: Double, gradient: [Float]) {
+      let c = z.shape.last ?? 1
+      switch self {
+      case .classes(let ids):
+        return TaskLoss.crossEntropy(logits: z.floats, rowLength: c, labels: Array(ids[rows]))
+      case .sequences(let seqs):
+        let t = z.shape.count >= 2 ? z.shape[z.shape.count - 2] : 1
+        return TaskLoss.ctc(logits: z.floats, steps: t, classes: c, labels: Array(seqs[rows]))
+      }
+    }
+
+    var count: Int {
+      switch self {
+      case .classes(let ids): return ids.count
+      case .sequences(let seqs): return seqs.count
+      }
+    }
   }
 
   struct Layer {
@@ -211,9 +252,12 @@ public final class QuantizationAwareTraining {
   /// Trains on `feeds` (the batch on axis 0; the last partial mini-batch is dropped).
   /// `progress(step, steps, loss)` after each step. Returns the plan, the codes and the mean loss
   /// of each epoch.
-  public func train(_ feeds: [String: Tensor], options o: Options,
+  public func train(_ feeds: [String: Tensor], labels: Labels? = nil, options o: Options,
                     progress: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> (plan: PrecisionPlan, codes: [String: [Int8]], epochLoss: [Double]) {
     let total = feeds.values.first?.shape.first ?? 0
+    if o.loss != .distillation {
+      guard let labels, labels.count >= total else { throw PlanError("the QAT loss '\(o.loss.rawValue)' needs a label for every training sample") }
+    }
     let batch = max(1, min(o.batch, total))
     let perEpoch = total / batch
     guard perEpoch > 0, !layers.isEmpty else { return (result(), codes(), []) }
@@ -243,8 +287,18 @@ public final class QuantizationAwareTraining {
         let cosine = Float(0.5 * (1 + cos(Double.pi * Double(step) / Double(max(steps, 1)))))
         let x = feeds.mapValues { $0.rows((b * batch)..<((b + 1) * batch)) }
         let trace = try training.forward(x, overrides: overrides(), until: logits)
-        let loss = DistillationLoss(rowLength: rowLength, rows: references[b].count / rowLength)
-        let (value, seed) = loss.value(logits: trace[logits]!.floats, reference: references[b])
+        let z = trace[logits]!
+        var value = 0.0, seed = [Float](repeating: 0, count: z.count)
+        if o.loss != .task {
+          let d = DistillationLoss(rowLength: rowLength, rows: references[b].count / rowLength).value(logits: z.floats, reference: references[b])
+          value += d.loss
+          for i in seed.indices { seed[i] += d.gradient[i] }
+        }
+        if o.loss != .distillation, let labels {
+          let t = labels.loss(logits: z, rows: (b * batch)..<((b + 1) * batch))
+          value += t.loss
+          for i in seed.indices { seed[i] += t.gradient[i] }
+        }
         let grads = try training.backward(trace, seeds: [logits: seed], parameters: params)
         for (i, l) in layers.enumerated() {
           let gw = l.layout.rowsMajor(grads[l.weight]!)

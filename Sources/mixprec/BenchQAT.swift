@@ -39,7 +39,7 @@ extension BenchCommand {
     }
     print("bench qat: \(URL(fileURLWithPath: model).lastPathComponent), plan \(planURL.lastPathComponent), \(n) training samples, \(evalCount) eval samples")
     try measure("before", start, codes)
-    let trained = try qat.fineTune(session: session, plan: start, codes: codes, feeds: feeds, progress: progress)
+    let trained = try qat.fineTune(session: session, plan: start, codes: codes, feeds: feeds, folder: calibration, progress: progress)
     try measure("after ", trained.plan, trained.codes)
     print(String(format: "QAT wall time %.1f s, peak memory %.0f MB", trained.seconds, peakResidentMB()))
   }

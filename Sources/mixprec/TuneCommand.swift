@@ -65,6 +65,7 @@ struct TuneCommand: ParsableCommand {
       return a
     }
     let calibration = try InputFolder(URL(fileURLWithPath: calib), for: graph)
+    let qatFolder = try qat.qatData.map { try InputFolder(URL(fileURLWithPath: $0), for: graph) }
     let total = calibration.tensors.values.first?.shape.first ?? 0
     guard total > 0 else { throw CLIError("calibration folder '\(calib)' has no samples") }
     // Evaluation samples: the given folder, else the calibration set's last quarter (held out).
@@ -186,7 +187,8 @@ struct TuneCommand: ParsableCommand {
     var (chosen, codes) = try refined(tuner.plan(solution, budget: budget.description), adaRound: adaround)
     if qat.qat > 0 {
       // QAT starts from the refined plan: AdaRound's codes, bias corrections in the biases.
-      let trained = try qat.fineTune(session: session, plan: chosen, codes: codes, feeds: calibFeeds, progress: progress)
+      let trained = try qat.fineTune(session: session, plan: chosen, codes: codes, feeds: qatFolder?.tensors ?? calibFeeds,
+        folder: qatFolder ?? calibration, progress: progress)
       chosen = trained.plan
       codes = trained.codes
     }

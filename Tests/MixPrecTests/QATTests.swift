@@ -64,4 +64,71 @@ final class QATTests: XCTestCase {
     }
     XCTAssertLessThan(kl(y), kl(before2), "the integer kernels agree: the trained plan is closer to FP32")
   }
+
+  /// Bias-less layers: a Conv without a bias input and a MatMul (its bias a separate Add).
+  static func biasLessModel() -> Graph {
+    Graph(
+      nodes: [
+        Node(name: "c1", opType: "Conv", inputs: ["x", "w1"], outputs: ["a"], attributes: ["pads": .ints([1, 1, 1, 1])]),
+        Node(name: "r1", opType: "Relu", inputs: ["a"], outputs: ["ar"], attributes: [:]),
+        Node(name: "fl", opType: "Flatten", inputs: ["ar"], outputs: ["f"], attributes: [:]),
+        Node(name: "mm", opType: "MatMul", inputs: ["f", "w2"], outputs: ["m"], attributes: [:]),
+        Node(name: "add", opType: "Add", inputs: ["m", "b2"], outputs: ["z"], attributes: [:]),
+        Node(name: "sm", opType: "Softmax", inputs: ["z"], outputs: ["p"], attributes: ["axis": .int(-1)]),
+      ],
+      inputs: [ValueInfo(name: "x", dtype: .float32, shape: [nil, 2, 4, 4])], outputs: [ValueInfo(name: "p", dtype: .float32, shape: [nil, 5])],
+      initializers: ["w1": random([6, 2, 3, 3], seed: 11), "w2": random([96, 5], seed: 12, scale: 0.3), "b2": random([5], seed: 13)],
+      opset: 13)
+  }
+
+  /// What the training graph optimizes is what the integer runtime runs: after training (learned
+  /// scales, biases of bias-less layers, ranges, codes) both give the same KL on the same samples.
+  func testTrainedPlanRunsAsTrained() throws {
+    let session = try Session(graph: Self.biasLessModel())
+    let x = ["x": Self.random([48, 2, 4, 4], seed: 14, scale: 2)]
+    var calibrator = Calibrator(session: session)
+    try calibrator.observe(x)
+    let plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int4, method: .minmax, model: "", modelSHA256: "")
+    let qat = try QuantizationAwareTraining(session: session, plan: plan)
+    let before = try qat.loss(x, batch: 16)
+    var options = QuantizationAwareTraining.Options()
+    options.epochs = 15
+    options.batch = 16
+    options.scaleRate = 0.01
+    options.biasRate = 0.01
+    let result = try qat.train(x, options: options)
+    let after = try qat.loss(x, batch: 16)
+    XCTAssertLessThan(after, before, "QAT: \(before) → \(after)")
+    for name in ["c1", "mm"] {
+      let l = try XCTUnwrap(result.plan.layer(name))
+      XCTAssertTrue(l.biasShift?.contains { $0 != 0 } ?? false, "\(name): the bias is trained")
+      XCTAssertTrue(l.weightScaleFactors?.contains { $0 != 1 } ?? false, "\(name): the scales are trained")
+    }
+    let runtime = try PlanEvaluator(session: session, feeds: x, batch: 16, metric: nil).evaluate(result.plan, codes: result.codes).kl
+    XCTAssertEqual(runtime, after, accuracy: 0.02 * after, "integer runtime KL \(runtime) vs training graph \(after)")
+  }
+
+  /// With labels: training on cross-entropy (here the FP32 model's own classes) lowers it.
+  func testTaskLossTrainsOnLabels() throws {
+    let session = try Session(graph: Self.model())
+    let x = ["x": Self.random([64, 3, 6, 6], seed: 21, scale: 2)]
+    var calibrator = Calibrator(session: session)
+    try calibrator.observe(x)
+    let plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int4, method: .minmax, model: "", modelSHA256: "")
+    let p = try session.run(x)["p"]!
+    let ids = (0..<64).map { r in (0..<6).max { p.floats[r * 6 + $0] < p.floats[r * 6 + $1] }! }
+    func crossEntropy(_ plan: PrecisionPlan, _ codes: [String: [Int8]]) throws -> Double {
+      let q = try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session, codes: codes)).run(x)["p"]!.floats
+      return (0..<64).reduce(0.0) { $0 - log(Double(max(q[$1 * 6 + ids[$1]], 1e-30))) } / 64
+    }
+    var options = QuantizationAwareTraining.Options()
+    options.epochs = 20
+    options.batch = 16
+    options.loss = .task
+    let qat = try QuantizationAwareTraining(session: session, plan: plan)
+    XCTAssertThrowsError(try qat.train(x, options: options), "the task loss needs labels")
+    let result = try qat.train(x, labels: .classes(ids), options: options)
+    let before = try crossEntropy(plan, [:]), after = try crossEntropy(result.plan, result.codes)
+    XCTAssertLessThan(after, before, "cross-entropy \(before) → \(after)")
+  }
 }

@@ -236,6 +236,27 @@ final class CLITests: XCTestCase {
     try assertOneLineError(["tune", Self.classifier, "--calib", check, "--latency-budget", "3", "--plan", plan], "needs a unit")
   }
 
+  /// `tune --qat`: the plan comes back fine-tuned (rounding qat, learned scale factors, codes
+  /// beside it) on the folder's labels and KL; QAT usage mistakes are one line.
+  func testTuneWithQAT() throws {
+    let check = Self.root.appendingPathComponent("Calibration/cls-check").path
+    let analysis = work.appendingPathComponent("qat-analysis.json").path
+    XCTAssertEqual(try mixprec(["analyze", Self.classifier, "--calib", check, "--samples", "6", "--out", analysis]).status, 0)
+    let plan = work.appendingPathComponent("qat.plan.json").path
+    let r = try mixprec(["tune", Self.classifier, "--calib", check, "--analysis", analysis, "--compression", "5x", "--runs", "2",
+                         "--qat", "1", "--qat-batch", "2", "--qat-loss", "both", "--plan", plan])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("QAT: 1 epochs"), r.stderr)
+    let p = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: plan))) as? [String: Any])
+    let layers = try XCTUnwrap(p["layers"] as? [[String: Any]])
+    let trained = layers.filter { ($0["rounding"] as? String) == "qat" }
+    XCTAssertFalse(trained.isEmpty)
+    XCTAssertTrue(trained.allSatisfy { ($0["weightScaleFactors"] as? [Double])?.isEmpty == false })
+    XCTAssertTrue(FileManager.default.fileExists(atPath: work.appendingPathComponent("qat.plan.codes.npz").path))
+    try assertOneLineError(["tune", Self.classifier, "--calib", check, "--compression", "5x", "--qat", "1", "--qat-loss", "ctc", "--plan", plan], "unknown --qat-loss 'ctc'")
+    try assertOneLineError(["tune", Self.classifier, "--calib", check, "--compression", "5x", "--qat-data", check, "--plan", plan], "--qat-data needs --qat")
+  }
+
   func testUsageMistakesGiveOneLine() throws {
     try assertOneLineError(["analyze", Self.classifier, "--calib", ".", "--candidates", "int3", "--out", "a.json"], "unknown candidate 'int3'")
     // Output folders are checked before any work: no write error after a long run, no orphan files.

@@ -5,7 +5,7 @@ import GraphIR
 import Quantizers
 import TensorCore
 
-/// Quantization-aware fine-tuning of a plan's integer layers, distilled from the FP32 model.
+/// Quantization-aware fine-tuning of a plan's integer layers (distilled from the FP32 model, or on labels).
 ///
 /// Trained, per integer layer:
 /// - the weight codes: a latent u per weight in units of its quantization step; the forward pass
@@ -16,7 +16,8 @@ import TensorCore
 /// - the bias (the plan's bias correction is its start; the result is the new correction);
 /// - the input's two-sided clip [lo, hi] (PACT) of a FakeQuantize node before the layer.
 ///
-/// Loss: KL from the FP32 model's output distribution (no labels). Scales, biases and clip bounds
+/// Loss: KL from the FP32 model's output distribution (no labels), the labels' cross-entropy or
+/// CTC loss, or both (`Options.loss`). Scales, biases and clip bounds
 /// use Adam (scales and bounds in log units, biases in units of the layer's bias magnitude); the
 /// latent codes use SGD with momentum, normalized so the largest update is `weightRate` steps
 /// (Adam's per-weight normalization makes every weight move a full rate at once and flips far
@@ -40,44 +41,6 @@ public final class QuantizationAwareTraining {
     public var loss: Loss = .distillation
     public var seed: UInt64 = 0
     public init() {}
-  }
-
-  public enum Loss: String, Sendable, CaseIterable {
-    case distillation = "distill", task, both
-  }
-
-  /// Labels of the training samples: class ids (cross-entropy) or symbol sequences (CTC, blank 0).
-  public enum Labels: Sendable {
-    case classes([Int])
-    case sequences([[Int]])
-
-    /// Texts as CTC symbol ids of a PaddleOCR dictionary (`character` metadata, one symbol per
-    /// line; ids from 1, the space last); characters outside it are dropped.
-    public static func texts(_ texts: [String], dictionary: String) -> Labels {
-      let symbols = dictionary.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [" "]
-      var ids: [String: Int] = [:]
-      for (i, s) in symbols.enumerated() where ids[s] == nil { ids[s] = i + 1 }
-      return .sequences(texts.map { $0.compactMap { ids[String($0)] } })
-    }
-
-    /// The loss and its gradient for the logits of samples `rows`.
-    func loss(logits z: Tensor, rows: Range<Int>) -> (loss: Double, gradient: [Float]) {
-      let c = z.shape.last ?? 1
-      switch self {
-      case .classes(let ids):
-        return TaskLoss.crossEntropy(logits: z.floats, rowLength: c, labels: Array(ids[rows]))
-      case .sequences(let seqs):
-        let t = z.shape.count >= 2 ? z.shape[z.shape.count - 2] : 1
-        return TaskLoss.ctc(logits: z.floats, steps: t, classes: c, labels: Array(seqs[rows]))
-      }
-    }
-
-    var count: Int {
-      switch self {
-      case .classes(let ids): return ids.count
-      case .sequences(let seqs): return seqs.count
-      }
-    }
   }
 
   struct Layer {
@@ -222,31 +185,6 @@ public final class QuantizationAwareTraining {
       o[Self.hiName(l)] = Tensor(shape: [1], floats: [l.hi])
     }
     return o
-  }
-
-  /// SGD momentum buffers: v = μ·v + g.
-  struct Momentum {
-    var v: [Float]
-    init(_ n: Int) { v = [Float](repeating: 0, count: n) }
-    mutating func accumulate(_ g: [Float]) { for i in 0..<v.count { v[i] = 0.9 * v[i] + g[i] } }
-    var largest: Float { v.reduce(0) { max($0, abs($1)) } }
-    func apply(_ x: inout [Float], rate: Float) { for i in 0..<x.count { x[i] -= rate * v[i] } }
-  }
-
-  /// Adam moments of one parameter group; `update` returns the step to subtract (before the rate).
-  struct Adam {
-    var m: [Float], v: [Float]
-    var t: Float = 0
-    init(_ n: Int) { m = [Float](repeating: 0, count: n); v = m }
-    mutating func update(_ g: [Float]) -> [Float] {
-      t += 1
-      let c1 = 1 - pow(0.9, t), c2 = 1 - pow(0.999, t)
-      return g.indices.map { i in
-        m[i] = 0.9 * m[i] + 0.1 * g[i]
-        v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i]
-        return (m[i] / c1) / ((v[i] / c2).squareRoot() + 1e-12)
-      }
-    }
   }
 
   /// Trains on `feeds` (the batch on axis 0; the last partial mini-batch is dropped).

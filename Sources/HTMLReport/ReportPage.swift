@@ -18,6 +18,7 @@ public enum ReportPage {
     }
     if let t = a.tuning {
       sections.append(pareto(t))
+      if let q = t.qat { sections.append(qat(q, t)) }
       sections.append(breakdown(a, t))
     }
     if let r = a.rangeComparison, !r.isEmpty { sections.append(ranges(r, candidates: a.candidates)) }
@@ -216,6 +217,17 @@ public enum ReportPage {
     }
     out += "<table><thead><tr><th>plan</th><th>weights</th><th>ms predicted</th><th>ms measured</th><th>KL predicted</th><th>KL measured</th><th>\(escape(t.metricName ?? "metric"))</th></tr></thead><tbody>\(rows)</tbody></table>"
     return out
+  }
+
+  static func qat(_ q: TuningSummary.QATSummary, _ t: TuningSummary) -> String {
+    let losses = q.epochLoss.map { figure($0) }.joined(separator: " → ")
+    var rows = ""
+    for p in [t.fp32, q.before, t.chosenPoint] {
+      rows += "<tr><td class=\"l\">\(escape(p.label))</td><td>\(figure(p.measuredKL))</td><td>\(figure(p.metric))</td></tr>"
+    }
+    return "<h2>Quantization-aware training</h2><p class=\"note\">\(q.epochs) epochs on \(q.trainingSamples) samples, loss \(escape(q.loss)) "
+      + "(mean per epoch \(escape(losses))), \(figure(q.seconds)) s. Trained: weight codes, per-channel scales, biases and PACT input clips of the integer layers.</p>"
+      + "<table><thead><tr><th>plan</th><th>KL measured</th><th>\(escape(t.metricName ?? "metric"))</th></tr></thead><tbody>\(rows)</tbody></table>"
   }
 
   static func breakdown(_ a: AnalysisResult, _ t: TuningSummary) -> String {

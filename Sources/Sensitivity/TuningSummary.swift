@@ -47,6 +47,30 @@ public struct TuningSummary: Codable, Equatable, Sendable {
   /// The size and latency limits the solver worked under (for the budget lines).
   public var budgetBytes: Int?
   public var budgetLatencyMs: Double?
+  /// Quantization-aware training of the chosen plan, when it ran.
+  public var qat: QATSummary?
+
+  /// What QAT did: its settings, losses and the chosen plan's measured figures before it.
+  public struct QATSummary: Codable, Equatable, Sendable {
+    public var epochs: Int
+    /// distill, task or both.
+    public var loss: String
+    public var trainingSamples: Int
+    public var seconds: Double
+    /// The mean training loss of each epoch.
+    public var epochLoss: [Double]
+    /// The chosen plan after the post-training refinements, before QAT.
+    public var before: Point
+
+    public init(epochs: Int, loss: String, trainingSamples: Int, seconds: Double, epochLoss: [Double], before: Point) {
+      self.epochs = epochs
+      self.loss = loss
+      self.trainingSamples = trainingSamples
+      self.seconds = seconds
+      self.epochLoss = epochLoss
+      self.before = before
+    }
+  }
 
   public init(budget: String, objective: String, commandLine: String, machine: String?, batch: Int, chosen: [String: String],
               chosenPoint: Point, fp32: Point, baselines: [Point], front: [Point], measured: [Point],

@@ -38,7 +38,7 @@ struct QATOptions: ParsableArguments {
   /// Fine-tunes `plan` (with its AdaRound `codes`) on `feeds`, with a progress bar and a summary
   /// line; returns the trained plan and codes and the seconds it took.
   func fineTune(session: Session, plan: PrecisionPlan, codes: [String: [Int8]], feeds: [String: Tensor], folder: InputFolder,
-                progress: (String) -> Void) throws -> (plan: PrecisionPlan, codes: [String: [Int8]], seconds: Double) {
+                progress: (String) -> Void) throws -> (plan: PrecisionPlan, codes: [String: [Int8]], seconds: Double, epochLoss: [Double]) {
     let options = trainingOptions
     var labels: QuantizationAwareTraining.Labels? = nil
     if options.loss != .distillation {
@@ -62,6 +62,6 @@ struct QATOptions: ParsableArguments {
     let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     progress(String(format: "QAT: %d epochs, mean loss per epoch %@ (%.1f s)", qat,
       trained.epochLoss.map { String(format: "%.4g", $0) }.joined(separator: " → "), seconds))
-    return (trained.plan, trained.codes, seconds)
+    return (trained.plan, trained.codes, seconds, trained.epochLoss)
   }
 }

@@ -185,12 +185,21 @@ struct TuneCommand: ParsableCommand {
       throw CLIError(describeInfeasible(e, tuner: tuner, budget: budget))
     }
     var (chosen, codes) = try refined(tuner.plan(solution, budget: budget.description), adaRound: adaround)
+    var qatSummary: TuningSummary.QATSummary? = nil
     if qat.qat > 0 {
       // QAT starts from the refined plan: AdaRound's codes, bias corrections in the biases.
-      let trained = try qat.fineTune(session: session, plan: chosen, codes: codes, feeds: qatFolder?.tensors ?? calibFeeds,
+      // That plan is measured first, so the table and the report show what QAT changed.
+      let pre = try evaluator.evaluate(chosen, codes: codes)
+      var before = try point("chosen, no QAT", solution, measure: false)
+      before.measuredKL = pre.kl
+      before.metric = pre.metric
+      let trainingFeeds = qatFolder?.tensors ?? calibFeeds
+      let trained = try qat.fineTune(session: session, plan: chosen, codes: codes, feeds: trainingFeeds,
         folder: qatFolder ?? calibration, progress: progress)
       chosen = trained.plan
       codes = trained.codes
+      qatSummary = TuningSummary.QATSummary(epochs: qat.qat, loss: qat.qatLoss, trainingSamples: trainingFeeds.values.first?.shape.first ?? 0,
+        seconds: trained.seconds, epochLoss: trained.epochLoss, before: before)
     }
     let evaluation = try evaluator.evaluate(chosen, codes: codes)
     let chosenLatency = try latencyMs(session.with(quantized: PlanBuilder.layerQuantizations(chosen, session: session, codes: codes)))
@@ -261,6 +270,7 @@ struct TuneCommand: ParsableCommand {
       result.tuning?.planJSON = String(decoding: try JSONFile.encoded(chosen), as: UTF8.self)
       result.tuning?.budgetBytes = problem.sizeBudget.map { Int($0) }
       result.tuning?.budgetLatencyMs = budget.latencySeconds.map { $0 * 1e3 }
+      result.tuning?.qat = qatSummary
       let url = URL(fileURLWithPath: report).deletingPathExtension().appendingPathExtension("analysis.json")
       try result.write(to: url)
       try writeReport(result, to: report)
@@ -271,7 +281,7 @@ struct TuneCommand: ParsableCommand {
     let counts = Dictionary(grouping: tuner.assignment(solution).values, by: { $0 }).mapValues(\.count)
     print("budget: \(budget.description); objective: \(objective.rawValue)")
     print("chosen: " + [Precision.fp32, .fp16, .int8, .int4].compactMap { p in counts[p].map { "\($0) \(p.rawValue)" } }.joined(separator: ", "))
-    printTable([fp32Point] + baselines + [chosenPoint], metricName: metric.name)
+    printTable([fp32Point] + baselines + (qatSummary.map { [$0.before] } ?? []) + [chosenPoint], metricName: metric.name)
     print("plan -> \(plan)")
   }
 

@@ -247,6 +247,7 @@ final class CLITests: XCTestCase {
                          "--qat", "1", "--qat-batch", "2", "--qat-loss", "both", "--plan", plan])
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertTrue(r.stderr.contains("QAT: 1 epochs"), r.stderr)
+    XCTAssertTrue(r.stdout.contains("chosen, no QAT"), "the table shows the plan before QAT: \(r.stdout)")
     let p = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: plan))) as? [String: Any])
     let layers = try XCTUnwrap(p["layers"] as? [[String: Any]])
     let trained = layers.filter { ($0["rounding"] as? String) == "qat" }

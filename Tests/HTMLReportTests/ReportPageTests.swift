@@ -47,6 +47,8 @@ final class ReportPageTests: XCTestCase {
       weightBytes: Dictionary(uniqueKeysWithValues: names.map { ($0, ["fp32": 1000, "fp16": 500, "int8": 280, "int4": 150]) }), metricName: "top1")
     a.tuning?.planJSON = "{\n  \"budget\" : \"compression 6x\"\n}"
     a.tuning?.budgetBytes = 666
+    a.tuning?.qat = TuningSummary.QATSummary(epochs: 2, loss: "both", trainingSamples: 64, seconds: 3.5, epochLoss: [0.4, 0.2],
+      before: P(label: "chosen, no QAT", weightBytes: 700, predictedLatencyMs: 0.5, predictedKL: 0.01, measuredKL: 0.012, metric: 0.95))
     return a
   }
 
@@ -67,7 +69,7 @@ final class ReportPageTests: XCTestCase {
     let parser = XMLParser(data: Data(html.utf8))
     let ok = parser.parse()
     XCTAssertTrue(ok, "line \(parser.lineNumber): \(parser.parserError.map { "\($0)" } ?? "")")
-    for section in ["Model", "Chosen plan along the depth", "Layers", "Damage per layer and precision", "Hessian trace per layer",
+    for section in ["Model", "Chosen plan along the depth", "Layers", "Damage per layer and precision", "Hessian trace per layer", "Quantization-aware training",
                     "Proxy vs measured damage", "Size and latency vs damage", "Where the bytes and the time go", "Range methods", "Reproduce"] {
       XCTAssertTrue(html.contains(section), "section '\(section)' missing")
     }

@@ -274,6 +274,7 @@ final class CLITests: XCTestCase {
     try assertOneLineError(["bench", "kernelz"], "unknown benchmark 'kernelz'")
     try assertOneLineError(["bench", "kernels", "--threads", "0"], "--threads takes positive integers")
     try assertOneLineError(["bench", "model"], "needs a MODEL")
+    try assertOneLineError(["bench", "qat", Self.classifier, "--qat", "1"], "bench qat needs MODEL --plan PLAN --calib DIR --eval DIR")
     try assertOneLineError(["bench", "model", Self.classifier, "--runs", "0"], "--runs must be positive")
     try assertOneLineError(["inspect"], "give a MODEL")
     try assertOneLineError(["inspect", Self.classifier, "--shape", "x=1x3x48"], "expects rank 4")

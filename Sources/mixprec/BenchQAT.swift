@@ -14,14 +14,8 @@ extension BenchCommand {
     }
     guard qat.qat > 0, samples > 0 else { throw CLIError("bench qat needs --qat EPOCHS and --samples > 0") }
     let (_, session) = try openModel(model)
-    let planURL = URL(fileURLWithPath: planPath)
-    let start = try PrecisionPlan.read(from: planURL)
-    guard start.modelSHA256 == (try sha256Hex(ofFile: model)) else { throw CLIError("plan '\(planPath)' was made for \(start.model)") }
+    let (start, codes) = try readPlan(planPath, model: model)
     guard start.equalizedPairs == nil else { throw CLIError("bench qat takes plans without cross-layer equalization (from tune)") }
-    var codes: [String: [Int8]] = [:]
-    if let file = start.codesFile {
-      codes = try NPZ.read(planURL.deletingLastPathComponent().appendingPathComponent(file)).mapValues { $0.ints.map { Int8(truncatingIfNeeded: $0) } }
-    }
     let graph = session.graph
     let calibration = try InputFolder(URL(fileURLWithPath: calib), for: graph)
     let n = min(samples, calibration.tensors.values.first?.shape.first ?? 0)
@@ -37,7 +31,7 @@ extension BenchCommand {
       print(String(format: "%@: eval KL training graph %.4g, integer runtime %.4g; %@ %.4f (FP32 %.4f)", label, training, runtime.kl,
         metric?.name ?? "metric", runtime.metric ?? .nan, evaluator.referenceMetric ?? .nan))
     }
-    print("bench qat: \(URL(fileURLWithPath: model).lastPathComponent), plan \(planURL.lastPathComponent), \(n) training samples, \(evalCount) eval samples")
+    print("bench qat: \(URL(fileURLWithPath: model).lastPathComponent), plan \(URL(fileURLWithPath: planPath).lastPathComponent), \(n) training samples, \(evalCount) eval samples")
     try measure("before", start, codes)
     let trained = try qat.fineTune(session: session, plan: start, codes: codes, feeds: feeds, folder: calibration, progress: progress)
     try measure("after ", trained.plan, trained.codes)

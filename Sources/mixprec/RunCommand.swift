@@ -47,24 +47,31 @@ struct RunCommand: ParsableCommand {
   }
 }
 
-/// Reads a plan, checks it belongs to `model`, and returns the session that runs it (equalized
-/// when the plan was made on the equalized model, with its AdaRound codes).
-func loadPlan(_ path: String, model: String, session: Session) throws -> Session {
+/// Reads a plan, checks it belongs to `model`, and returns it with its AdaRound/QAT codes (from
+/// the `.codes.npz` it names, beside it).
+func readPlan(_ path: String, model: String) throws -> (plan: PrecisionPlan, codes: [String: [Int8]]) {
   let url = URL(fileURLWithPath: path)
   let plan = try PrecisionPlan.read(from: url)
   let digest = try sha256Hex(ofFile: model)
   guard plan.modelSHA256 == digest else {
     throw CLIError("plan '\(path)' was made for \(plan.model) (sha256 \(plan.modelSHA256.prefix(12))…), not for '\(model)' (sha256 \(digest.prefix(12))…)")
   }
-  var base = session
-  if let pairs = plan.equalizedPairs {
-    let equalized = Equalization.apply(session.graph, only: pairs).graph
-    base = try Session(graph: BiasAbsorption.apply(equalized, plan.absorbedBiases ?? []))
-  }
   var codes: [String: [Int8]] = [:]
   if let file = plan.codesFile {
     let arrays = try NPZ.read(url.deletingLastPathComponent().appendingPathComponent(file))
     codes = arrays.mapValues { $0.ints.map { Int8(truncatingIfNeeded: $0) } }
+  }
+  return (plan, codes)
+}
+
+/// Reads a plan (`readPlan`) and returns the session that runs it (equalized when the plan was
+/// made on the equalized model, with its codes).
+func loadPlan(_ path: String, model: String, session: Session) throws -> Session {
+  let (plan, codes) = try readPlan(path, model: model)
+  var base = session
+  if let pairs = plan.equalizedPairs {
+    let equalized = Equalization.apply(session.graph, only: pairs).graph
+    base = try Session(graph: BiasAbsorption.apply(equalized, plan.absorbedBiases ?? []))
   }
   return try base.with(quantized: try PlanBuilder.layerQuantizations(plan, session: base, codes: codes))
 }

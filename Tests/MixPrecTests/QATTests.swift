@@ -31,12 +31,17 @@ final class QATTests: XCTestCase {
       opset: 13)
   }
 
+  /// The PTQ start: every layer INT4, min-max ranges calibrated on `x`.
+  static func int4Plan(_ session: Session, _ x: [String: Tensor]) throws -> PrecisionPlan {
+    var calibrator = Calibrator(session: session)
+    try calibrator.observe(x)
+    return try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int4, method: .minmax, model: "", modelSHA256: "")
+  }
+
   func testTrainingLowersTheLossOfTheINT4Start() throws {
     let session = try Session(graph: Self.model())
     let x = ["x": Self.random([64, 3, 6, 6], seed: 7, scale: 2)]
-    var calibrator = Calibrator(session: session)
-    try calibrator.observe(x)
-    let plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int4, method: .minmax, model: "", modelSHA256: "")
+    let plan = try Self.int4Plan(session, x)
     let qat = try QuantizationAwareTraining(session: session, plan: plan)
     let before = try qat.loss(x, batch: 16)
     XCTAssertGreaterThan(before, 1e-4, "INT4 should damage this model")
@@ -86,9 +91,7 @@ final class QATTests: XCTestCase {
   func testTrainedPlanRunsAsTrained() throws {
     let session = try Session(graph: Self.biasLessModel())
     let x = ["x": Self.random([48, 2, 4, 4], seed: 14, scale: 2)]
-    var calibrator = Calibrator(session: session)
-    try calibrator.observe(x)
-    let plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int4, method: .minmax, model: "", modelSHA256: "")
+    let plan = try Self.int4Plan(session, x)
     let qat = try QuantizationAwareTraining(session: session, plan: plan)
     let before = try qat.loss(x, batch: 16)
     var options = QuantizationAwareTraining.Options()
@@ -112,9 +115,7 @@ final class QATTests: XCTestCase {
   func testTaskLossTrainsOnLabels() throws {
     let session = try Session(graph: Self.model())
     let x = ["x": Self.random([64, 3, 6, 6], seed: 21, scale: 2)]
-    var calibrator = Calibrator(session: session)
-    try calibrator.observe(x)
-    let plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int4, method: .minmax, model: "", modelSHA256: "")
+    let plan = try Self.int4Plan(session, x)
     let p = try session.run(x)["p"]!
     let ids = (0..<64).map { r in (0..<6).max { p.floats[r * 6 + $0] < p.floats[r * 6 + $1] }! }
     func crossEntropy(_ plan: PrecisionPlan, _ codes: [String: [Int8]]) throws -> Double {

@@ -7,7 +7,11 @@ let package = Package(
   platforms: [.macOS(.v14)],
   products: [
     .executable(name: "mixprec", targets: ["mixprec"]),
-    .library(name: "MixPrecCore", targets: ["TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution"]),
+    // The library a Swift program tunes models with: the pipelines (MixPrec) and the modules its
+    // public API hands out (plans, tensors, sessions, budgets, the report's data).
+    .library(
+      name: "MixPrec",
+      targets: ["MixPrec", "Findings", "HTMLReport", "Allocation", "Sensitivity", "Quantizers", "Execution", "Kernels", "GraphIR", "ONNXFormat", "TensorCore"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,7 +32,7 @@ let package = Package(
     // Swift face of the C kernels: packing once per layer, threading over cores.
     .target(
       name: "Kernels",
-      dependencies: ["CKernels"],
+      dependencies: ["CKernels", "COpenBLAS"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 
     .target(
@@ -41,7 +45,7 @@ let package = Package(
       exclude: ["Generated/onnx.proto"]),
     .target(
       name: "Execution",
-      dependencies: ["COpenBLAS", "CKernels", "Kernels", "TensorCore", "GraphIR"],
+      dependencies: ["Kernels", "TensorCore", "GraphIR"],
       // Release builds drop bounds checks in the kernels; debug builds (the tests) keep them.
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .target(name: "Quantizers", dependencies: ["TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution"]),
@@ -49,18 +53,22 @@ let package = Package(
       name: "Gradients",
       dependencies: ["TensorCore", "GraphIR", "Kernels", "Execution"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-    .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution", "Quantizers", "Gradients", "CGSL"]),
+    .target(name: "Sensitivity", dependencies: ["TensorCore", "GraphIR", "Execution", "Quantizers", "Gradients", "Findings", "CGSL"]),
     .target(name: "Allocation", dependencies: ["CGLPK"]),
-    .target(name: "HTMLReport", dependencies: ["Sensitivity"]),
+    // The report's data (AnalysisResult, TuningSummary): a leaf under nothing heavy.
+    .target(name: "Findings", dependencies: ["TensorCore"]),
+    .target(name: "HTMLReport", dependencies: ["Findings", "TensorCore"]),
     .target(
       name: "MixPrec",
-      dependencies: ["TensorCore", "GraphIR", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity", "Allocation"]),
+      dependencies: [
+        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity", "Allocation", "Findings",
+        "HTMLReport", .product(name: "Crypto", package: "swift-crypto"),
+      ]),
     .executableTarget(
       name: "mixprec",
       dependencies: [
-        "TensorCore", "GraphIR", "ONNXFormat", "Kernels", "Execution", "Quantizers", "Gradients", "Sensitivity", "Allocation", "MixPrec", "HTMLReport",
+        "TensorCore", "GraphIR", "Kernels", "Execution", "Quantizers", "Sensitivity", "Allocation", "Findings", "MixPrec",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Crypto", package: "swift-crypto"),
       ]),
 
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
@@ -71,15 +79,17 @@ let package = Package(
       dependencies: ["ONNXFormat", "GraphIR", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
     .testTarget(
       name: "ExecutionTests",
-      dependencies: ["Execution", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
+      dependencies: ["Execution", "Kernels", "ONNXFormat", "GraphIR", "TensorCore", "CGSL"]),
     .testTarget(name: "AllocationTests", dependencies: ["Allocation", "TensorCore"]),
-    .testTarget(name: "MixPrecTests", dependencies: ["MixPrec", "Gradients", "Execution", "Quantizers", "GraphIR", "TensorCore"]),
-    .testTarget(name: "HTMLReportTests", dependencies: ["HTMLReport", "Sensitivity"], exclude: ["Snapshots"]),
+    .testTarget(
+      name: "MixPrecTests",
+      dependencies: ["MixPrec", "Allocation", "Findings", "Sensitivity", "Gradients", "Execution", "Quantizers", "GraphIR", "ONNXFormat", "TensorCore"]),
+    .testTarget(name: "HTMLReportTests", dependencies: ["HTMLReport", "Findings", "Sensitivity"], exclude: ["Snapshots"]),
     .testTarget(name: "GradientsTests", dependencies: ["Gradients", "Execution", "GraphIR", "TensorCore"]),
     .testTarget(
       name: "SensitivityTests",
-      dependencies: ["Sensitivity", "Gradients", "TensorCore", "Quantizers", "Execution", "GraphIR", "CGSL"]),
-    .testTarget(name: "QuantizersTests", dependencies: ["Quantizers", "Execution", "GraphIR", "TensorCore"]),
+      dependencies: ["Sensitivity", "Findings", "Gradients", "TensorCore", "Quantizers", "Execution", "GraphIR", "CGSL"]),
+    .testTarget(name: "QuantizersTests", dependencies: ["Quantizers", "Execution", "Kernels", "GraphIR", "TensorCore"]),
     .testTarget(
       name: "CLITests",
       dependencies: ["mixprec", "ONNXFormat", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

@@ -72,8 +72,39 @@ public struct AssignmentProblem: Sendable {
   public var smallestBits: Double { layers.reduce(0) { $0 + ($1.map(\.bits).min() ?? 0) } }
 }
 
-/// Why no assignment exists.
-public struct AllocationError: Error, CustomStringConvertible, Sendable {
-  public let description: String
-  public init(_ d: String) { description = d }
+/// Why a budget cannot be read or no assignment exists. Each case carries the values a message
+/// (or a caller's decision) needs; nothing is decided by matching the text.
+public enum AllocationError: Error, CustomStringConvertible, Equatable, Sendable {
+  /// A budget option's text is not a value of its kind (`option`: size budget, compression, …;
+  /// `rule`: what it must be, with an example).
+  case unreadableBudget(option: String, text: String, rule: String)
+  /// A budget below what every layer at its smallest option reaches.
+  case sizeBelowSmallest(budgetBytes: Double, smallestBytes: Double)
+  case latencyBelowFastest(budgetSeconds: Double, fastestSeconds: Double)
+  case bitsBelowSmallest(budgetBits: Double, smallestBits: Double)
+  /// No layer to assign (GLPK aborts the process on an empty program, so it is never asked).
+  case emptyProblem
+  /// The integer program ended without an optimal assignment (GLPK's return and MIP status).
+  case noAssignment(glpkStatus: Int32, mipStatus: Int32)
+  /// A solver that handles fewer budgets than the problem has.
+  case unsupportedBudget(solver: String, budget: String)
+
+  public var description: String {
+    switch self {
+    case .unreadableBudget(let option, let text, let rule):
+      return "\(option) '\(text)' \(rule)"
+    case .sizeBelowSmallest(let b, let smallest):
+      return String(format: "size budget %.0f bytes is below the smallest achievable %.0f bytes (every layer at its smallest precision)", b, smallest)
+    case .latencyBelowFastest(let b, let fastest):
+      return String(format: "latency budget %.3f ms is below the fastest achievable %.3f ms", b * 1e3, fastest * 1e3)
+    case .bitsBelowSmallest(let b, let smallest):
+      return String(format: "bit budget %.0f bits is below the smallest achievable %.0f bits", b, smallest)
+    case .emptyProblem:
+      return "no layers to assign a precision to"
+    case .noAssignment(let status, let mip):
+      return "the integer program found no assignment within the budgets (GLPK status \(status), \(mip))"
+    case .unsupportedBudget(let solver, let budget):
+      return "the \(solver) does not handle the \(budget) budget"
+    }
+  }
 }

@@ -39,21 +39,21 @@ public struct Budget: Sendable, Equatable {
       if let v = number(t.dropLast(suffix.count)) { return v * scale }
     }
     if let v = number(Substring(t)) { return v }
-    throw AllocationError("size budget '\(text)' is not a size; write e.g. 1.5MB, 800KB or 123456")
+    throw AllocationError.unreadableBudget(option: "size budget", text: text, rule: "is not a size; write e.g. 1.5MB, 800KB or 123456")
   }
 
   /// "4x" or "4".
   public static func parseCompression(_ text: String) throws -> Double {
     let t = text.lowercased()
     guard let v = number(t.hasSuffix("x") ? t.dropLast() : Substring(t)), v >= 1 else {
-      throw AllocationError("compression '\(text)' is not a ratio ≥ 1; write e.g. 4x")
+      throw AllocationError.unreadableBudget(option: "compression", text: text, rule: "is not a ratio ≥ 1; write e.g. 4x")
     }
     return v
   }
 
   public static func parseBits(_ text: String) throws -> Double {
     guard let v = number(Substring(text)), v >= 4, v <= 32 else {
-      throw AllocationError("average bits '\(text)' must be a number between 4 and 32, e.g. 5.5")
+      throw AllocationError.unreadableBudget(option: "average bits", text: text, rule: "must be a number between 4 and 32, e.g. 5.5")
     }
     return v
   }
@@ -64,14 +64,14 @@ public struct Budget: Sendable, Equatable {
     for (suffix, scale) in [("ms", 1e-3), ("us", 1e-6), ("µs", 1e-6), ("s", 1.0)] where t.hasSuffix(suffix) {
       if let v = number(t.dropLast(suffix.count)) { return v * scale }
     }
-    throw AllocationError("latency budget '\(text)' needs a unit; write e.g. 3ms, 250us or 0.01s")
+    throw AllocationError.unreadableBudget(option: "latency budget", text: text, rule: "needs a unit; write e.g. 3ms, 250us or 0.01s")
   }
 
   /// "1%" or "0.5%" (points of the task metric).
   public static func parseDrop(_ text: String) throws -> Double {
     let t = text.trimmingCharacters(in: .whitespaces)
     guard t.hasSuffix("%"), let v = Double(t.dropLast()), v >= 0, v < 100 else {
-      throw AllocationError("max drop '\(text)' must be a percentage of the task metric, e.g. 1%")
+      throw AllocationError.unreadableBudget(option: "max drop", text: text, rule: "must be a percentage of the task metric, e.g. 1%")
     }
     return v / 100
   }

@@ -8,7 +8,7 @@ import Foundation
 public enum MILPSolver {
   public static func solve(_ p: AssignmentProblem) throws -> AssignmentProblem.Solution {
     try checkFeasible(p)
-    let lp = glp_create_prob()!
+    guard let lp = glp_create_prob() else { throw AllocationError.noAssignment(glpkStatus: -1, mipStatus: -1) }
     defer { glp_delete_prob(lp) }
     glp_set_obj_dir(lp, GLP_MIN)
     // Rows: one per layer (= 1), then the budgets (≤).
@@ -56,7 +56,7 @@ public enum MILPSolver {
     parm.mip_gap = 0
     let status = glp_intopt(lp, &parm)
     guard status == 0, glp_mip_status(lp) == GLP_OPT else {
-      throw AllocationError("the integer program found no assignment within the budgets (GLPK status \(status), \(glp_mip_status(lp)))")
+      throw AllocationError.noAssignment(glpkStatus: status, mipStatus: glp_mip_status(lp))
     }
     var choice = [Int](repeating: 0, count: layerCount)
     for (k, o) in owner.enumerated() where glp_mip_col_val(lp, Int32(k + 1)) > 0.5 { choice[o.layer] = o.option }
@@ -65,14 +65,15 @@ public enum MILPSolver {
 
   /// One clear error with the smallest achievable value when a budget is below every choice.
   public static func checkFeasible(_ p: AssignmentProblem) throws {
+    guard !p.layers.isEmpty, p.layers.allSatisfy({ !$0.isEmpty }) else { throw AllocationError.emptyProblem }
     if let b = p.sizeBudget, p.smallestSize > b * (1 + 1e-9) {
-      throw AllocationError(String(format: "size budget %.0f bytes is below the smallest achievable %.0f bytes (every layer at its smallest precision)", b, p.smallestSize))
+      throw AllocationError.sizeBelowSmallest(budgetBytes: b, smallestBytes: p.smallestSize)
     }
     if let b = p.latencyBudget, p.smallestLatency > b * (1 + 1e-9) {
-      throw AllocationError(String(format: "latency budget %.3f ms is below the fastest achievable %.3f ms", b * 1e3, p.smallestLatency * 1e3))
+      throw AllocationError.latencyBelowFastest(budgetSeconds: b, fastestSeconds: p.smallestLatency)
     }
     if let b = p.bitsBudget, p.smallestBits > b * (1 + 1e-9) {
-      throw AllocationError(String(format: "bit budget %.0f bits is below the smallest achievable %.0f bits", b, p.smallestBits))
+      throw AllocationError.bitsBelowSmallest(budgetBits: b, smallestBits: p.smallestBits)
     }
   }
 }
@@ -83,7 +84,8 @@ public enum DynamicProgramSolver {
   /// - Parameter unit: sizes are divided by this and must then be integers.
   public static func solve(_ p: AssignmentProblem, unit: Double = 1) throws -> AssignmentProblem.Solution {
     try MILPSolver.checkFeasible(p)
-    guard p.latencyBudget == nil, p.bitsBudget == nil else { throw AllocationError("the dynamic program handles the size budget only") }
+    guard p.latencyBudget == nil else { throw AllocationError.unsupportedBudget(solver: "dynamic program", budget: "latency") }
+    guard p.bitsBudget == nil else { throw AllocationError.unsupportedBudget(solver: "dynamic program", budget: "bits") }
     let cap = Int(((p.sizeBudget ?? p.layers.reduce(0) { $0 + ($1.map(\.size).max() ?? 0) }) / unit).rounded(.down))
     let sizes = p.layers.map { $0.map { Int(($0.size / unit).rounded()) } }
     var best = [Double](repeating: .infinity, count: cap + 1)
@@ -102,7 +104,7 @@ public enum DynamicProgramSolver {
       pick.append(choice)
     }
     guard let end = best.indices.filter({ best[$0].isFinite }).min(by: { best[$0] < best[$1] }) else {
-      throw AllocationError("no assignment fits the size budget")
+      throw AllocationError.sizeBelowSmallest(budgetBytes: p.sizeBudget ?? 0, smallestBytes: p.smallestSize)
     }
     var choice = [Int](repeating: 0, count: p.layers.count), s = end
     for i in stride(from: p.layers.count - 1, through: 0, by: -1) {

@@ -1,4 +1,3 @@
-import CKernels
 import GraphIR
 import Kernels
 
@@ -17,9 +16,8 @@ extension GraphPreparation {
       let node = graph.nodes[layer.nodeIndex]
       guard node.opType == "Conv", let input = node.input(0), let x = shapes[input], x.count >= 3 else { return nil }
       let w = layer.weightShape
-      let geo = try ConvGeometry.make(node, spatial: Array(x.dropFirst(2)), kernel: Array(w.dropFirst(2)))
       let shape = try ConvShape(
-        inChannels: x[1], outChannels: w[0], groups: node.int("group", default: 1), window: geo.cGeometry)
+        inChannels: x[1], outChannels: w[0], groups: node.int("group", default: 1), window: ConvWindow(node: node, input: x, weight: w))
       return ConvLayerShape(name: layer.name, nodeIndex: layer.nodeIndex, shape: shape)
     }
   }

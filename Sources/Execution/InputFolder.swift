@@ -41,6 +41,9 @@ public struct InputFolder {
     self.tensors = tensors
   }
 
+  /// Samples in the folder: the first input's length along axis 0.
+  public var sampleCount: Int { tensors.values.first?.shape.first ?? 0 }
+
   /// Integer labels from `labels.npy`, if present.
   public func integerLabels() throws -> [Int]? {
     let f = url.appendingPathComponent("labels.npy")
@@ -69,6 +72,19 @@ extension Tensor {
     case .float(let v): return Tensor(dtype: dtype, shape: s, storage: .float(Array(v[(range.lowerBound * per)..<(range.upperBound * per)])))
     case .int(let v): return Tensor(dtype: dtype, shape: s, storage: .int(Array(v[(range.lowerBound * per)..<(range.upperBound * per)])))
     case .bool(let v): return Tensor(dtype: dtype, shape: s, storage: .bool(Array(v[(range.lowerBound * per)..<(range.upperBound * per)])))
+    }
+  }
+
+  /// The samples `indices` along axis 0, in that order (repeats allowed), of any element type.
+  public func rows(at indices: [Int]) -> Tensor {
+    let per = shape.dropFirst().reduce(1, *)
+    var s = shape
+    s[0] = indices.count
+    func pick<T>(_ v: [T]) -> [T] { indices.flatMap { v[($0 * per)..<(($0 + 1) * per)] } }
+    switch storage {
+    case .float(let v): return Tensor(dtype: dtype, shape: s, storage: .float(pick(v)))
+    case .int(let v): return Tensor(dtype: dtype, shape: s, storage: .int(pick(v)))
+    case .bool(let v): return Tensor(dtype: dtype, shape: s, storage: .bool(pick(v)))
     }
   }
 

@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 import GraphIR
 import Kernels
@@ -69,9 +68,8 @@ public final class QuantizedLayer: @unchecked Sendable {
       throw opError(node, "input \(x.shape) and weight \(weight.shape) must both be 3-D or 4-D")
     }
     let xv = try x.floatValues(node)
-    let geo = try ConvGeometry.make(node, spatial: Array(x.shape.dropFirst(2)), kernel: Array(weight.shape.dropFirst(2)))
-    let shape = try ConvShape(
-      inChannels: x.shape[1], outChannels: weight.shape[0], groups: node.int("group", default: 1), window: geo.cGeometry)
+    let shape = try ConvShape(inChannels: x.shape[1], outChannels: weight.shape[0], groups: node.int("group", default: 1),
+      window: ConvWindow(node: node, input: x.shape, weight: weight.shape))
     let n = x.shape[0], inCount = shape.inChannels * shape.inputPlane, outCount = shape.outChannels * shape.outputPlane
     var out = [Float](repeating: 0, count: n * outCount)
     let ep = KernelEpilogue(bias: bias, clip: kernelClip, output: .float32)
@@ -97,7 +95,7 @@ public final class QuantizedLayer: @unchecked Sendable {
         }
       }
     }
-    let outShape = x.rank == 3 ? [n, shape.outChannels, geo.outW] : [n, shape.outChannels, geo.outH, geo.outW]
+    let outShape = x.rank == 3 ? [n, shape.outChannels, shape.window.outW] : [n, shape.outChannels, shape.window.outH, shape.window.outW]
     return Tensor(dtype: x.dtype, shape: outShape, storage: .float(out))
   }
 

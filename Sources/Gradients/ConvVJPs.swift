@@ -47,8 +47,7 @@ enum ConvVJPs {
               let dy = pg.baseAddress! + (b * oc + gi * ocg) * plane
               let wg = pw.baseAddress! + gi * ocg * kk
               col.withUnsafeMutableBufferPointer { pc in dcol.withUnsafeMutableBufferPointer { pdc in
-                let pointwise = win.kH == 1 && win.kW == 1 && win.strideH == 1 && win.strideW == 1 && win.padTop == 0
-                  && win.padLeft == 0 && win.outH == win.inH && win.outW == win.inW
+                let pointwise = win.isPointwise
                 if let dw {
                   let colPtr: UnsafePointer<Float>
                   if pointwise { colPtr = src } else { ConvKernels.im2col(src, channels: icg, window: win, col: pc.baseAddress!); colPtr = UnsafePointer(pc.baseAddress!) }

@@ -1,5 +1,6 @@
 import Foundation
 import Execution
+import Kernels
 import GraphIR
 import TensorCore
 

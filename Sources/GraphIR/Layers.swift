@@ -9,6 +9,11 @@ public struct Layer: Sendable {
   public var weightShape: [Int]
   /// Number of weight and bias parameters.
   public var parameterCount: Int
+
+  /// Number of weights (the constant the layer quantizes; biases stay FP32 in every plan).
+  public var weightCount: Int { weightShape.reduce(1, *) }
+  /// FP32 bytes of the weights alone: what every size, compression and budget figure compares with.
+  public var fp32WeightBytes: Int { 4 * weightCount }
 }
 
 extension Graph {

@@ -1,5 +1,5 @@
 import Foundation
-import Sensitivity
+import Findings
 import TensorCore
 
 /// Renders an `AnalysisResult` (with `tune`'s decision when present) as one self-contained HTML

@@ -68,7 +68,7 @@ public final class HalfConvolution: @unchecked Sendable {
       return
     }
     let plane = shape.outputPlane, rows = shape.outChannels / shape.groups, cin = shape.inChannels / shape.groups
-    var window = shape.window
+    var window = shape.window.c
     let columns = shape.isPointwise ? nil : AlignedBuffer(bytes: shape.depth * plane * 2)
     for (g, w) in groupWeights.enumerated() {
       var source = halves + g * cin * shape.inputPlane
@@ -91,7 +91,7 @@ public final class HalfConvolution: @unchecked Sendable {
     threads: Int?
   ) {
     let kernel = ck_depthwise_f32_for(isa.c)!
-    var window = shape.window
+    var window = shape.window.c
     let scratchFloats = ck_depthwise_f32_scratch_floats(&window)
     let inPlane = shape.inputPlane, outPlane = shape.outputPlane, kk = shape.taps
     let lo = epilogue.clip?.lowerBound ?? -.infinity, hi = epilogue.clip?.upperBound ?? .infinity

@@ -29,6 +29,11 @@ public enum KernelISA: Int, CaseIterable, Sendable, Comparable, CustomStringConv
   public var c: ck_isa { ck_isa(rawValue: UInt32(rawValue)) }
 
   public static func < (a: KernelISA, b: KernelISA) -> Bool { a.rawValue < b.rawValue }
+
+  /// Runs `iterations` rounds of 12 independent VPDPBUSD on this set's widest vectors and returns
+  /// the integer operations done (2 per multiply-add), 0 for a set without VNNI. Timed by the
+  /// caller: the dot-product peak the GEMM is measured against.
+  public func dotProductPeakOps(iterations: Int) -> Double { ck_vnni_peak_ops(c, iterations) }
 }
 
 /// A kernel call that cannot run as asked: the message names the argument and what it must be.

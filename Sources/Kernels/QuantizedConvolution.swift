@@ -75,7 +75,7 @@ public final class QuantizedConvolution: @unchecked Sendable {
       return
     }
     let plane = shape.outputPlane, rows = shape.outChannels / shape.groups, cin = shape.inChannels / shape.groups
-    var window = shape.window
+    var window = shape.window.c
     let columns = shape.isPointwise ? nil : AlignedBuffer(bytes: shape.depth * plane)
     for (g, w) in groupWeights.enumerated() {
       var source = codes + g * cin * shape.inputPlane
@@ -99,7 +99,7 @@ public final class QuantizedConvolution: @unchecked Sendable {
   ) throws {
     if case .int32 = epilogue.output { throw KernelError("the depthwise kernel does not write raw int32 sums") }
     let kernel = ck_q_depthwise_for(isa.c)!
-    var window = shape.window
+    var window = shape.window.c
     let scratchFloats = ck_q_depthwise_scratch_floats(&window)
     let inPlane = shape.inputPlane, outPlane = shape.outputPlane, kk = shape.taps
     let bytes = epilogue.output.elementBytes

@@ -56,7 +56,7 @@ public struct LatencyTable: Codable, Equatable, Sendable {
     var times: [Double] = []
     for _ in 0..<max(runs, 1) {
       let d = try clock.measure(body)
-      times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+      times.append(d.seconds)
     }
     times.sort()
     return times[times.count / 2]
@@ -96,25 +96,25 @@ public struct LatencyTable: Codable, Equatable, Sendable {
     return base.appendingPathComponent("mixprec/latency")
   }
 
-  public static func cacheFile(modelSHA256: String, batch: Int) -> URL {
+  public static func cacheFile(modelSHA256: String, batch: Int, in folder: URL = cacheFolder) -> URL {
     var h: UInt64 = 1469598103934665603  // FNV-1a of the machine string
     for b in machine.utf8 { h = (h ^ UInt64(b)) &* 1099511628211 }
-    return cacheFolder.appendingPathComponent("\(modelSHA256.prefix(16))-b\(batch)-\(String(h, radix: 16)).json")
+    return folder.appendingPathComponent("\(modelSHA256.prefix(16))-b\(batch)-\(String(h, radix: 16)).json")
   }
 
   /// The cached table when one matches this model, batch, precisions and machine, else a new
   /// measurement (then cached; a cache that cannot be written is skipped).
   public static func cached(session: Session, uniform: [Precision: Session], feeds: [String: Tensor],
-                            modelSHA256: String, runs: Int = 30) throws -> (table: LatencyTable, fromCache: Bool) {
+                            modelSHA256: String, runs: Int = 30, in folder: URL = cacheFolder) throws -> (table: LatencyTable, fromCache: Bool) {
     let batch = feeds.values.first?.shape.first ?? 1
-    let file = cacheFile(modelSHA256: modelSHA256, batch: batch)
+    let file = cacheFile(modelSHA256: modelSHA256, batch: batch, in: folder)
     if let t = try? JSONFile.read(LatencyTable.self, from: file, what: "latency table"), t.version == currentVersion,
       t.machine == machine, t.modelSHA256 == modelSHA256, t.batch == batch,
       uniform.keys.allSatisfy({ p in t.layers.values.allSatisfy { $0[p.rawValue] != nil } }) {
       return (t, true)
     }
     let t = try measure(session: session, uniform: uniform, feeds: feeds, modelSHA256: modelSHA256, runs: runs)
-    try? FileManager.default.createDirectory(at: cacheFolder, withIntermediateDirectories: true)
+    try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     try? JSONFile.write(t, to: file)
     return (t, false)
   }

@@ -1,5 +1,6 @@
 import Foundation
 import Gradients
+import Sensitivity
 import TensorCore
 
 /// The losses and optimizers of `QuantizationAwareTraining`.
@@ -8,18 +9,24 @@ extension QuantizationAwareTraining {
     case distillation = "distill", task, both
   }
 
-  /// Labels of the training samples: class ids (cross-entropy) or symbol sequences (CTC, blank 0).
-  public enum Labels: Sendable {
+  /// Labels of the training samples as the losses read them: class ids (cross-entropy) or
+  /// symbol sequences (CTC, blank 0).
+  enum Labels: Sendable {
     case classes([Int])
     case sequences([[Int]])
 
-    /// Texts as CTC symbol ids of a PaddleOCR dictionary (`character` metadata, one symbol per
-    /// line; ids from 1, the space last); characters outside it are dropped.
-    public static func texts(_ texts: [String], dictionary: String) -> Labels {
-      let symbols = dictionary.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [" "]
-      var ids: [String: Int] = [:]
-      for (i, s) in symbols.enumerated() where ids[s] == nil { ids[s] = i + 1 }
-      return .sequences(texts.map { $0.compactMap { ids[String($0)] } })
+    /// Texts become CTC symbol ids of the PaddleOCR dictionary (`character` metadata, one symbol
+    /// per line; ids from 1, the space last); characters outside it are dropped.
+    init(_ task: TaskLabels) {
+      switch task {
+      case .classes(let ids):
+        self = .classes(ids)
+      case .texts(let texts, let dictionary):
+        let symbols = dictionary.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [" "]
+        var ids: [String: Int] = [:]
+        for (i, s) in symbols.enumerated() where ids[s] == nil { ids[s] = i + 1 }
+        self = .sequences(texts.map { $0.compactMap { ids[String($0)] } })
+      }
     }
 
     /// The loss and its gradient for the logits of samples `rows`.

@@ -3,6 +3,7 @@ import Foundation
 import Gradients
 import GraphIR
 import Quantizers
+import Sensitivity
 import TensorCore
 
 /// Quantization-aware fine-tuning of a plan's integer layers (distilled from the FP32 model, or on labels).
@@ -190,9 +191,10 @@ public final class QuantizationAwareTraining {
   /// Trains on `feeds` (the batch on axis 0; the last partial mini-batch is dropped).
   /// `progress(step, steps, loss)` after each step. Returns the plan, the codes and the mean loss
   /// of each epoch.
-  public func train(_ feeds: [String: Tensor], labels: Labels? = nil, options o: Options,
+  public func train(_ feeds: [String: Tensor], labels taskLabels: TaskLabels? = nil, options o: Options,
                     progress: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> (plan: PrecisionPlan, codes: [String: [Int8]], epochLoss: [Double]) {
     let total = feeds.values.first?.shape.first ?? 0
+    let labels = taskLabels.map(Labels.init)
     if o.loss != .distillation {
       guard let labels, labels.count >= total else { throw PlanError("the QAT loss '\(o.loss.rawValue)' needs a label for every training sample") }
     }

@@ -1,3 +1,4 @@
+import Findings
 import Allocation
 import Execution
 import Foundation
@@ -46,7 +47,7 @@ public final class Tuner {
     meanKL = kls.reduce(0, +) / Double(max(kls.count, 1))
     meanScore = scores.reduce(0, +) / Double(max(scores.count, 1))
     if objective != .measured, analysis.layers.contains(where: { $0.hessian == nil }) {
-      throw AllocationError("objective '\(objective.rawValue)' needs Hessian scores: run `mixprec analyze --hessian` (or tune without --analysis)")
+      throw TuningError.objectiveNeedsHessian(objective: objective.rawValue)
     }
   }
 
@@ -58,7 +59,7 @@ public final class Tuner {
   }
 
   /// FP32 bytes of the analyzed layers' weights.
-  public var fp32Bytes: Int { layers.reduce(0) { $0 + 4 * $1.weightShape.reduce(1, *) } }
+  public var fp32Bytes: Int { layers.reduce(0) { $0 + $1.fp32WeightBytes } }
 
   func damage(_ name: String, _ p: Precision) -> Double {
     guard p != .fp32, let l = analysis.layers.first(where: { $0.name == name }) else { return 0 }
@@ -79,7 +80,7 @@ public final class Tuner {
       candidates.map { p -> AssignmentProblem.Option in
         let lat = latency.flatMap { t in t.layers[l.name].flatMap { $0[p.rawValue] } } ?? 0
         return AssignmentProblem.Option(label: p.rawValue, damage: max(damage(l.name, p), 0), size: Double(sizes[l.name]![p]!),
-          latency: lat, bits: Double(l.weightShape.reduce(1, *) * p.weightBits))
+          latency: lat, bits: Double(l.weightCount * p.weightBits))
       }
     }
     var problem = AssignmentProblem(layers: options)
@@ -87,7 +88,7 @@ public final class Tuner {
     var size = budget.sizeBytes
     if let c = budget.compression { size = min(size ?? .infinity, total / c) }
     problem.sizeBudget = size
-    if let b = budget.averageBits { problem.bitsBudget = b * Double(layers.reduce(0) { $0 + $1.weightShape.reduce(1, *) }) }
+    if let b = budget.averageBits { problem.bitsBudget = b * Double(parameterCount) }
     if let l = budget.latencySeconds, let fixed = fixedLatencySeconds {
       problem.latencyBudget = l - fixed
     }
@@ -128,38 +129,8 @@ public final class Tuner {
   }
 
   /// Weights of the analyzed layers.
-  public var parameterCount: Int { layers.reduce(0) { $0 + $1.weightShape.reduce(1, *) } }
+  public var parameterCount: Int { layers.reduce(0) { $0 + $1.weightCount } }
 
   /// Weight bytes (weights + scales) of a solution over the analyzed layers.
   public func weightBytes(_ s: AssignmentProblem.Solution) -> Int { Int(s.size) }
-}
-
-/// Runs plans on held-out samples and compares them with FP32.
-public struct PlanEvaluator {
-  public let session: Session
-  public let feeds: [String: Tensor]
-  public let batch: Int
-  /// The task metric of a first-output tensor (nil without labels).
-  public let metric: ((Tensor) -> Double)?
-  public let reference: Tensor
-  public let referenceMetric: Double?
-
-  public init(session: Session, feeds: [String: Tensor], batch: Int, metric: ((Tensor) -> Double)?) throws {
-    self.session = session
-    self.feeds = feeds
-    self.batch = batch
-    self.metric = metric
-    let output = session.graph.outputs[0].name
-    guard let y = try session.runInBatches(feeds, batch: batch)[output] else { throw PlanError("the model produced no '\(output)'") }
-    reference = y
-    referenceMetric = metric?(y)
-  }
-
-  /// (KL to FP32, task metric, the output) of `plan` (with AdaRound `codes` where given).
-  public func evaluate(_ plan: PrecisionPlan, codes: [String: [Int8]] = [:]) throws -> (kl: Double, metric: Double?, output: Tensor) {
-    let mixed = try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session, codes: codes))
-    let output = session.graph.outputs[0].name
-    guard let y = try mixed.runInBatches(feeds, batch: batch)[output] else { throw PlanError("the model produced no '\(output)'") }
-    return (OutputComparison.of(y, reference: reference).kl, metric?(y), y)
-  }
 }

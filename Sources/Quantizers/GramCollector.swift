@@ -1,4 +1,5 @@
 import Execution
+import Kernels
 import GraphIR
 import TensorCore
 

@@ -1,3 +1,4 @@
+import Kernels
 import Execution
 import Foundation
 import TensorCore

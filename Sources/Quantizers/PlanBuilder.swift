@@ -84,22 +84,20 @@ public enum PlanBuilder {
     return (layout.rowsMajor(v), layout.rows, layout.depth)
   }
 
-  /// Bytes of the weights under the plan: quantized layers at their bits (plus one float32 scale
-  /// per row or group), the rest at 4 bytes per parameter.
+  /// Bytes of the layer weights under the plan: quantized layers at their bits (plus one float32
+  /// scale per row or group), the rest at 4 bytes per weight. Biases stay FP32 in every plan and
+  /// are left out, as in `Layer.fp32WeightBytes`, so the two compare directly.
   public static func weightBytes(_ plan: PrecisionPlan, graph g: Graph) -> Int {
-    var total = 0
-    for l in g.layers {
+    g.layers.reduce(0) { total, l in
       let entry = plan.layer(l.name)
-      let bias = l.parameterCount - l.weightShape.reduce(1, *)
-      total += layerWeightBytes(l, precision: entry?.precision ?? .fp32, group: entry?.weightGroup, graph: g) + 4 * bias
+      return total + layerWeightBytes(l, precision: entry?.precision ?? .fp32, group: entry?.weightGroup, graph: g)
     }
-    return total
   }
 
   /// Bytes of one layer's weight tensor at `precision`: the codes plus one float32 scale per
   /// row (or per group of `group` inputs) for the integer precisions. Biases are not included.
   public static func layerWeightBytes(_ l: Layer, precision p: Precision, group: Int?, graph g: Graph) -> Int {
-    let weights = l.weightShape.reduce(1, *)
+    let weights = l.weightCount
     switch p {
     case .fp32: return 4 * weights
     case .fp16: return 2 * weights

@@ -1,3 +1,4 @@
+import Findings
 import Execution
 import Gradients
 import GraphIR
@@ -30,7 +31,7 @@ public struct HessianAnalysis {
     var seconds: [String: Double] = [:]
     func lap(_ phase: String) {
       let d = clock.now - started
-      seconds[phase] = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+      seconds[phase] = d.seconds
       started = clock.now
     }
     let model = try CurvatureModel(session: session, feeds: feeds, layers: names, batch: batch)

@@ -1,4 +1,3 @@
-@preconcurrency import CGSL
 import Foundation
 import Gradients
 
@@ -41,15 +40,11 @@ public struct HessianEstimator: Sendable {
     public var samples: Int
   }
 
-  /// GSL's generator, seeded.
+  /// GSL's generator, seeded, drawing Rademacher vectors.
   final class Generator {
-    let rng: UnsafeMutablePointer<gsl_rng>
-    init(seed: UInt64) {
-      rng = gsl_rng_alloc(gsl_rng_mt19937)!
-      gsl_rng_set(rng, UInt(truncatingIfNeeded: seed))
-    }
-    deinit { gsl_rng_free(rng) }
-    func rademacher(_ n: Int) -> [Float] { (0..<n).map { _ in gsl_rng_uniform_int(rng, 2) == 0 ? -1 : 1 } }
+    let rng: GSL.RandomGenerator
+    init(seed: UInt64) throws { rng = try GSL.RandomGenerator(seed: seed) }
+    func rademacher(_ n: Int) -> [Float] { (0..<n).map { _ in rng.uniform(below: 2) == 0 ? -1 : 1 } }
   }
 
   static func rms(_ v: [Float]) -> Float {
@@ -68,7 +63,7 @@ public struct HessianEstimator: Sendable {
 
   /// Hutchinson traces, by layer name. `progress(iteration, largest relative change)`.
   public func traces(_ model: CurvatureModel, progress: (Int, Double) -> Void = { _, _ in }) throws -> [String: Trace] {
-    let gen = Generator(seed: seed)
+    let gen = try Generator(seed: seed)
     let h = globalStep(model)
     var samples: [String: [Double]] = [:]
     var previous: [String: Double] = [:]
@@ -104,18 +99,17 @@ public struct HessianEstimator: Sendable {
     return samples.mapValues { s in Trace(mean: mean(s), ci95: Self.ci95(s), samples: s.count) }
   }
 
-  func mean(_ s: [Double]) -> Double { s.withUnsafeBufferPointer { gsl_stats_mean($0.baseAddress, 1, s.count) } }
+  func mean(_ s: [Double]) -> Double { GSL.mean(s) }
 
   /// Half-width of the 95% Student-t interval of the mean of `s`.
   static func ci95(_ s: [Double]) -> Double {
     guard s.count > 1 else { return .infinity }
-    let sd = s.withUnsafeBufferPointer { gsl_stats_sd($0.baseAddress, 1, s.count) }
-    return gsl_cdf_tdist_Pinv(0.975, Double(s.count - 1)) * sd / Double(s.count).squareRoot()
+    return GSL.studentTQuantile(0.975, dof: Double(s.count - 1)) * GSL.standardDeviation(s) / Double(s.count).squareRoot()
   }
 
   /// Top eigenvalue of each layer's Hessian block, by layer name. `progress(layer name)`.
   public func topEigenvalues(_ model: CurvatureModel, progress: (String) -> Void = { _ in }) throws -> [String: Double] {
-    let gen = Generator(seed: seed &+ 1)
+    let gen = try Generator(seed: seed &+ 1)
     var result: [String: Double] = [:]
     for l in model.layers {
       let w = model.weights[l.weight]!
@@ -130,7 +124,7 @@ public struct HessianEstimator: Sendable {
   }
 
   /// Largest eigenvalue of the symmetric operator `apply` (n × n) after `steps` Lanczos steps.
-  public static func lanczosTop(n: Int, steps: Int, start: [Float], apply: ([Float]) throws -> [Float]) rethrows -> Double {
+  public static func lanczosTop(n: Int, steps: Int, start: [Float], apply: ([Float]) throws -> [Float]) throws -> Double {
     var basis: [[Double]] = []
     var alphas: [Double] = [], betas: [Double] = []
     var q = start.map(Double.init)
@@ -153,30 +147,22 @@ public struct HessianEstimator: Sendable {
       betas.append(beta)
       q = w.map { $0 / beta }
     }
-    return tridiagonalTop(alphas, betas)
+    return try tridiagonalTop(alphas, betas)
   }
 
   /// Largest eigenvalue of the symmetric tridiagonal matrix (diagonal `a`, off-diagonal `b`).
-  static func tridiagonalTop(_ a: [Double], _ b: [Double]) -> Double {
+  static func tridiagonalTop(_ a: [Double], _ b: [Double]) throws -> Double {
     let m = a.count
     var t = [Double](repeating: 0, count: m * m)
     for i in 0..<m {
       t[i * m + i] = a[i]
       if i + 1 < m { t[i * m + i + 1] = b[i]; t[(i + 1) * m + i] = b[i] }
     }
-    return symmetricEigenvalues(&t, m).max() ?? 0
+    return try GSL.symmetricEigenvalues(&t, m).max() ?? 0
   }
 
   /// Eigenvalues of a dense symmetric m × m matrix (row-major; destroyed), by `gsl_eigen_symm`.
-  public static func symmetricEigenvalues(_ a: inout [Double], _ m: Int) -> [Double] {
-    var values = [Double](repeating: 0, count: m)
-    a.withUnsafeMutableBufferPointer { pa in values.withUnsafeMutableBufferPointer { pv in
-      var matrix = gsl_matrix_view_array(pa.baseAddress, m, m)
-      var eval = gsl_vector_view_array(pv.baseAddress, m)
-      let work = gsl_eigen_symm_alloc(m)
-      gsl_eigen_symm(&matrix.matrix, &eval.vector, work)
-      gsl_eigen_symm_free(work)
-    } }
-    return values
+  public static func symmetricEigenvalues(_ a: inout [Double], _ m: Int) throws -> [Double] {
+    try GSL.symmetricEigenvalues(&a, m)
   }
 }

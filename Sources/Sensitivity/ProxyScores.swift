@@ -1,4 +1,4 @@
-@preconcurrency import CGSL
+import Findings
 import Foundation
 import GraphIR
 import Quantizers
@@ -39,12 +39,7 @@ public enum ProxyScores {
 
   /// Spearman's rank correlation (GSL), NaN for fewer than 3 pairs.
   public static func spearman(_ a: [Double], _ b: [Double]) -> Double {
-    let n = min(a.count, b.count)
-    guard n >= 3 else { return .nan }
-    var work = [Double](repeating: 0, count: 2 * n)
-    return a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in work.withUnsafeMutableBufferPointer { pw in
-      gsl_stats_spearman(pa.baseAddress, 1, pb.baseAddress, 1, n, pw.baseAddress)
-    } } }
+    GSL.spearman(a, b)
   }
 }
 

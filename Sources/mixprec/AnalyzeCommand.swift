@@ -1,8 +1,7 @@
 import ArgumentParser
-import Execution
+import Findings
 import Foundation
-import GraphIR
-import Quantizers
+import MixPrec
 import Sensitivity
 import TensorCore
 
@@ -28,117 +27,56 @@ struct AnalyzeCommand: ParsableCommand {
   @Option(help: "Seed of the random vectors (same seed, same figures).") var seed: UInt64 = 0
 
   func run() throws {
-    let summary = try analyze()
-    let result = summary.result, precisions = result.candidates
-    print("\(result.layers.count) layers × \(precisions.count) candidates on \(result.samples) samples -> \(out)")
-    let worst = result.layers.compactMap { l in l.sensitivity[precisions.last!].map { (l.name, $0.kl) } }.sorted { $0.1 > $1.1 }.prefix(5)
-    for (name, kl) in worst { print(String(format: "  most sensitive at %@: %@ (KL %.4g)", precisions.last!, name, kl)) }
-    for c in result.correlations ?? [] where c.precision == precisions.last! {
+    let outcome = try analyze()
+    try outcome.result.write(to: URL(fileURLWithPath: out))
+    let result = outcome.result, last = result.candidates.last ?? ""
+    print("\(result.layers.count) layers × \(result.candidates.count) candidates on \(result.samples) samples -> \(out)")
+    let worst = result.layers.compactMap { l in l.sensitivity[last].map { (l.name, $0.kl) } }.sorted { $0.1 > $1.1 }.prefix(5)
+    for (name, kl) in worst { print(String(format: "  most sensitive at %@: %@ (KL %.4g)", last, name, kl)) }
+    for c in result.correlations ?? [] where c.precision == last {
       print(String(format: "  Spearman(%@, measured KL at %@) = %.3f over %d layers", c.proxy, c.precision, c.spearman, c.layers))
     }
-    print("  " + summary.phases.map { String(format: "%@ %.1f s", $0.0, $0.1) }.joined(separator: ", ")
-      + String(format: "; peak memory %.0f MB", summary.peakMegabytes))
+    print("  " + outcome.phases.map { String(format: "%@ %.1f s", $0.0, $0.1) }.joined(separator: ", ")
+      + String(format: "; peak memory %.0f MB", outcome.peakMegabytes))
   }
 
-  /// What one analysis measured about itself.
-  struct Summary {
-    var result: AnalysisResult
-    /// (phase, wall seconds) in order.
-    var phases: [(String, Double)]
-    var peakMegabytes: Double
-  }
-
-  func analyze() throws -> Summary {
-    let clock = ContinuousClock()
-    let begin = clock.now
-    var mark = begin
-    var phases: [(String, Double)] = []
-    func lap(_ name: String) {
-      let d = clock.now - mark
-      phases.append((name, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18))
-      mark = clock.now
-    }
-    let precisions = try candidates.split(separator: ",").map { s -> Precision in
-      guard let p = Precision(rawValue: String(s)), p != .fp32 else {
-        throw CLIError("unknown candidate '\(s)'; use fp16, int8 and/or int4")
-      }
+  /// The options as the pipeline takes them.
+  func options() throws -> Analysis.Options {
+    var o = Analysis.Options()
+    o.candidates = try candidates.split(separator: ",", omittingEmptySubsequences: false).map { s -> Precision in
+      guard let p = Precision(rawValue: String(s)), p != .fp32 else { throw CLIError("unknown candidate '\(s)'; use fp16, int8 and/or int4") }
       return p
     }
-    guard samples > 0, batch > 0, hessianSamples > 0, eigenSamples > 0, traceIterations > 0, lanczosSteps > 0, traceTolerance > 0 else {
-      throw CLIError("--samples, --batch, --hessian-samples, --eigen-samples, --trace-iterations, --lanczos-steps and --trace-tolerance must be positive")
-    }
-    try requireOutputFolder(out, option: "--out")
-    var part: (k: Int, n: Int)? = nil
+    o.samples = samples
+    o.batch = batch
     if let shard {
       let v = shard.split(separator: "/").compactMap { Int($0) }
       guard v.count == 2, v[1] > 0, (1...v[1]).contains(v[0]) else { throw CLIError("--shard takes k/n with 1 ≤ k ≤ n, e.g. 2/4") }
-      part = (v[0], v[1])
+      o.shard = (v[0], v[1])
     }
-    let (_, session) = try openModel(model)
-    let folder = try InputFolder(URL(fileURLWithPath: calib), for: session.graph)
-    let count = min(samples, folder.tensors.values.first?.shape.first ?? 0)
-    let feeds = folder.tensors.mapValues { $0.rows(0..<count) }
-    var calibrator = Calibrator(session: session)
-    progress("calibrating on \(calib)")
-    try calibrator.observe(folder.tensors, batch: batch, grams: hessian)
-    lap("calibration")
-    let all = session.graph.layers.map(\.name)
-    let names = part.map { p in all.enumerated().filter { $0.offset % p.n == p.k - 1 }.map(\.element) } ?? all
-    // The task metric on the same samples when the folder has labels.
-    let metric = try taskMetricFunction(folder, graph: session.graph)
-    let task = metric?.score, taskName = metric?.name
-    let sweep = SensitivitySweep(candidates: precisions)
-    var sweepBar: ProgressBar? = nil
-    let swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names, task: task) { done, total, line in
-      if sweepBar == nil { sweepBar = ProgressBar("sweep", total: total, unit: "layers×batches") }
-      sweepBar!.update(done, line)
-    }
-    var layers = swept.layers
-    lap("sweep")
-    var hessianCount: Int? = nil
     if hessian {
-      let count = min(hessianSamples, folder.tensors.values.first?.shape.first ?? 0)
-      hessianCount = count
-      var estimator = HessianEstimator(seed: seed)
-      estimator.tolerance = traceTolerance
-      estimator.maxIterations = traceIterations
-      estimator.lanczosSteps = lanczosSteps
-      var analysis = HessianAnalysis(estimator: estimator, candidates: precisions)
-      analysis.batch = batch
-      analysis.eigenSamples = eigenSamples
-      var bars: [String: ProgressBar] = [:]
-      let output = try analysis.run(
-        session: session, feeds: folder.tensors.mapValues { $0.rows(0..<count) }, layers: layers.map(\.name),
-        grams: calibrator.grams
-      ) { phase, done, total, detail in
-        if bars[phase] == nil {
-          bars.values.forEach { $0.finish() }
-          bars[phase] = ProgressBar(phase, total: total, unit: phase == "lanczos" ? "layers" : "iterations")
-        }
-        bars[phase]!.update(done, detail)
-      }
-      bars.values.forEach { $0.finish() }
-      for i in layers.indices { layers[i].hessian = output.figures[layers[i].name] }
-      phases += [("hessian traces", output.seconds["traces"] ?? 0), ("eigenvalues", output.seconds["eigenvalues"] ?? 0)]
-      mark = clock.now
+      var h = Analysis.HessianOptions()
+      h.samples = hessianSamples
+      h.tolerance = traceTolerance
+      h.iterations = traceIterations
+      h.lanczosSteps = lanczosSteps
+      h.eigenSamples = eigenSamples
+      h.seed = seed
+      o.hessian = h
     }
-    var result = AnalysisResult(
-      model: URL(fileURLWithPath: model).lastPathComponent, modelSHA256: try sha256Hex(ofFile: model),
-      candidates: precisions.map(\.rawValue), samples: count, layers: layers)
-    result.shard = shard
-    result.taskMetric = taskName
-    result.taskReference = task?(swept.reference, 0..<count)
-    result.hessianSamples = hessianCount
-    result.correlate()
-    result.summary = modelSummary(session.graph)
-    if part == nil {
-      result.rangeComparison = try SensitivitySweep.rangeComparison(session: session, calibrator: calibrator, feeds: feeds, analysis: result)
-      lap("range methods")
-    }
-    try result.write(to: URL(fileURLWithPath: out))
-    let total = clock.now - begin
-    phases.append(("total", Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18))
-    return Summary(result: result, phases: phases, peakMegabytes: peakResidentMegabytes())
+    return o
+  }
+
+  /// Runs the analysis (the output folder checked first); `bench analyze` times it.
+  func analyze() throws -> Analysis.Outcome {
+    let options = try options()
+    try requireOutputFolder(out, option: "--out")
+    let model = try openModel(model)
+    let folder = try inputFolder(calib, for: model.graph)
+    let printer = ProgressPrinter()
+    defer { printer.finish() }
+    return try Analysis.run(model: model, calibration: folder.tensors, metric: TaskMetric(folder: folder, graph: model.graph),
+      options: options, progress: printer.handle)
   }
 }
 

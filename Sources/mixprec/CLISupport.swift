@@ -1,10 +1,8 @@
 import ArgumentParser
-import Crypto
 import Execution
 import Foundation
 import GraphIR
-import ONNXFormat
-import Sensitivity
+import MixPrec
 import TensorCore
 
 /// A usage or input error with one line of explanation.
@@ -13,19 +11,19 @@ struct CLIError: Error, CustomStringConvertible {
   init(_ message: String) { description = message }
 }
 
-/// Writes a line to standard error.
+/// Writes a line to standard error (progress and warnings; stdout stays the result).
 func warn(_ message: String) {
   FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
 /// Loads and canonicalizes a model, turning every failure into one clear line.
-func openModel(_ path: String) throws -> (Graph, Session) {
-  let url = URL(fileURLWithPath: path)
-  guard FileManager.default.fileExists(atPath: url.path) else {
-    throw CLIError("model file '\(path)' not found")
-  }
-  let graph = try ONNXImporter.load(url)
-  return (graph, try Session(graph: graph))
+func openModel(_ path: String) throws -> LoadedModel {
+  try LoadedModel(URL(fileURLWithPath: path))
+}
+
+/// An input folder for `graph`'s inputs.
+func inputFolder(_ path: String, for graph: Graph) throws -> InputFolder {
+  try InputFolder(URL(fileURLWithPath: path), for: graph)
 }
 
 /// Parses `name=1x3x48x192` (or `1x3x48x192` for a single-input model) into input shapes.
@@ -73,47 +71,6 @@ func resolveShapes(_ given: [String: [Int]], graph: Graph, batch: Int? = nil) th
   return out
 }
 
-/// SHA-256 of a file as lowercase hex (what plan.json records of the model).
-func sha256Hex(ofFile path: String) throws -> String {
-  guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read '\(path)'") }
-  return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-}
-
-/// The task metric of the first model output against the folder's labels: top-1 for class ids,
-/// CTC exact-match (and CER) for text with the model's `character` dictionary; nil without labels.
-/// The folder's task metric as a function of a first-output tensor and the samples it covers
-/// (labels `range` of the folder), with its name; nil without labels (or without the CTC
-/// dictionary for text labels).
-func taskMetricFunction(_ folder: InputFolder, graph: Graph) throws -> (name: String, score: (Tensor, Range<Int>) -> Double)? {
-  if let labels = try folder.integerLabels() {
-    return ("top1", { TaskMetrics.top1($0, labels: Array(labels[$1])) })
-  }
-  if let texts = try folder.textLabels(), let dictionary = graph.metadata["character"] {
-    return ("ctc_exact_match", {
-      TaskMetrics.textAccuracy(predicted: TaskMetrics.ctcDecode($0, dictionary: dictionary), references: Array(texts[$1])).exactMatch
-    })
-  }
-  return nil
-}
-
-func taskMetric(_ folder: InputFolder, _ graph: Graph, _ outputs: [String: Tensor]) throws -> (name: String, value: Double, detail: String)? {
-  guard let first = graph.outputs.first, let y = outputs[first.name] else { return nil }
-  if let labels = try folder.integerLabels() {
-    let v = TaskMetrics.top1(y, labels: labels)
-    return ("top1", v, String(format: "top1: %.4f on %d samples", v, labels.count))
-  }
-  if let texts = try folder.textLabels(), let dictionary = graph.metadata["character"] {
-    let r = TaskMetrics.textAccuracy(predicted: TaskMetrics.ctcDecode(y, dictionary: dictionary), references: texts)
-    return ("ctc_exact_match", r.exactMatch, String(format: "ctc exact-match: %.4f, CER: %.4f on %d samples", r.exactMatch, r.cer, texts.count))
-  }
-  return nil
-}
-
-/// A progress line for long steps, on stderr so stdout stays the result.
-func progress(_ message: String) {
-  FileHandle.standardError.write(Data((message + "\n").utf8))
-}
-
 /// Fails before any work when an output file's folder is missing (so a long run never ends in
 /// a write error, and no sibling output is left behind).
 func requireOutputFolder(_ path: String, option: String) throws {
@@ -124,9 +81,11 @@ func requireOutputFolder(_ path: String, option: String) throws {
   }
 }
 
-/// The most resident memory this process has held so far, in MB.
-func peakResidentMegabytes() -> Double {
-  var usage = rusage()
-  getrusage(RUSAGE_SELF.rawValue, &usage)
-  return Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
+/// Parses a comma-separated list of positive integers (`--threads 1,2`, `--batches 1,8`).
+func positiveIntegers(_ text: String, option: String, example: String) throws -> [Int] {
+  let values = text.split(separator: ",").map { Int($0) }
+  guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+    throw CLIError("\(option) takes positive integers like \(example)")
+  }
+  return values.map { $0! }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Execution
 import Foundation
 import GraphIR
+import MixPrec
 import TensorCore
 
 struct InspectCommand: ParsableCommand {
@@ -20,7 +21,8 @@ struct InspectCommand: ParsableCommand {
       return
     }
     guard let model else { throw CLIError("give a MODEL to inspect, or --ops") }
-    let (original, session) = try openModel(model)
+    let loaded = try openModel(model)
+    let original = loaded.fileGraph, session = loaded.session
     let g = session.graph
     // Activation shapes when the input shapes are known: given with --shape (errors surface), or
     // fully static in the model (otherwise the listing goes without them).

@@ -1,4 +1,5 @@
 import Foundation
+import MixPrec
 
 /// Progress of a long step on stderr: a live bar (done/total, rate, ETA) redrawn in place on a
 /// terminal, plain lines otherwise (logs, CI).
@@ -41,5 +42,34 @@ final class ProgressBar {
 
   static func duration(_ s: Double) -> String {
     s >= 90 ? String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60) : String(format: "%.0fs", s)
+  }
+}
+
+/// Shows a pipeline's `ProgressEvent`s: notes as lines, steps as one bar per phase (a new phase
+/// closes the previous bar).
+final class ProgressPrinter {
+  private var phase: String?
+  private var bar: ProgressBar?
+
+  func handle(_ event: ProgressEvent) {
+    switch event {
+    case .note(let line):
+      finish()
+      FileHandle.standardError.write(Data((line + "\n").utf8))
+    case .step(let name, let done, let total, let unit, let detail):
+      if name != phase {
+        finish()
+        phase = name
+        bar = ProgressBar(name, total: total, unit: unit)
+      }
+      bar?.update(done, detail)
+    }
+  }
+
+  /// Closes the open bar (the pipeline finished).
+  func finish() {
+    bar?.finish()
+    bar = nil
+    phase = nil
   }
 }

@@ -1,8 +1,5 @@
 import ArgumentParser
-import Execution
-import Foundation
 import MixPrec
-import TensorCore
 
 /// The quantization-aware fine-tuning options shared by `tune` and `bench qat`.
 struct QATOptions: ParsableArguments {
@@ -23,7 +20,9 @@ struct QATOptions: ParsableArguments {
     guard QuantizationAwareTraining.Loss(rawValue: qatLoss) != nil else { throw CLIError("unknown --qat-loss '\(qatLoss)'; use distill, task or both") }
   }
 
-  var trainingOptions: QuantizationAwareTraining.Options {
+  /// The training options, nil without `--qat`.
+  var trainingOptions: QuantizationAwareTraining.Options? {
+    guard qat > 0 else { return nil }
     var o = QuantizationAwareTraining.Options()
     o.epochs = qat
     o.batch = qatBatch
@@ -33,35 +32,5 @@ struct QATOptions: ParsableArguments {
     o.clipRate = qatClipRate
     o.loss = QuantizationAwareTraining.Loss(rawValue: qatLoss) ?? .distillation
     return o
-  }
-
-  /// Fine-tunes `plan` (with its AdaRound `codes`) on `feeds`, with a progress bar and a summary
-  /// line; returns the trained plan and codes and the seconds it took.
-  func fineTune(session: Session, plan: PrecisionPlan, codes: [String: [Int8]], feeds: [String: Tensor], folder: InputFolder,
-                progress: (String) -> Void) throws -> (plan: PrecisionPlan, codes: [String: [Int8]], seconds: Double, epochLoss: [Double]) {
-    let options = trainingOptions
-    var labels: QuantizationAwareTraining.Labels? = nil
-    if options.loss != .distillation {
-      if let ids = try folder.integerLabels() {
-        labels = .classes(ids)
-      } else if let texts = try folder.textLabels(), let dictionary = session.graph.metadata["character"] {
-        labels = .texts(texts, dictionary: dictionary)
-      } else {
-        throw CLIError("--qat-loss \(qatLoss) needs labels.npy (classes) or labels.txt (texts, for a model with a CTC dictionary) in '\(folder.url.path)'")
-      }
-    }
-    let trainer = try QuantizationAwareTraining(session: session, plan: plan, codes: codes)
-    var bar: ProgressBar? = nil
-    let clock = ContinuousClock(), t0 = clock.now
-    let trained = try trainer.train(feeds, labels: labels, options: options) { step, steps, loss in
-      if bar == nil { bar = ProgressBar("qat", total: steps, unit: "steps") }
-      bar!.update(step, String(format: "loss %.4g", loss))
-    }
-    bar?.finish()
-    let d = clock.now - t0
-    let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    progress(String(format: "QAT: %d epochs, mean loss per epoch %@ (%.1f s)", qat,
-      trained.epochLoss.map { String(format: "%.4g", $0) }.joined(separator: " → "), seconds))
-    return (trained.plan, trained.codes, seconds, trained.epochLoss)
   }
 }

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Execution
 import Foundation
-import GraphIR
-import Quantizers
+import MixPrec
 import Sensitivity
 import TensorCore
 
@@ -18,15 +17,18 @@ struct RunCommand: ParsableCommand {
   @Option(help: "A plan.json from `mixprec quantize`: run its layers on the quantized kernels.") var plan: String?
 
   func run() throws {
-    var (_, session) = try openModel(model)
+    let model = try openModel(model)
+    var session = model.session
     if let plan {
-      session = try loadPlan(plan, model: model, session: session)
+      let (p, codes) = try model.readPlan(URL(fileURLWithPath: plan))
+      session = try model.session(running: p, codes: codes)
     }
-    let folder = try InputFolder(URL(fileURLWithPath: input), for: session.graph)
+    let folder = try inputFolder(input, for: session.graph)
     for (name, t) in folder.tensors.sorted(by: { $0.key < $1.key }) where t.nanCount > 0 {
       warn("warning: input '\(name)' holds \(t.nanCount) NaN values; outputs that depend on them will be NaN")
     }
     guard batch > 0 else { throw CLIError("--batch must be positive") }
+    let metric = try TaskMetric(folder: folder, graph: session.graph)
     let outputs = try session.runInBatches(folder.tensors, batch: batch)
     let dir = URL(fileURLWithPath: output)
     do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
@@ -38,40 +40,6 @@ struct RunCommand: ParsableCommand {
       try NPY.write(t, to: file)
       print("\(o.name) \(t.dtype) \(t.shape) -> \(file.path)")
     }
-    try printTaskMetrics(folder, session.graph, outputs)
+    if let metric, let first = session.graph.outputs.first, let y = outputs[first.name] { print(metric.detail(y)) }
   }
-
-  /// With labels in the input folder: top-1 for class ids, CTC exact-match and CER for text.
-  func printTaskMetrics(_ folder: InputFolder, _ graph: Graph, _ outputs: [String: Tensor]) throws {
-    if let m = try taskMetric(folder, graph, outputs) { print(m.detail) }
-  }
-}
-
-/// Reads a plan, checks it belongs to `model`, and returns it with its AdaRound/QAT codes (from
-/// the `.codes.npz` it names, beside it).
-func readPlan(_ path: String, model: String) throws -> (plan: PrecisionPlan, codes: [String: [Int8]]) {
-  let url = URL(fileURLWithPath: path)
-  let plan = try PrecisionPlan.read(from: url)
-  let digest = try sha256Hex(ofFile: model)
-  guard plan.modelSHA256 == digest else {
-    throw CLIError("plan '\(path)' was made for \(plan.model) (sha256 \(plan.modelSHA256.prefix(12))…), not for '\(model)' (sha256 \(digest.prefix(12))…)")
-  }
-  var codes: [String: [Int8]] = [:]
-  if let file = plan.codesFile {
-    let arrays = try NPZ.read(url.deletingLastPathComponent().appendingPathComponent(file))
-    codes = arrays.mapValues { $0.ints.map { Int8(truncatingIfNeeded: $0) } }
-  }
-  return (plan, codes)
-}
-
-/// Reads a plan (`readPlan`) and returns the session that runs it (equalized when the plan was
-/// made on the equalized model, with its codes).
-func loadPlan(_ path: String, model: String, session: Session) throws -> Session {
-  let (plan, codes) = try readPlan(path, model: model)
-  var base = session
-  if let pairs = plan.equalizedPairs {
-    let equalized = Equalization.apply(session.graph, only: pairs).graph
-    base = try Session(graph: BiasAbsorption.apply(equalized, plan.absorbedBiases ?? []))
-  }
-  return try base.with(quantized: try PlanBuilder.layerQuantizations(plan, session: base, codes: codes))
 }

@@ -1,4 +1,5 @@
 @preconcurrency import CGSL
+import Kernels
 import Foundation
 import XCTest
 

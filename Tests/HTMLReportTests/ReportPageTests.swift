@@ -1,9 +1,10 @@
+import Findings
 import Foundation
 #if canImport(FoundationXML)
   import FoundationXML
 #endif
 import HTMLReport
-import Sensitivity
+import Sensitivity  // the fixture's correlations (GSL); the page itself needs only Findings
 import XCTest
 
 /// The report page: a snapshot of a fixed small analysis, well-formedness, and headless Chromium
@@ -13,7 +14,7 @@ final class ReportPageTests: XCTestCase {
 
   /// Four layers, every section filled.
   static func analysis() -> AnalysisResult {
-    func entry(_ kl: Double) -> AnalysisResult.Entry { AnalysisResult.Entry(OutputComparison(kl: kl, sqnr: 30, cosine: 0.99, agreement: 1)) }
+    func entry(_ kl: Double) -> AnalysisResult.Entry { AnalysisResult.Entry(kl: kl, sqnr: 30, cosine: 0.99, agreement: 1) }
     let names = ["conv0", "conv1", "dw2", "fc3"]
     var layers: [AnalysisResult.Layer] = []
     for (i, n) in names.enumerated() {

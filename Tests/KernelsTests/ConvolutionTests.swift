@@ -12,10 +12,9 @@ final class ConvolutionTests: XCTestCase {
     var outH: Int { (h + 2 * (kh > 1 ? pad : 0) - dil * (kh - 1) - 1) / stride + 1 }
     var outW: Int { (w + 2 * pad - dil * (kw - 1) - 1) / stride + 1 }
     func shape() throws -> ConvShape {
-      let window = ck_conv_geometry(
-        in_h: Int32(h), in_w: Int32(w), k_h: Int32(kh), k_w: Int32(kw), stride_h: Int32(stride), stride_w: Int32(stride),
-        dil_h: Int32(dil), dil_w: Int32(dil), pad_top: Int32(kh > 1 ? pad : 0), pad_left: Int32(pad), out_h: Int32(outH),
-        out_w: Int32(outW))
+      let padH = kh > 1 ? pad : 0
+      let window = ConvWindow(inH: h, inW: w, kH: kh, kW: kw, strideH: stride, strideW: stride, dilH: dil, dilW: dil,
+        padTop: padH, padLeft: pad, padBottom: padH, padRight: pad, outH: outH, outW: outW)
       return try ConvShape(inChannels: cin, outChannels: cout, groups: groups, window: window)
     }
   }
@@ -42,7 +41,7 @@ final class ConvolutionTests: XCTestCase {
           for ci in 0..<cinG {
             for i in 0..<c.kh {
               for j in 0..<c.kw {
-                let ih = oh * c.stride - Int(s.window.pad_top) + i * c.dil, iw = ow * c.stride - c.pad + j * c.dil
+                let ih = oh * c.stride - s.window.padTop + i * c.dil, iw = ow * c.stride - c.pad + j * c.dil
                 guard ih >= 0, ih < c.h, iw >= 0, iw < c.w else { continue }
                 let xv = Int32(x[((g * cinG + ci) * c.h + ih) * c.w + iw]) - zero
                 acc += xv * Int32(w[((o * cinG + ci) * c.kh + i) * c.kw + j])
@@ -113,7 +112,7 @@ final class ConvolutionTests: XCTestCase {
             for ci in 0..<cinG {
               for i in 0..<c.kh {
                 for j in 0..<c.kw {
-                  let ih = oh * c.stride - Int(s.window.pad_top) + i * c.dil, iw = ow * c.stride - c.pad + j * c.dil
+                  let ih = oh * c.stride - s.window.padTop + i * c.dil, iw = ow * c.stride - c.pad + j * c.dil
                   guard ih >= 0, ih < c.h, iw >= 0, iw < c.w else { continue }
                   let term = Double(half(w[((o * cinG + ci) * c.kh + i) * c.kw + j])) * Double(half(x[(((o / coutG) * cinG + ci) * c.h + ih) * c.w + iw]))
                   exact += term

@@ -1,3 +1,4 @@
+import Findings
 import Execution
 import Foundation
 import GraphIR

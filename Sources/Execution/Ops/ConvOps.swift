@@ -1,5 +1,4 @@
 import Kernels
-import CKernels
 import GraphIR
 import TensorCore
 
@@ -24,7 +23,7 @@ enum ConvOps {
     if let ks = node.ints("kernel_shape"), ks != Array(w.shape.dropFirst(2)) {
       throw opError(node, "kernel_shape \(ks) differs from the weight's \(Array(w.shape.dropFirst(2)))")
     }
-    let geo = try ConvGeometry.make(node, spatial: Array(x.shape.dropFirst(2)), kernel: Array(w.shape.dropFirst(2)))
+    let geo = try ConvWindow(node: node, input: x.shape, weight: w.shape)
     let bias = try inputs.optional(2).map { try $0.floatValues(node) }
     if let b = bias, b.count != oc { throw opError(node, "bias has \(b.count) values for \(oc) output channels") }
     let xv = try x.floatValues(node), wv = try w.floatValues(node)
@@ -38,7 +37,7 @@ enum ConvOps {
 public enum ConvKernels {
   /// Output of a grouped 2-D convolution, NCHW (`oc × outH × outW` per image).
   static func conv2d(x: [Float], n: Int, c: Int, w: [Float], oc: Int, group: Int, bias: [Float]?,
-                     geo: ConvGeometry, epilogue: Epilogue = .identity) -> [Float] {
+                     geo: ConvWindow, epilogue: Epilogue = .identity) -> [Float] {
     let plane = geo.outH * geo.outW, inPlane = geo.inH * geo.inW
     let total = n * oc * plane
     if total == 0 { return [] }
@@ -84,11 +83,11 @@ public enum ConvKernels {
   /// Unfolds `channels` input planes into a `(channels·kH·kW) × (outH·outW)` matrix (for code
   /// outside the runtime: the gradients).
   public static func im2col(_ x: UnsafePointer<Float>, channels: Int, window: ConvWindow, col: UnsafeMutablePointer<Float>) {
-    im2col(x, channels: channels, geo: window.geometry, col: col, parallel: false)
+    im2col(x, channels: channels, geo: window, col: col, parallel: false)
   }
 
   /// Unfolds `channels` input planes into a `(channels·kH·kW) × (outH·outW)` matrix.
-  static func im2col(_ x: UnsafePointer<Float>, channels: Int, geo: ConvGeometry, col: UnsafeMutablePointer<Float>,
+  static func im2col(_ x: UnsafePointer<Float>, channels: Int, geo: ConvWindow, col: UnsafeMutablePointer<Float>,
                      parallel: Bool) {
     let plane = geo.outH * geo.outW
     let rows = channels * geo.kH * geo.kW
@@ -122,22 +121,18 @@ public enum ConvKernels {
   /// Direct depthwise convolution: output channel o reads input channel o / multiplier.
   /// One plane per task on the C kernel chosen for this CPU (scalar twin: `ck_depthwise_f32_ref`).
   static func depthwise(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: [Float]?, out: UnsafeMutablePointer<Float>,
-                        n: Int, c: Int, multiplier: Int, geo: ConvGeometry, epilogue: Epilogue) {
+                        n: Int, c: Int, multiplier: Int, geo: ConvWindow, epilogue: Epilogue) {
     let oc = c * multiplier
     let inPlane = geo.inH * geo.inW, plane = geo.outH * geo.outW, taps = geo.kH * geo.kW
-    var g = geo.cGeometry
-    let kernel = ck_depthwise_f32_for(ck_selected_isa())!
-    let scratchCount = Int(ck_depthwise_f32_scratch_floats(&g))
-    withUnsafePointer(to: &g) { gp in
-      Parallel.forEachRange(n * oc, costPerItem: plane * taps) { items in
-        var scratch = [Float](repeating: 0, count: scratchCount)
-        scratch.withUnsafeMutableBufferPointer { sp in
-          for item in items {
-            let b = item / oc, o = item % oc
-            kernel(x + (b * c + o / multiplier) * inPlane, w + o * taps, bias?[o] ?? 0, out + item * plane, gp,
-              sp.baseAddress)
-            epilogue.apply(out + item * plane, count: plane, bias: 0)
-          }
+    let scratchCount = FloatKernels.depthwiseScratchFloats(geo)
+    Parallel.forEachRange(n * oc, costPerItem: plane * taps) { items in
+      var scratch = [Float](repeating: 0, count: scratchCount)
+      scratch.withUnsafeMutableBufferPointer { sp in
+        for item in items {
+          let b = item / oc, o = item % oc
+          FloatKernels.depthwisePlane(x + (b * c + o / multiplier) * inPlane, weights: w + o * taps, bias: bias?[o] ?? 0,
+            output: out + item * plane, window: geo, scratch: sp.baseAddress)
+          epilogue.apply(out + item * plane, count: plane, bias: 0)
         }
       }
     }

@@ -21,7 +21,7 @@ enum PoolingOps {
     guard x.rank == 3 || x.rank == 4, let kernel = node.ints("kernel_shape"), kernel.count == x.rank - 2 else {
       throw opError(node, "needs a 3-D or 4-D input and kernel_shape of matching rank (input \(x.shape))")
     }
-    let geo = try ConvGeometry.make(node, spatial: Array(x.shape.dropFirst(2)), kernel: kernel,
+    let geo = try ConvWindow(node: node, input: x.shape, kernel: kernel,
       ceilMode: node.int("ceil_mode", default: 0) != 0)
     let includePad = node.int("count_include_pad", default: 0) != 0
     let v = try x.floatValues(node)

@@ -1,5 +1,4 @@
 import Kernels
-import CKernels
 import Foundation
 import GraphIR
 import TensorCore
@@ -29,13 +28,12 @@ enum SoftmaxOps {
     var out = v
     if inner == 1 {
       // Contiguous rows: the C kernel with a vectorized exp, rows split over the cores.
-      let kernel = ck_softmax_f32_for(ck_selected_isa())!
       let rowsPerTask = Swift.max(1, 4096 / Swift.max(length, 1))
       out.withUnsafeMutableBufferPointer { o in
         guard let base = o.baseAddress else { return }
         Parallel.forEach((outer + rowsPerTask - 1) / rowsPerTask, costPerItem: rowsPerTask * length * 8) { t in
           let first = t * rowsPerTask, count = Swift.min(rowsPerTask, outer - first)
-          kernel(base + first * length, count, length, log ? 1 : 0)
+          FloatKernels.softmaxRows(base + first * length, rows: count, length: length, log: log)
         }
       }
       return Tensor(dtype: x.dtype, shape: x.shape, storage: .float(out))

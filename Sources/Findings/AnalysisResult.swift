@@ -11,11 +11,11 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     /// The task metric (top1, ctc exact-match) with only this layer quantized, when labels exist.
     public var task: Double?
 
-    public init(_ m: OutputComparison, task: Double? = nil) {
-      kl = m.kl
-      sqnr = m.sqnr
-      cosine = m.cosine
-      agreement = m.agreement
+    public init(kl: Double, sqnr: Double, cosine: Double, agreement: Double, task: Double? = nil) {
+      self.kl = kl
+      self.sqnr = sqnr
+      self.cosine = cosine
+      self.agreement = agreement
       self.task = task
     }
   }
@@ -84,6 +84,14 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     public var measure: String
     public var spearman: Double
     public var layers: Int
+
+    public init(proxy: String, precision: String, measure: String, spearman: Double, layers: Int) {
+      self.proxy = proxy
+      self.precision = precision
+      self.measure = measure
+      self.spearman = spearman
+      self.layers = layers
+    }
   }
 
   public var version: Int
@@ -143,20 +151,5 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
 
   public static func read(from url: URL) throws -> AnalysisResult {
     try JSONFile.read(AnalysisResult.self, from: url, what: "analysis")
-  }
-
-  /// Joins shards of one sweep (same model and candidates): each layer once, in model order.
-  public static func merge(_ parts: [AnalysisResult]) throws -> AnalysisResult {
-    guard var first = parts.first else { throw PlanError("nothing to merge") }
-    for p in parts.dropFirst() {
-      guard p.modelSHA256 == first.modelSHA256, p.candidates == first.candidates else {
-        throw PlanError("cannot merge analyses of different models or candidate lists (\(p.model) vs \(first.model))")
-      }
-    }
-    var seen = Set<String>()
-    first.layers = parts.flatMap(\.layers).filter { seen.insert($0.name).inserted }.sorted { $0.index < $1.index }
-    first.shard = nil
-    first.correlate()
-    return first
   }
 }

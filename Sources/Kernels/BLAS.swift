@@ -1,4 +1,3 @@
-import Kernels
 import CKernels
 @preconcurrency import COpenBLAS
 import Foundation
@@ -17,6 +16,12 @@ public enum BLAS {
   public static var library: String {
     _ = threads
     return ck_library_of("cblas_sgemm").map { String(cString: $0) } ?? "unresolved"
+  }
+
+  /// The CPU core type OpenBLAS chose its kernels for (`openblas_get_corename`): a CPU newer than
+  /// the library falls back to a generic core such as "Prescott".
+  public static var coreName: String {
+    openblas_get_corename().map { String(cString: $0) } ?? "unknown"
   }
 
   /// C = alpha · op(A) · op(B) + beta · C, all row-major.

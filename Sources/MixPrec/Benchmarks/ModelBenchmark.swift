@@ -1,0 +1,40 @@
+import Execution
+import Foundation
+import TensorCore
+
+/// FP32 latency of a model on the runtime at given input shapes (random inputs in [-1, 1]).
+public enum ModelBenchmark {
+  public struct Measurement: Sendable {
+    /// Milliseconds of each timed run, sorted.
+    public var times: [Double]
+    public var medianMs: Double { times[times.count / 2] }
+    public var minMs: Double { times[0] }
+    /// Milliseconds and node count per op type over one run, largest first (when profiled).
+    public var profile: [(op: String, ms: Double, nodes: Int)]
+  }
+
+  /// Times `runs` runs after one warm-up (which also specializes the graph for the shapes).
+  public static func run(_ session: Session, shapes: [String: [Int]], runs: Int, profile: Bool = false) throws -> Measurement {
+    var rng = SystemRandomNumberGenerator()
+    let feeds = Dictionary(uniqueKeysWithValues: session.graph.inputs.map { input -> (String, Tensor) in
+      let s = shapes[input.name] ?? []
+      return (input.name, Tensor(shape: s, floats: (0..<s.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) }))
+    })
+    _ = try session.run(feeds)
+    let clock = ContinuousClock()
+    var times: [Double] = []
+    for _ in 0..<max(runs, 1) {
+      times.append(try clock.measure { _ = try session.run(feeds) }.seconds * 1e3)
+    }
+    times.sort()
+    var perOp: [String: (Double, Int)] = [:]
+    if profile {
+      _ = try session.run(feeds, profile: { node, ns in
+        let key = node.opType + (node.int("group", default: 1) > 1 ? " (grouped)" : "")
+        perOp[key, default: (0, 0)].0 += Double(ns) / 1e6
+        perOp[key, default: (0, 0)].1 += 1
+      })
+    }
+    return Measurement(times: times, profile: perOp.sorted { $0.value.0 > $1.value.0 }.map { ($0.key, $0.value.0, $0.value.1) })
+  }
+}

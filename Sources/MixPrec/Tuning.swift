@@ -1,0 +1,202 @@
+import Allocation
+import Execution
+import Findings
+import Foundation
+import GraphIR
+import Quantizers
+import Sensitivity
+import TensorCore
+
+/// The budgeted mixed-precision pipeline (`mixprec tune`): analyze (unless given an analysis),
+/// measure each layer's latency at each precision, choose exactly under the budgets (or search
+/// the front under `maxDrop`), refine the chosen integer layers (AdaRound, bias correction,
+/// optionally QAT), and measure the result beside FP32 and the uniform baselines.
+public enum Tuning {
+  public struct Options {
+    public var objective: Tuner.Objective = .measured
+    /// Calibration samples the sweep runs on (when no analysis is given).
+    public var samples = 64
+    /// Batch size the latency is measured and budgeted at.
+    public var batch = 1
+    /// Timed runs per latency figure (median).
+    public var runs = 30
+    public var biasCorrection = true
+    public var adaRound = true
+    /// Fine-tune the chosen plan when set (epochs > 0).
+    public var qat: QuantizationAwareTraining.Options? = nil
+    /// Add the range-method comparison to the report's data (costs one sweep of a few layers).
+    public var rangeComparison = false
+    /// Recorded in the report.
+    public var commandLine = ""
+    /// Where per-layer latency tables are cached.
+    public var latencyCache = LatencyTable.cacheFolder
+    public init() {}
+  }
+
+  /// - Parameters:
+  ///   - analysis: a sweep (and Hessian) of this model to reuse; nil runs one on the calibration samples.
+  ///   - evaluator: measures plans; nil runs them on `data.evaluation` on the kernels.
+  public static func run(model: LoadedModel, data: TuningData, budget: Budget, analysis given: AnalysisResult? = nil,
+                         options o: Options, evaluator given_evaluator: (any PlanEvaluating)? = nil,
+                         progress: @escaping ProgressHandler = { _ in }) throws -> TuningOutcome {
+    guard !budget.isEmpty else { throw TuningError.noBudget }
+    guard o.batch > 0, o.samples > 0, o.runs > 0 else {
+      throw MixPrecError.invalidOption(option: "--batch, --samples and --runs", rule: "must be positive")
+    }
+    let session = model.session
+    try checkSizeReachable(budget, graph: session.graph)
+    if let a = given, a.modelSHA256 != model.sha256 { throw MixPrecError.analysisForAnotherModel(analysisModel: a.model, model: model.url.path) }
+    guard data.calibrationCount > 0 else { throw MixPrecError.tooFewSamples(folder: "calibration", samples: 0, needed: 1) }
+    let evaluator = try given_evaluator ?? PlanEvaluator(session: session, feeds: data.evaluation, metric: data.metric)
+    if budget.maxDrop != nil && evaluator.referenceMetric == nil { throw TuningError.maxDropNeedsLabels }
+
+    var calibrator = Calibrator(session: session)
+    progress(.note("calibrating \(calibrator.layerInputs.count) layer inputs on \(data.calibrationCount) samples"))
+    try calibrator.observe(data.calibration, batch: 32, grams: o.biasCorrection || o.adaRound || (o.objective != .measured && given == nil))
+    var analysis: AnalysisResult
+    if let given {
+      analysis = given
+    } else {
+      var a = Analysis.Options()
+      a.samples = o.samples
+      a.rangeComparison = false
+      if o.objective != .measured { a.hessian = Analysis.HessianOptions() }
+      analysis = try Analysis.run(model: model, calibration: data.calibration, calibrator: calibrator, options: a, progress: progress).result
+    }
+    try checkCoverage(analysis, graph: session.graph)
+    let template = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8, method: .mse,
+      model: model.name, modelSHA256: model.sha256)
+    let context = try TuningContext(model: model, template: template, analysis: analysis, calibrator: calibrator, data: data,
+      options: o, evaluator: evaluator, progress: progress)
+    let tuner = context.tuner
+    var problem = tuner.problem(budget)
+
+    // The choice: exact under the budgets; under --max-drop the smallest passing front point.
+    var measured: [TuningSummary.Point] = []
+    let solution: AssignmentProblem.Solution
+    do {
+      if let drop = budget.maxDrop, let reference = evaluator.referenceMetric {
+        let search = MaxDropSearch(drop: drop, reference: reference)
+        let name = data.metric?.name ?? "metric"
+        (solution, measured) = try search.run(&problem, measure: { try context.point($0, $1, measure: true) }) { p in
+          progress(.note(String(format: "max-drop search: %@ at %@ → %@ %.4f (drop %.4f)", p.label, formatBytes(p.weightBytes), name,
+            p.metric ?? .nan, reference - (p.metric ?? .nan))))
+        }
+      } else {
+        solution = try MILPSolver.solve(problem)
+      }
+    } catch let e as AllocationError {
+      throw context.infeasible(e, budget: budget)
+    }
+
+    var (chosen, codes) = try context.refined(tuner.plan(solution, budget: budget.description), adaRound: o.adaRound)
+    var qatSummary: TuningSummary.QATSummary? = nil
+    if let q = o.qat, q.epochs > 0 {
+      // QAT starts from the refined plan; that plan is measured first so the report shows what QAT changed.
+      var before = try context.point("chosen, no QAT", solution, measure: false)
+      let pre = try evaluator.evaluate(chosen, codes: codes)
+      before.measuredKL = pre.kl
+      before.metric = pre.metric
+      let trained = try QuantizationAwareTraining.fineTune(session: session, plan: chosen, codes: codes, feeds: data.training,
+        labels: data.trainingLabels, options: q, progress: progress)
+      chosen = trained.plan
+      codes = trained.codes
+      qatSummary = TuningSummary.QATSummary(epochs: q.epochs, loss: q.loss.rawValue, trainingSamples: data.training.values.first?.shape.first ?? 0,
+        seconds: trained.seconds, epochLoss: trained.epochLoss, before: before)
+    }
+    let layers = try PlanBuilder.layerQuantizations(chosen, session: session, codes: codes)
+    let evaluation = try evaluator.evaluate(chosen, codes: codes)
+    var chosenPoint = try context.point("chosen", solution, measure: false)
+    chosenPoint.measuredKL = evaluation.kl
+    chosenPoint.metric = evaluation.metric
+    chosenPoint.measuredLatencyMs = try context.latencyMs(session.with(quantized: layers))
+
+    let baselines = try context.baselines(problem, budget: budget)
+    var unbounded = problem
+    unbounded.sizeBudget = nil
+    unbounded.bitsBudget = nil
+    let front = (try? ParetoFront.sizeVersusDamage(unbounded, points: 12)) ?? []
+    let frontPoints = try front.enumerated().map { try context.point("front \($0.offset)", $0.element, measure: false) }
+    if budget.maxDrop == nil {
+      for k in stride(from: 0, to: front.count, by: max(1, front.count / 4)) {
+        measured.append(try context.point("front \(k)", front[k], measure: true))
+      }
+    }
+    let fp32Point = TuningSummary.Point(label: "fp32", weightBytes: tuner.fp32Bytes, predictedLatencyMs: context.table.fp32Seconds * 1e3,
+      measuredLatencyMs: try context.latencyMs(session), predictedKL: 0, measuredKL: 0, metric: evaluator.referenceMetric)
+    let metricName = data.metric?.name
+    chosen.predicted = PlanFigures(metric: metricName, reference: evaluator.referenceMetric, weightBytes: chosenPoint.weightBytes,
+      latencyMs: chosenPoint.predictedLatencyMs, kl: solution.damage)
+    chosen.measured = PlanFigures(metric: metricName, value: evaluation.metric, reference: evaluator.referenceMetric,
+      weightBytes: chosenPoint.weightBytes, latencyMs: chosenPoint.measuredLatencyMs, kl: evaluation.kl)
+
+    var report = analysis
+    report.summary = Analysis.summary(of: session.graph)
+    if o.rangeComparison && report.rangeComparison == nil {
+      let count = min(o.samples, data.calibrationCount)
+      report.rangeComparison = try SensitivitySweep.rangeComparison(session: session, calibrator: calibrator,
+        feeds: data.calibration.mapValues { $0.rows(0..<count) }, analysis: report)
+    }
+    let assignment: [String: Precision] = tuner.assignment(solution)
+    let sizes: [String: [String: Int]] = tuner.sizes.mapValues { row in Dictionary(uniqueKeysWithValues: row.map { ($0.key.rawValue, $0.value) }) }
+    var summary = TuningSummary(
+      budget: budget.description, objective: o.objective.rawValue, commandLine: o.commandLine, machine: context.table.machine,
+      batch: o.batch, chosen: assignment.mapValues { $0.rawValue }, chosenPoint: chosenPoint, fp32: fp32Point, baselines: baselines,
+      front: frontPoints, measured: measured, latencyMs: context.table.layers.mapValues { $0.mapValues { $0 * 1e3 } },
+      weightBytes: sizes,
+      metricName: metricName)
+    summary.budgetBytes = problem.sizeBudget.map { Int($0) }
+    summary.budgetLatencyMs = budget.latencySeconds.map { $0 * 1e3 }
+    summary.qat = qatSummary
+    report.tuning = summary
+    return TuningOutcome(plan: chosen, codes: codes, layers: layers, session: session, assignment: assignment, summary: summary,
+      report: report, latencyFromCache: context.latencyFromCache)
+  }
+
+  /// Size, compression and bit budgets below every layer at INT4 fail before any work.
+  static func checkSizeReachable(_ budget: Budget, graph: Graph) throws {
+    let layers = graph.layers.filter { QuantizedLayer.supports(graph.nodes[$0.nodeIndex], in: graph) }
+    let smallest = layers.reduce(0) { $0 + PlanBuilder.layerWeightBytes($1, precision: .int4, group: nil, graph: graph) }
+    let fp32 = layers.reduce(0) { $0 + $1.fp32WeightBytes }
+    let limit = min(budget.sizeBytes ?? .infinity, budget.compression.map { Double(fp32) / $0 } ?? .infinity)
+    if limit < Double(smallest) {
+      throw TuningError.sizeUnreachable(smallestBytes: smallest, compression: Double(fp32) / Double(max(smallest, 1)))
+    }
+    if let bits = budget.averageBits, bits < 4 { throw TuningError.bitsUnreachable(smallestAverageBits: 4) }
+  }
+
+  /// Every layer the kernels can quantize must have figures in the analysis.
+  static func checkCoverage(_ analysis: AnalysisResult, graph: Graph) throws {
+    let analyzed = Set(analysis.layers.map(\.name))
+    let missing = graph.layers.filter { QuantizedLayer.supports(graph.nodes[$0.nodeIndex], in: graph) && !analyzed.contains($0.name) }
+    if let first = missing.first { throw TuningError.analysisMissesLayers(count: missing.count, first: first.name) }
+  }
+}
+
+/// What `Tuning.run` chose and measured.
+public struct TuningOutcome {
+  /// The chosen plan, refined, with its predicted and measured figures.
+  public var plan: PrecisionPlan
+  /// AdaRound/QAT codes by layer.
+  public var codes: [String: [Int8]]
+  /// The plan's layers as the runtime and the export take them.
+  public var layers: [String: LayerQuantization]
+  public var session: Session
+  public var assignment: [String: Precision]
+  public var summary: TuningSummary
+  /// The analysis with the model summary and the tuning summary: the report's data.
+  public var report: AnalysisResult
+  public var latencyFromCache: Bool
+
+  /// FP32, the uniform baselines, the plan before QAT (when it ran) and the chosen plan: the
+  /// rows of the CLI's table.
+  public var table: [TuningSummary.Point] {
+    [summary.fp32] + summary.baselines + (summary.qat.map { [$0.before] } ?? []) + [summary.chosenPoint]
+  }
+
+  /// Layers per precision, highest first.
+  public var counts: [(Precision, Int)] {
+    let c = Dictionary(grouping: assignment.values, by: { $0 }).mapValues(\.count)
+    return [Precision.fp32, .fp16, .int8, .int4].compactMap { p in c[p].map { (p, $0) } }
+  }
+}

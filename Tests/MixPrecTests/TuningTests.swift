@@ -1,0 +1,205 @@
+import Allocation
+import Execution
+import Findings
+import Foundation
+import GraphIR
+import MixPrec
+import ONNXFormat
+import Quantizers
+import Sensitivity
+import TensorCore
+import XCTest
+
+/// The tune pipeline called as a library, on the tiny QAT model (Conv → Relu → Conv → HardSwish
+/// → Gemm → Softmax) written to an ONNX file: budgets are met, infeasible ones are typed errors,
+/// and the max-drop search finds the smallest passing point with a fake evaluator.
+final class TuningTests: XCTestCase {
+  var work: URL!
+
+  override func setUpWithError() throws {
+    work = FileManager.default.temporaryDirectory.appendingPathComponent("mixprec-tuning-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+  }
+
+  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
+
+  func model() throws -> LoadedModel {
+    let url = work.appendingPathComponent("tiny.onnx")
+    try ONNXExporter.write(QATTests.model(), opset: 13, to: url)
+    return try LoadedModel(url)
+  }
+
+  func data() -> TuningData {
+    TuningData(calibration: ["x": QATTests.random([24, 3, 6, 6], seed: 11, scale: 2)],
+      evaluation: ["x": QATTests.random([8, 3, 6, 6], seed: 12, scale: 2)], metric: nil)
+  }
+
+  func options() -> Tuning.Options {
+    var o = Tuning.Options()
+    o.samples = 16
+    o.runs = 2
+    o.adaRound = false
+    o.latencyCache = work.appendingPathComponent("latency")
+    return o
+  }
+
+  /// The analyzed layers' FP32 weight bytes.
+  func fp32Bytes(_ m: LoadedModel) -> Int { m.graph.layers.reduce(0) { $0 + $1.fp32WeightBytes } }
+
+  func testCompressionBudgetIsMetAndTheChoiceIsMeasured() throws {
+    let m = try model()
+    var budget = Budget()
+    budget.compression = 3
+    let outcome = try Tuning.run(model: m, data: data(), budget: budget, options: options())
+    let chosen = outcome.summary.chosenPoint
+    XCTAssertLessThanOrEqual(Double(chosen.weightBytes) * 3, Double(fp32Bytes(m)), "the plan does not fit 3x: \(chosen)")
+    XCTAssertEqual(PlanBuilder.weightBytes(outcome.plan, graph: m.graph), chosen.weightBytes, "the plan's size is the solver's")
+    XCTAssertEqual(outcome.table.map(\.label), ["fp32", "uniform fp16", "uniform int8", "uniform int4", "chosen"])
+    XCTAssertTrue(try XCTUnwrap(chosen.measuredKL).isFinite)
+    XCTAssertNotNil(chosen.measuredLatencyMs)
+    XCTAssertEqual(outcome.assignment.count, 3)
+    XCTAssertEqual(outcome.report.tuning?.budgetBytes.map { Double($0) * 3 <= Double(fp32Bytes(m)) }, true)
+  }
+
+  func testLatencyBudgetBoundsThePrediction() throws {
+    let m = try model()
+    var budget = Budget()
+    budget.latencySeconds = 10
+    let outcome = try Tuning.run(model: m, data: data(), budget: budget, options: options())
+    XCTAssertLessThanOrEqual(try XCTUnwrap(outcome.summary.chosenPoint.predictedLatencyMs), 10_000)
+    budget.latencySeconds = 1e-9
+    XCTAssertThrowsError(try Tuning.run(model: m, data: data(), budget: budget, options: options())) { e in
+      guard case TuningError.latencyUnreachable(let fastest, let batch)? = e as? TuningError else { return XCTFail("\(e)") }
+      XCTAssertGreaterThan(fastest, 0)
+      XCTAssertEqual(batch, 1)
+    }
+  }
+
+  func testUnreachableSizeBudgetIsATypedErrorWithTheSmallestSize() throws {
+    let m = try model()
+    var budget = Budget()
+    budget.sizeBytes = 10
+    let g = m.graph
+    let smallest = g.layers.reduce(0) { $0 + PlanBuilder.layerWeightBytes($1, precision: .int4, group: nil, graph: g) }
+    XCTAssertThrowsError(try Tuning.run(model: m, data: data(), budget: budget, options: options())) { e in
+      XCTAssertEqual(e as? TuningError, .sizeUnreachable(smallestBytes: smallest, compression: Double(fp32Bytes(m)) / Double(smallest)))
+    }
+    XCTAssertThrowsError(try Tuning.run(model: m, data: data(), budget: Budget(), options: options())) { e in
+      XCTAssertEqual(e as? TuningError, .noBudget)
+    }
+  }
+
+  func testHessianAndBlendObjectivesRunAndNeedCurvature() throws {
+    let m = try model()
+    var budget = Budget()
+    budget.compression = 4
+    for objective in [Tuner.Objective.hessian, .blend] {
+      var o = options()
+      o.objective = objective
+      let outcome = try Tuning.run(model: m, data: data(), budget: budget, options: o)
+      XCTAssertTrue(outcome.report.layers.allSatisfy { $0.hessian != nil }, "\(objective): the analysis estimated the curvature")
+      XCTAssertLessThanOrEqual(Double(outcome.summary.chosenPoint.weightBytes) * 4, Double(fp32Bytes(m)))
+      XCTAssertEqual(outcome.summary.objective, objective.rawValue)
+    }
+    // A given analysis without Hessian figures cannot drive a Hessian objective.
+    var a = Analysis.Options()
+    a.samples = 8
+    a.rangeComparison = false
+    let plain = try Analysis.run(model: m, calibration: data().calibration, options: a).result
+    var o = options()
+    o.objective = .hessian
+    XCTAssertThrowsError(try Tuning.run(model: m, data: data(), budget: budget, analysis: plain, options: o)) { e in
+      XCTAssertEqual(e as? TuningError, .objectiveNeedsHessian(objective: "hessian"))
+    }
+  }
+
+  func testAnAnalysisOfPartOfTheModelIsRefused() throws {
+    let m = try model()
+    var a = Analysis.Options()
+    a.samples = 8
+    a.shard = (1, 2)
+    let half = try Analysis.run(model: m, calibration: data().calibration, options: a).result
+    var budget = Budget()
+    budget.compression = 2
+    XCTAssertThrowsError(try Tuning.run(model: m, data: data(), budget: budget, analysis: half, options: options())) { e in
+      guard case TuningError.analysisMissesLayers(let count, _)? = e as? TuningError else { return XCTFail("\(e)") }
+      XCTAssertEqual(count, 1, "3 layers dealt over 2 shards: shard 1 has 2")
+    }
+  }
+
+  /// A fake evaluator whose metric is 1 − c · Σ damage(layer, precision) over a fixed table: the
+  /// metric falls exactly as the predicted damage rises, so the front is monotone in it.
+  struct FakeEvaluator: PlanEvaluating {
+    var damage: [String: [Precision: Double]]
+    var c: Double
+    var referenceMetric: Double? { 1 }
+    func evaluate(_ plan: PrecisionPlan, codes: [String: [Int8]]) throws -> PlanEvaluation {
+      let d = plan.layers.reduce(0.0) { $0 + (damage[$1.name]?[$1.precision] ?? 0) }
+      return PlanEvaluation(kl: d, metric: 1 - c * d)
+    }
+  }
+
+  /// An analysis with the same table as the fake's damages (KL), so prediction and measurement agree.
+  func analysis(_ m: LoadedModel, _ table: [String: [Precision: Double]]) -> AnalysisResult {
+    let layers = m.graph.layers.enumerated().map { i, l in
+      AnalysisResult.Layer(index: i, name: l.name, op: l.opType, params: l.parameterCount,
+        sensitivity: Dictionary(uniqueKeysWithValues: table[l.name]!.map { ($0.key.rawValue, AnalysisResult.Entry(kl: $0.value, sqnr: 0, cosine: 1, agreement: 1)) }))
+    }
+    return AnalysisResult(model: m.name, modelSHA256: m.sha256, candidates: ["fp16", "int8", "int4"], samples: 8, layers: layers)
+  }
+
+  func testMaxDropPicksTheSmallestPassingFrontPoint() throws {
+    let m = try model()
+    let table: [String: [Precision: Double]] = [
+      "c1": [.fp16: 1e-5, .int8: 2e-3, .int4: 3e-2], "c2": [.fp16: 1e-5, .int8: 1e-3, .int4: 8e-3],
+      "fc": [.fp16: 1e-5, .int8: 4e-3, .int4: 6e-2],
+    ]
+    let fake = FakeEvaluator(damage: table, c: 1)
+    var budget = Budget()
+    budget.maxDrop = 0.012
+    let outcome = try Tuning.run(model: m, data: data(), budget: budget, analysis: analysis(m, table), options: options(), evaluator: fake)
+    let chosen = try fake.evaluate(outcome.plan, codes: [:])
+    XCTAssertLessThanOrEqual(1 - chosen.metric!, 0.012 + 1e-12, "the chosen plan fails the drop: \(outcome.assignment)")
+    // Independently: the front at 16 budgets from the same damages and sizes, smallest passing point.
+    let g = m.graph
+    let options = [Precision.fp32, .fp16, .int8, .int4]
+    let problem = AssignmentProblem(layers: g.layers.map { l in
+      options.map { p in AssignmentProblem.Option(label: p.rawValue, damage: table[l.name]?[p] ?? 0,
+        size: Double(PlanBuilder.layerWeightBytes(l, precision: p, group: nil, graph: g))) }
+    })
+    let front = try ParetoFront.sizeVersusDamage(problem, points: 16).sorted { $0.size < $1.size }
+    let expected = try XCTUnwrap(front.first { $0.damage <= 0.012 + 1e-12 })
+    XCTAssertEqual(Double(outcome.summary.chosenPoint.weightBytes), expected.size, "front: \(front.map { ($0.size, $0.damage) })")
+    XCTAssertTrue(outcome.summary.measured.contains { $0.label.hasPrefix("front") }, "the search measured front points")
+  }
+
+  func testMaxDropNeedsLabels() throws {
+    let m = try model()
+    var budget = Budget()
+    budget.maxDrop = 0.01
+    XCTAssertThrowsError(try Tuning.run(model: m, data: data(), budget: budget, options: options())) { e in
+      XCTAssertEqual(e as? TuningError, .maxDropNeedsLabels)
+    }
+  }
+
+  /// The search alone on a hand-made problem: bisection over a monotone front is exact.
+  func testMaxDropSearchMatchesTheFrontScannedInOrder() throws {
+    var g = SeededGenerator(seed: 3)
+    let layers = (0..<12).map { _ -> [AssignmentProblem.Option] in
+      let n = Double(Int.random(in: 50...500, using: &g)), d = Double.random(in: 1e-4...1e-2, using: &g)
+      return [.init(label: "fp32", damage: 0, size: 4 * n), .init(label: "int8", damage: d / 10, size: n), .init(label: "int4", damage: d, size: n / 2)]
+    }
+    let problem = AssignmentProblem(layers: layers)
+    let front = try ParetoFront.sizeVersusDamage(problem, points: 16).sorted { $0.size < $1.size }
+    for drop in [0.0, 0.005, 0.02, 0.05, 1] {
+      var p = problem
+      let search = MaxDropSearch(drop: drop, reference: 1)
+      let r = try search.run(&p) { label, s in
+        TuningSummary.Point(label: label, weightBytes: Int(s.size), predictedKL: s.damage, measuredKL: s.damage, metric: 1 - s.damage)
+      }
+      let expected = front.first { $0.damage <= drop } ?? front.last!
+      XCTAssertEqual(r.solution.size, expected.size, "drop \(drop)")
+      XCTAssertLessThanOrEqual(r.measured.count, 8, "bisection over 16 points plus no promotions")
+    }
+  }
+}

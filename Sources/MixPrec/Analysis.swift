@@ -24,6 +24,9 @@ public enum Analysis {
     public var rangeComparison = true
 
     public init() {}
+
+    /// Checks the values before any work; the pipeline calls it too.
+    public func validate() throws { try Analysis.validate(self) }
   }
 
   public struct HessianOptions: Sendable {
@@ -52,7 +55,8 @@ public enum Analysis {
   ///   - metric: the task metric of the calibration samples (labels), scored per layer and candidate.
   public static func run(model: LoadedModel, calibration: [String: Tensor], calibrator given: Calibrator? = nil,
                          metric: TaskMetric? = nil, options: Options, progress: ProgressHandler = { _ in }) throws -> Outcome {
-    try validate(options, model: model)
+    try options.validate()
+    guard !model.graph.outputs.isEmpty else { throw MixPrecError.invalidOption(option: "MODEL", rule: "has no outputs to compare") }
     let clock = ContinuousClock()
     let begin = clock.now
     var mark = begin
@@ -106,7 +110,7 @@ public enum Analysis {
     return Outcome(result: result, phases: phases, peakMegabytes: ProcessResources.peakResidentMegabytes)
   }
 
-  static func validate(_ o: Options, model: LoadedModel) throws {
+  static func validate(_ o: Options) throws {
     guard !o.candidates.isEmpty, Set(o.candidates).count == o.candidates.count, !o.candidates.contains(.fp32) else {
       throw MixPrecError.invalidOption(option: "--candidates", rule: "must list distinct precisions of fp16, int8 and int4")
     }
@@ -118,7 +122,6 @@ public enum Analysis {
       throw MixPrecError.invalidOption(option: "--hessian-samples, --eigen-samples, --trace-iterations, --lanczos-steps and --trace-tolerance",
         rule: "must be positive")
     }
-    guard !model.graph.outputs.isEmpty else { throw MixPrecError.invalidOption(option: "MODEL", rule: "has no outputs to compare") }
   }
 
   /// The Hessian figures of `layers` on `feeds`, with a progress step per iteration or layer.

@@ -57,7 +57,7 @@ public enum Quantization {
   ///   - evaluation: held-out samples and their task metric, to measure the plan on.
   public static func run(model: LoadedModel, calibration: [String: Tensor], evaluation: (feeds: [String: Tensor], metric: TaskMetric?)? = nil,
                          options o: Options, progress: ProgressHandler = { _ in }) throws -> QuantizedModel {
-    try validate(o)
+    try o.validate()
     let original = model.session
     var session = original
     var equalizedPairs: [[String]]? = nil
@@ -101,7 +101,7 @@ public enum Quantization {
       let mixed = try session.with(quantized: layers).runInBatches(feeds, batch: o.batch)
       var e = Evaluation()
       if let first = session.graph.outputs.first, let a = reference[first.name], let b = mixed[first.name] {
-        e.agreement = argmaxAgreement(a, b)
+        e.agreement = Quantization.argmaxAgreement(a, b)
         if let metric {
           e.reference = metric.detail(a)
           e.quantized = metric.detail(b)
@@ -116,8 +116,21 @@ public enum Quantization {
     return QuantizedModel(plan: plan, codes: codes, layers: layers, session: session, weightBytes: bytes, fp32WeightBytes: fp32Bytes,
       keptFP32: plan.layers.filter { $0.precision == .fp32 }.count, evaluation: measured)
   }
+}
 
-  static func validate(_ o: Options) throws {
+extension Quantization {
+  /// Fraction of rows (all axes but the last) whose argmax agrees between two outputs.
+  public static func argmaxAgreement(_ a: Tensor, _ b: Tensor) -> (fraction: Double, rows: Int) {
+    let ra = TaskMetrics.argmaxRows(a), rb = TaskMetrics.argmaxRows(b)
+    guard ra.count == rb.count, !ra.isEmpty else { return (0, 0) }
+    return (Double(zip(ra, rb).filter { $0 == $1 }.count) / Double(ra.count), ra.count)
+  }
+}
+
+extension Quantization.Options {
+  /// Checks the values before any work; the pipeline calls it too.
+  public func validate() throws {
+    let o = self
     guard o.precision != .fp32 else { throw MixPrecError.invalidOption(option: "--precision", rule: "must be fp16, int8 or int4, not 'fp32'") }
     if let group = o.weightGroup, o.precision != .int4 || group <= 0 || group % 16 != 0 {
       throw MixPrecError.invalidOption(option: "--group", rule: "applies to int4 and must be a positive multiple of 16 (32, 64, 128), not \(group)")
@@ -127,12 +140,5 @@ public enum Quantization {
       throw MixPrecError.invalidOption(option: "--easyquant-interval",
         rule: "takes LOW:HIGH with 0 < LOW < HIGH (e.g. 0.5:1.2) and --easyquant-steps a positive count")
     }
-  }
-
-  /// Fraction of rows (all axes but the last) whose argmax agrees between two outputs.
-  public static func argmaxAgreement(_ a: Tensor, _ b: Tensor) -> (fraction: Double, rows: Int) {
-    let ra = TaskMetrics.argmaxRows(a), rb = TaskMetrics.argmaxRows(b)
-    guard ra.count == rb.count, !ra.isEmpty else { return (0, 0) }
-    return (Double(zip(ra, rb).filter { $0 == $1 }.count) / Double(ra.count), ra.count)
   }
 }

@@ -150,7 +150,7 @@ public enum Tuning {
     summary.qat = qatSummary
     report.tuning = summary
     return TuningOutcome(plan: chosen, codes: codes, layers: layers, session: session, assignment: assignment, summary: summary,
-      report: report, latencyFromCache: context.latencyFromCache)
+      report: report, latencyFromCache: context.latencyFromCache, exportShapes: data.exportShapes)
   }
 
   /// Size, compression and bit budgets below every layer at INT4 fail before any work.
@@ -187,6 +187,15 @@ public struct TuningOutcome {
   /// The analysis with the model summary and the tuning summary: the report's data.
   public var report: AnalysisResult
   public var latencyFromCache: Bool
+  /// Input shapes at batch 1 the export specializes value ranks at.
+  public var exportShapes: [String: [Int]]
+
+  /// Writes the codes, the QDQ model and the report where asked, then the plan (`Artifacts.write`).
+  @discardableResult
+  public func write(to destinations: Artifacts.Destinations) throws -> Artifacts.Written {
+    try Artifacts.write(plan: plan, codes: codes, layers: layers, session: session, shapes: exportShapes, analysis: report,
+      to: destinations)
+  }
 
   /// FP32, the uniform baselines, the plan before QAT (when it ran) and the chosen plan: the
   /// rows of the CLI's table.

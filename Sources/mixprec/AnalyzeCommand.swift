@@ -64,6 +64,7 @@ struct AnalyzeCommand: ParsableCommand {
       h.seed = seed
       o.hessian = h
     }
+    try o.validate()
     return o
   }
 

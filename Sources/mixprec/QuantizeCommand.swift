@@ -49,6 +49,7 @@ struct QuantizeCommand: ParsableCommand {
     o.easyQuantInterval = bounds[0]...bounds[1]
     o.easyQuantSteps = easyquantSteps
     o.batch = batch
+    try o.validate()
     return o
   }
 

@@ -71,10 +71,8 @@ struct TuneCommand: ParsableCommand {
     let printer = ProgressPrinter()
     let outcome = try Tuning.run(model: model, data: data, budget: budget, analysis: given, options: options, progress: printer.handle)
     printer.finish()
-    let written = try Artifacts.write(plan: outcome.plan, codes: outcome.codes, layers: outcome.layers, session: outcome.session,
-      shapes: data.exportShapes, analysis: outcome.report,
-      to: Artifacts.Destinations(plan: URL(fileURLWithPath: plan), export: export.map(URL.init(fileURLWithPath:)),
-        report: report.map(URL.init(fileURLWithPath:))))
+    let written = try outcome.write(to: Artifacts.Destinations(plan: URL(fileURLWithPath: plan),
+      export: export.map(URL.init(fileURLWithPath:)), report: report.map(URL.init(fileURLWithPath:))))
     if let e = written.export { print("QDQ model -> \(e.path)") }
     if let r = written.report, let d = written.reportData { print("report -> \(r.path) (data: \(d.path))") }
     print("budget: \(budget.description); objective: \(options.objective.rawValue)")

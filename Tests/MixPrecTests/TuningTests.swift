@@ -203,3 +203,35 @@ final class TuningTests: XCTestCase {
     }
   }
 }
+
+/// The README's library example, on the tiny model: tune to a size budget, write plan and report.
+final class LibraryUsageTests: XCTestCase {
+  func testTuneToASizeBudgetAndWriteTheReport() throws {
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("mixprec-library-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+    try ONNXExporter.write(QATTests.model(), opset: 13, to: work.appendingPathComponent("tiny.onnx"))
+    let calib = work.appendingPathComponent("calib")
+    try FileManager.default.createDirectory(at: calib, withIntermediateDirectories: true)
+    try NPY.write(QATTests.random([16, 3, 6, 6], seed: 21, scale: 2), to: calib.appendingPathComponent("x.npy"))
+
+    // As in the README:
+    let model = try LoadedModel(work.appendingPathComponent("tiny.onnx"))
+    let data = try TuningData(calibration: InputFolder(calib, for: model.graph), evaluation: nil, training: nil, graph: model.graph)
+    var budget = Budget()
+    budget.sizeBytes = try Budget.parseSize("2KB")
+    var options = Tuning.Options()
+    options.runs = 2
+    options.latencyCache = work.appendingPathComponent("latency")
+    let outcome = try Tuning.run(model: model, data: data, budget: budget, options: options)
+    try outcome.write(to: .init(plan: work.appendingPathComponent("plan.json"), report: work.appendingPathComponent("tiny.html")))
+
+    XCTAssertLessThanOrEqual(outcome.summary.chosenPoint.weightBytes, 2048)
+    let plan = try PrecisionPlan.read(from: work.appendingPathComponent("plan.json"))
+    XCTAssertEqual(plan.modelSHA256, model.sha256)
+    let page = try String(contentsOf: work.appendingPathComponent("tiny.html"), encoding: .utf8)
+    XCTAssertTrue(page.contains("<svg"), "the report has its charts")
+    let data2 = try AnalysisResult.read(from: work.appendingPathComponent("tiny.analysis.json"))
+    XCTAssertEqual(data2.tuning?.planJSON.map { $0.contains(model.sha256) }, true, "the report embeds the plan as written")
+  }
+}

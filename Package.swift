@@ -92,7 +92,7 @@ let package = Package(
     .testTarget(name: "QuantizersTests", dependencies: ["Quantizers", "Execution", "Kernels", "GraphIR", "TensorCore"]),
     .testTarget(
       name: "CLITests",
-      dependencies: ["mixprec", "ONNXFormat", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      dependencies: ["mixprec", "ONNXFormat", "GraphIR", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
       exclude: ["Snapshots"]),
   ],
   swiftLanguageModes: [.v6]

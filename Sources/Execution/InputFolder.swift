@@ -38,7 +38,31 @@ public struct InputFolder {
       }
       tensors[input.name] = try NPY.read(file)
     }
+    try Self.check(tensors, against: graph, folder: url)
     self.tensors = tensors
+  }
+
+  /// Every input of the model's element type and declared rank and static dimensions, no
+  /// dimension 0, and the same number of samples in each.
+  static func check(_ tensors: [String: Tensor], against graph: Graph, folder: URL) throws {
+    var samples: (String, Int)? = nil
+    for input in graph.inputs {
+      guard let t = tensors[input.name] else { continue }
+      let file = "'\(folder.appendingPathComponent(InputFolder.fileName(input.name)).path)'"
+      guard t.dtype == input.dtype else {
+        throw GraphError("\(file) holds \(t.dtype) values; model input '\(input.name)' takes \(input.dtype) (write it with numpy's .astype)")
+      }
+      guard !t.shape.contains(0), !t.shape.isEmpty else {
+        throw GraphError("\(file) has shape \(t.shape); every dimension of an input (batch on axis 0) must be at least 1")
+      }
+      do { try GraphPreparation.checkShape(t.shape, against: input) } catch let e as GraphError {
+        throw GraphError("\(file): \(e.description)")
+      }
+      if let (name, n) = samples, n != t.shape[0] {
+        throw GraphError("inputs '\(name)' and '\(input.name)' in '\(folder.path)' hold \(n) and \(t.shape[0]) samples; every input needs the same number on axis 0")
+      }
+      samples = samples ?? (input.name, t.shape[0])
+    }
   }
 
   /// Samples in the folder: the first input's length along axis 0.

@@ -149,7 +149,37 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
 
   public func write(to url: URL) throws { try JSONFile.write(self, to: url) }
 
+  /// Reads an analysis and checks its values (`validate`); the error names the file.
   public static func read(from url: URL) throws -> AnalysisResult {
-    try JSONFile.read(AnalysisResult.self, from: url, what: "analysis")
+    let a = try JSONFile.read(AnalysisResult.self, from: url, what: "analysis")
+    do { try a.validate() } catch let e as PlanError {
+      throw PlanError("analysis '\(url.path)': \(e.description); write analyses with `mixprec analyze` or `mixprec merge`")
+    }
+    return a
+  }
+
+  /// Checks what the solver and the report rely on: a version this code reads, distinct known
+  /// candidates, a positive sample count, layers with distinct names and indices, and damages
+  /// that are finite and not negative for listed candidates only.
+  public func validate() throws {
+    guard version <= Self.currentVersion else { throw PlanError("version \(version); this mixprec reads up to \(Self.currentVersion)") }
+    let known = Set(Precision.allCases.map(\.rawValue))
+    guard !candidates.isEmpty, Set(candidates).count == candidates.count, candidates.allSatisfy(known.contains) else {
+      throw PlanError("candidates \(candidates) must be distinct names of fp32, fp16, int8 and int4")
+    }
+    guard samples > 0 else { throw PlanError("samples must be positive, not \(samples)") }
+    var names = Set<String>(), indices = Set<Int>()
+    for l in layers {
+      guard names.insert(l.name).inserted, indices.insert(l.index).inserted, l.index >= 0 else {
+        throw PlanError("layer '\(l.name)' (index \(l.index)) appears twice or has a negative index")
+      }
+      for (p, e) in l.sensitivity {
+        guard candidates.contains(p) else { throw PlanError("layer '\(l.name)' has figures for '\(p)', which is not a candidate") }
+        guard e.kl.isFinite, e.kl >= 0 else { throw PlanError("layer '\(l.name)' has KL \(e.kl) at \(p); damages are finite and not negative") }
+      }
+      if let h = l.hessian, !(h.trace.isFinite && h.score.values.allSatisfy(\.isFinite)) {
+        throw PlanError("layer '\(l.name)' has a non-finite Hessian trace or score")
+      }
+    }
   }
 }

@@ -65,6 +65,7 @@ public enum Analysis {
       phases.append((name, (clock.now - mark).seconds))
       mark = clock.now
     }
+    try MixPrecError.requireFinite(calibration)
     let session = model.session
     let available = calibration.values.first?.shape.first ?? 0
     let count = min(options.samples, available)

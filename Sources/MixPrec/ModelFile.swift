@@ -19,6 +19,7 @@ public struct LoadedModel {
   /// Reads and prepares `url`; one clear error when it is missing or not a model.
   public init(_ url: URL) throws {
     guard FileManager.default.fileExists(atPath: url.path) else { throw MixPrecError.modelNotFound(url.path) }
+    try FileChecks.requireFile(url, what: "model file")
     self.url = url
     sha256 = try Self.sha256Hex(ofFile: url)
     fileGraph = try ONNXImporter.load(url)

@@ -58,6 +58,7 @@ public enum Quantization {
   public static func run(model: LoadedModel, calibration: [String: Tensor], evaluation: (feeds: [String: Tensor], metric: TaskMetric?)? = nil,
                          options o: Options, progress: ProgressHandler = { _ in }) throws -> QuantizedModel {
     try o.validate()
+    try MixPrecError.requireFinite(calibration)
     let original = model.session
     var session = original
     var equalizedPairs: [[String]]? = nil

@@ -44,9 +44,17 @@ public enum Tuning {
       throw MixPrecError.invalidOption(option: "--batch, --samples and --runs", rule: "must be positive")
     }
     let session = model.session
+    guard !session.graph.outputs.isEmpty else { throw MixPrecError.invalidOption(option: "MODEL", rule: "has no outputs to compare") }
     try checkSizeReachable(budget, graph: session.graph)
-    if let a = given, a.modelSHA256 != model.sha256 { throw MixPrecError.analysisForAnotherModel(analysisModel: a.model, model: model.url.path) }
+    if let a = given {
+      guard a.modelSHA256 == model.sha256 else { throw MixPrecError.analysisForAnotherModel(analysisModel: a.model, model: model.url.path) }
+      try checkCoverage(a, graph: session.graph)
+      if o.objective != .measured, a.layers.contains(where: { $0.hessian == nil }) {
+        throw TuningError.objectiveNeedsHessian(objective: o.objective.rawValue)
+      }
+    }
     guard data.calibrationCount > 0 else { throw MixPrecError.tooFewSamples(folder: "calibration", samples: 0, needed: 1) }
+    try MixPrecError.requireFinite(data.calibration)
     let evaluator = try given_evaluator ?? PlanEvaluator(session: session, feeds: data.evaluation, metric: data.metric)
     if budget.maxDrop != nil && evaluator.referenceMetric == nil { throw TuningError.maxDropNeedsLabels }
 

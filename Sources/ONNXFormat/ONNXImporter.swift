@@ -10,6 +10,7 @@ public enum ONNXImporter {
 
   /// Reads the model at `url`; external-data files are looked up next to it.
   public static func load(_ url: URL) throws -> Graph {
+    do { try FileChecks.requireFile(url, what: "model file") } catch let e as TensorIOError { throw ONNXError(e.description) }
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
       throw ONNXError("cannot read model '\(url.path)': \(error.localizedDescription)")

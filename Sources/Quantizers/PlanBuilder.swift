@@ -37,6 +37,7 @@ public enum PlanBuilder {
   public static func layerQuantizations(
     _ plan: PrecisionPlan, session: Session, codes: [String: [Int8]] = [:]
   ) throws -> [String: LayerQuantization] {
+    try plan.validate()
     let g = session.graph
     let byName = Dictionary(g.layers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     var out: [String: LayerQuantization] = [:]

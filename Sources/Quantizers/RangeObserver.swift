@@ -2,14 +2,16 @@ import Foundation
 import TensorCore
 
 /// Streams over activation batches with bounded memory (a 2048-bin histogram plus min/max) and
-/// chooses a range by one of the `RangeMethod`s.
+/// chooses a range by one of the `RangeMethod`s. The histogram's arithmetic is in Double: finite
+/// float32 values from −3.4e38 to 3.4e38 and denormals down to 1e-45 keep a finite, positive bin
+/// width (in Float the span overflows or the width underflows to 0).
 public struct RangeObserver: Sendable {
   public static let bins = 2048
   public private(set) var lo: Float = .infinity
   public private(set) var hi: Float = -.infinity
   /// Histogram over [histLo, histHi].
   public private(set) var counts = [Double](repeating: 0, count: RangeObserver.bins)
-  private var histLo: Float = 0, histHi: Float = 0
+  private var histLo = 0.0, histHi = 0.0
   public private(set) var seen = 0
 
   public init() {}
@@ -25,33 +27,36 @@ public struct RangeObserver: Sendable {
     lo = min(lo, bLo)
     hi = max(hi, bHi)
     if seen == 0 {
-      histLo = lo
-      histHi = hi > lo ? hi : lo + 1e-6
-    } else if lo < histLo || hi > histHi {
-      rebin(to: lo, hi)
+      histLo = Double(lo)
+      histHi = hi > lo ? Double(hi) : Double(lo) + Swift.max(1e-6, abs(Double(lo)) * 1e-6)
+    } else if Double(lo) < histLo || Double(hi) > histHi {
+      rebin(to: Double(lo), Double(hi))
     }
-    let n = Float(Self.bins), width = (histHi - histLo) / n
-    for v in values where v.isFinite {
-      let b = min(Self.bins - 1, max(0, Int((v - histLo) / width)))
-      counts[b] += 1
-    }
+    let width = (histHi - histLo) / Double(Self.bins)
+    for v in values where v.isFinite { counts[bin(of: Double(v), from: histLo, width: width)] += 1 }
     seen += values.count
   }
 
   public mutating func observe(_ values: [Float]) { values.withUnsafeBufferPointer { observe($0) } }
 
+  /// The bin of `x` in a histogram starting at `start` with bins of `width` (> 0), clamped.
+  private func bin(of x: Double, from start: Double, width: Double) -> Int {
+    let t = (x - start) / width
+    guard t.isFinite else { return t > 0 ? Self.bins - 1 : 0 }
+    return Swift.min(Self.bins - 1, Swift.max(0, Int(Swift.min(t, Double(Self.bins)))))
+  }
+
   /// Spreads the old bins over a wider range: each old bin's count goes to the new bin holding its centre.
-  private mutating func rebin(to newLo: Float, _ newHi: Float) {
+  private mutating func rebin(to newLo: Double, _ newHi: Double) {
     let n = Self.bins
     // Grow by at least 2× so repeated small extensions do not blur the histogram each time.
     let span = max(newHi - newLo, 2 * (histHi - histLo))
     let lo2 = newLo < histLo ? min(newLo, histHi - span) : histLo
     let hi2 = lo2 + span
     var fresh = [Double](repeating: 0, count: n)
-    let oldWidth = (histHi - histLo) / Float(n), newWidth = span / Float(n)
+    let oldWidth = (histHi - histLo) / Double(n), newWidth = span / Double(n)
     for b in 0..<n where counts[b] > 0 {
-      let centre = histLo + (Float(b) + 0.5) * oldWidth
-      fresh[min(n - 1, max(0, Int((centre - lo2) / newWidth)))] += counts[b]
+      fresh[bin(of: histLo + (Double(b) + 0.5) * oldWidth, from: lo2, width: newWidth)] += counts[b]
     }
     counts = fresh
     histLo = lo2
@@ -70,7 +75,7 @@ public struct RangeObserver: Sendable {
     }
   }
 
-  private func binCentre(_ b: Int) -> Float { histLo + (Float(b) + 0.5) * (histHi - histLo) / Float(Self.bins) }
+  private func binCentre(_ b: Int) -> Double { histLo + (Double(b) + 0.5) * (histHi - histLo) / Double(Self.bins) }
 
   private func percentileRange(_ p: Double) -> (Float, Float) {
     let total = counts.reduce(0, +)
@@ -86,9 +91,9 @@ public struct RangeObserver: Sendable {
       acc += counts[b]
       if acc > tail { highBin = b; break }
     }
-    let width = (histHi - histLo) / Float(Self.bins)
-    let l = lo >= 0 ? lo : histLo + Float(lowBin) * width
-    let h = hi <= 0 ? hi : histLo + Float(highBin + 1) * width
+    let width = (histHi - histLo) / Double(Self.bins)
+    let l = lo >= 0 ? lo : Float(histLo + Double(lowBin) * width)
+    let h = hi <= 0 ? hi : Float(histLo + Double(highBin + 1) * width)
     return (min(l, 0), max(h, 0))
   }
 
@@ -96,14 +101,15 @@ public struct RangeObserver: Sendable {
   /// clipping error for the mass outside, step²/12 for the mass inside.
   static func mse(_ o: RangeObserver, _ clipped: (lo: Float, hi: Float), _ step: Float) -> Double {
     var e = 0.0
+    let lo = Double(clipped.lo), hi = Double(clipped.hi), inside = Double(step) * Double(step) / 12
     for b in 0..<bins where o.counts[b] > 0 {
       let x = o.binCentre(b)
-      if x < clipped.lo {
-        e += o.counts[b] * Double((clipped.lo - x) * (clipped.lo - x))
-      } else if x > clipped.hi {
-        e += o.counts[b] * Double((x - clipped.hi) * (x - clipped.hi))
+      if x < lo {
+        e += o.counts[b] * (lo - x) * (lo - x)
+      } else if x > hi {
+        e += o.counts[b] * (x - hi) * (x - hi)
       } else {
-        e += o.counts[b] * Double(step * step / 12)
+        e += o.counts[b] * inside
       }
     }
     return e
@@ -134,13 +140,14 @@ public struct RangeObserver: Sendable {
     // histogram spends on that side (more would leave every other bin empty).
     let side = positive ? full.1 : -full.0
     guard side > 0 else { return full }
-    let n = min(Self.bins, max(256, Int(Float(Self.bins) * side / (histHi - histLo))))
+    let sideD = Double(side)
+    let n = min(Self.bins, max(256, Int(min(Double(Self.bins) * sideD / (histHi - histLo), Double(Self.bins)))))
     var h = [Double](repeating: 0, count: n)
     for b in 0..<Self.bins where counts[b] > 0 {
       let x = binCentre(b)
       let v = positive ? x : -x
       guard v >= 0 else { continue }
-      h[min(n - 1, Int(v / side * Float(n)))] += counts[b]
+      h[min(n - 1, Int(min(v / sideD * Double(n), Double(n))))] += counts[b]
     }
     // Levels on this side: 255 for a one-sided asymmetric range, 128 for a symmetric one.
     let levels = scheme == .asymmetric && (full.0 == 0 || full.1 == 0) ? 255 : 128
@@ -170,7 +177,7 @@ public struct RangeObserver: Sendable {
         bestI = i
       }
     }
-    let threshold = side * Float(bestI) / Float(n)
+    let threshold = Float(sideD * Double(bestI) / Double(n))
     if positive { return (max(full.0, -threshold), threshold) }
     return (-threshold, min(full.1, threshold))
   }

@@ -14,7 +14,8 @@ public enum AtomicFile {
       }
     } catch {
       try? FileManager.default.removeItem(at: tmp)
-      throw TensorIOError("cannot write '\(url.path)': \(error.localizedDescription)")
+      let reason = (error as? TensorIOError)?.description ?? error.localizedDescription
+      throw TensorIOError("cannot write '\(url.path)': \(reason)")
     }
   }
 }

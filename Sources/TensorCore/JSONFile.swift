@@ -18,14 +18,37 @@ public enum JSONFile {
 
   /// - Parameter what: the document's name in messages ("plan", "analysis").
   public static func read<T: Decodable>(_ type: T.Type, from url: URL, what: String) throws -> T {
+    do { try FileChecks.requireFile(url, what: what) } catch let e as TensorIOError { throw PlanError(e.description) }
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
       throw PlanError("cannot read \(what) '\(url.path)': \(error.localizedDescription)")
     }
     let decoder = JSONDecoder()
     decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    do { return try decoder.decode(type, from: data) } catch {
-      throw PlanError("'\(url.path)' is not a mixprec \(what): \(error)")
+    do { return try decoder.decode(type, from: data) } catch let e as DecodingError {
+      // Foundation on Linux reports a number out of its field's range as invalid JSON: tell them apart.
+      if case .dataCorrupted(let c) = e, c.codingPath.isEmpty, (try? JSONSerialization.jsonObject(with: data)) != nil {
+        throw PlanError("'\(url.path)' is valid JSON but not a mixprec \(what): a value does not fit its field (a number out of range or of the wrong kind)")
+      }
+      throw PlanError("'\(url.path)' is not a mixprec \(what): \(describe(e))")
+    } catch {
+      throw PlanError("'\(url.path)' is not a mixprec \(what): \(error.localizedDescription)")
+    }
+  }
+
+  /// A decoding error as one line: where in the document and what was wrong.
+  static func describe(_ e: DecodingError) -> String {
+    func path(_ keys: [CodingKey]) -> String {
+      keys.isEmpty ? "the top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+    }
+    switch e {
+    case .dataCorrupted(let c):
+      if c.codingPath.isEmpty { return "not valid JSON (\(c.underlyingError.map { "\($0.localizedDescription)" } ?? c.debugDescription))" }
+      return "value at \(path(c.codingPath)): \(c.debugDescription)"
+    case .keyNotFound(let key, let c): return "missing key '\(key.stringValue)' at \(path(c.codingPath))"
+    case .typeMismatch(let type, let c): return "value at \(path(c.codingPath)) is not \(type)"
+    case .valueNotFound(let type, let c): return "missing \(type) value at \(path(c.codingPath))"
+    @unknown default: return "\(e)"
     }
   }
 }

@@ -14,6 +14,7 @@ public enum NPY {
 
   /// Reads one `.npy` file.
   public static func read(_ url: URL) throws -> Tensor {
+    try FileChecks.requireFile(url, what: ".npy file")
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
       throw TensorIOError("cannot read '\(url.path)': \(error.localizedDescription)")
@@ -48,14 +49,17 @@ public enum NPY {
     if fortran {
       throw TensorIOError("'\(name)': Fortran-ordered array; save it with numpy.ascontiguousarray first")
     }
-    let count = shape.reduce(1, *)
+    // Checked: a header may claim a shape whose element or byte count overflows Int.
+    guard let count = ShapeMath.checkedCount(shape), case let (byteCount, false) = count.multipliedReportingOverflow(by: dtype.byteSize) else {
+      throw TensorIOError("'\(name)': shape \(shape) is too large to hold in memory")
+    }
     let body = headerStart + headerLength
-    guard bytes.count - body >= count * dtype.byteSize else {
+    guard bytes.count - body >= byteCount else {
       throw TensorIOError(
         "'\(name)': truncated data (\(bytes.count - body) bytes for \(count) \(dtype) values of shape \(shape))")
     }
     return try bytes.withUnsafeBytes { raw in
-      try TensorBytes.decode(UnsafeRawBufferPointer(rebasing: raw[body..<body + count * dtype.byteSize]),
+      try TensorBytes.decode(UnsafeRawBufferPointer(rebasing: raw[body..<body + byteCount]),
         dtype: dtype, shape: shape)
     }
   }

@@ -5,6 +5,7 @@ import ZIPFoundation
 public enum NPZ {
   /// Reads every array in the archive, keyed by its name without `.npy`.
   public static func read(_ url: URL) throws -> [String: Tensor] {
+    try FileChecks.requireFile(url, what: ".npz archive")
     let archive: Archive
     do { archive = try Archive(url: url, accessMode: .read) } catch {
       throw TensorIOError("'\(url.path)' is not a readable .npz archive (\(error))")

@@ -59,24 +59,36 @@ public struct ActivationParameters: Codable, Equatable, Sendable {
     self.zero = zero
   }
 
+  /// The smallest scale a grid gets: the least normal float32. A range narrower than
+  /// 255 of these (all values within ±3e-36) quantizes to zero, and no kernel divides by a denormal.
+  public static let smallestScale = Float.leastNormalMagnitude
+
   /// The parameters whose grid covers [lo, hi] (widened to include 0, so zero padding is exact).
   ///
   ///     asymmetric: scale = (hi − lo) / 255,  zero = round(−lo / scale)
   ///     symmetric:  scale = max(|lo|, |hi|) / 127,  zero = 128 (int8 codes shifted to uint8)
+  ///
+  /// In Double, so a span of finite extremes (±3.4e38) does not overflow; the scale is at least
+  /// `smallestScale`.
   public static func covering(lo: Float, hi: Float, scheme: ActivationScheme) -> ActivationParameters {
-    let lo = min(lo, 0), hi = max(hi, 0)
+    let lo = Double(min(lo, 0)), hi = Double(max(hi, 0))
     switch scheme {
     case .asymmetric:
       let span = hi - lo
       guard span > 0, span.isFinite else { return ActivationParameters(scale: 1, zero: 0) }
-      let scale = span / 255
-      let zero = Int32((-lo / scale).rounded(.toNearestOrEven))
-      return ActivationParameters(scale: scale, zero: min(max(zero, 0), 255))
+      let scale = max(Float(span / 255), smallestScale)
+      let zero = (-lo / Double(scale)).rounded(.toNearestOrEven)
+      return ActivationParameters(scale: scale, zero: Int32(min(max(zero, 0), 255)))
     case .symmetric:
       let m = max(-lo, hi)
       guard m > 0, m.isFinite else { return ActivationParameters(scale: 1, zero: 128) }
-      return ActivationParameters(scale: m / 127, zero: 128)
+      return ActivationParameters(scale: max(Float(m / 127), smallestScale), zero: 128)
     }
+  }
+
+  /// Whether a plan may hold these: a positive, finite, normal scale and a zero point in 0…255.
+  public var isValid: Bool {
+    scale.isFinite && scale >= Self.smallestScale && (0...255).contains(zero)
   }
 }
 
@@ -184,13 +196,47 @@ public struct PrecisionPlan: Codable, Equatable, Sendable {
   /// Pretty-printed JSON with sorted keys (stable diffs), written atomically.
   public func write(to url: URL) throws { try JSONFile.write(self, to: url) }
 
-  /// Reads a plan; the error names the file and what is wrong.
+  /// Reads a plan and checks its values (`validate`); the error names the file and what is wrong.
   public static func read(from url: URL) throws -> PrecisionPlan {
     let plan = try JSONFile.read(PrecisionPlan.self, from: url, what: "plan")
     guard plan.version <= currentVersion else {
       throw PlanError("plan '\(url.path)' has version \(plan.version); this mixprec reads up to \(currentVersion)")
     }
+    do { try plan.validate() } catch let e as PlanError {
+      throw PlanError("plan '\(url.path)': \(e.description); write plans with `mixprec quantize` or `mixprec tune`")
+    }
     return plan
+  }
+
+  /// The most inputs one INT4 weight scale may cover.
+  public static let largestWeightGroup = 1 << 20
+
+  /// Checks every value the runtime and the export rely on: layer names unique; input scales
+  /// positive, finite and normal with zero points in 0…255 for integer layers; INT4 groups
+  /// positive multiples of 16; bias shifts, scale factors and absorbed biases finite.
+  public func validate() throws {
+    var names = Set<String>()
+    for l in layers {
+      guard names.insert(l.name).inserted else { throw PlanError("layer '\(l.name)' appears twice") }
+      if let g = l.weightGroup {
+        guard l.precision == .int4, g > 0, g % 16 == 0, g <= Self.largestWeightGroup else {
+          throw PlanError("layer '\(l.name)' has weight group \(g); groups apply to int4 and are positive multiples of 16 (32, 64, 128)")
+        }
+      }
+      if l.precision == .int8 || l.precision == .int4 {
+        guard let input = l.input else { throw PlanError("integer layer '\(l.name)' has no input quantization") }
+        guard input.isValid else {
+          throw PlanError("layer '\(l.name)' has input scale \(input.scale) and zero point \(input.zero); scales must be positive finite normal numbers and zero points in 0…255")
+        }
+      }
+      if let shift = l.biasShift, !shift.allSatisfy(\.isFinite) { throw PlanError("layer '\(l.name)' has a non-finite bias shift") }
+      if let f = l.weightScaleFactors, !f.allSatisfy({ $0.isFinite && $0 > 0 }) {
+        throw PlanError("layer '\(l.name)' has a weight scale factor that is not a positive finite number")
+      }
+    }
+    for a in absorbedBiases ?? [] where !a.shift.allSatisfy(\.isFinite) {
+      throw PlanError("the bias absorbed from '\(a.first)' into '\(a.second)' is not finite")
+    }
   }
 }
 

@@ -25,6 +25,18 @@ public enum ShapeMath {
     return out
   }
 
+  /// The element count of `shape`, or nil when a dimension is negative or the product overflows Int.
+  public static func checkedCount(_ shape: [Int]) -> Int? {
+    var n = 1
+    for d in shape {
+      guard d >= 0 else { return nil }
+      let (p, overflow) = n.multipliedReportingOverflow(by: d)
+      if overflow { return nil }
+      n = p
+    }
+    return n
+  }
+
   /// Normalizes a possibly negative axis into `0..<rank`, or nil when out of range.
   @inlinable
   public static func axis(_ a: Int, rank: Int) -> Int? {

@@ -13,18 +13,18 @@ struct AnalyzeCommand: ParsableCommand {
   @Argument(help: "The ONNX model.") var model: String
   @Option(help: "Calibration folder (one <input name>.npy per model input; labels enable the task metric).") var calib: String
   @Option(help: "Candidate precisions, comma-separated.") var candidates: String = "fp16,int8,int4"
-  @Option(help: "Calibration samples the sweep runs on (ranges use the whole folder).") var samples: Int = 64
+  @Option(parsing: .unconditional, help: "Calibration samples the sweep runs on (ranges use the whole folder).") var samples: Int = 64
   @Option(help: "Sweep only shard k of n (1-based, layers dealt round-robin), e.g. 2/4; join with `mixprec merge`.") var shard: String?
   @Option(help: "Where to write the analysis.") var out: String
-  @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
+  @Option(parsing: .unconditional, help: "Samples per forward pass (bounds memory).") var batch: Int = 32
   @Flag(help: "Also estimate each layer's Hessian trace (Hutchinson), top eigenvalue (Lanczos) and HAWQ-V2 score, and rank-correlate them with the measured damage.")
   var hessian = false
-  @Option(help: "Calibration samples the Hessian traces are estimated on.") var hessianSamples: Int = 16
-  @Option(help: "Hutchinson stops when no layer's running mean moves by more than this (relative).") var traceTolerance: Double = 0.01
-  @Option(help: "Most Hutchinson iterations.") var traceIterations: Int = 64
-  @Option(help: "Lanczos steps per layer for the top eigenvalue.") var lanczosSteps: Int = 8
-  @Option(help: "Calibration samples (of the Hessian's) the top eigenvalues run on.") var eigenSamples: Int = 4
-  @Option(help: "Seed of the random vectors (same seed, same figures).") var seed: UInt64 = 0
+  @Option(parsing: .unconditional, help: "Calibration samples the Hessian traces are estimated on.") var hessianSamples: Int = 16
+  @Option(parsing: .unconditional, help: "Hutchinson stops when no layer's running mean moves by more than this (relative).") var traceTolerance: Double = 0.01
+  @Option(parsing: .unconditional, help: "Most Hutchinson iterations.") var traceIterations: Int = 64
+  @Option(parsing: .unconditional, help: "Lanczos steps per layer for the top eigenvalue.") var lanczosSteps: Int = 8
+  @Option(parsing: .unconditional, help: "Calibration samples (of the Hessian's) the top eigenvalues run on.") var eigenSamples: Int = 4
+  @Option(parsing: .unconditional, help: "Seed of the random vectors (same seed, same figures).") var seed: UInt64 = 0
 
   func run() throws {
     let outcome = try analyze()
@@ -50,9 +50,8 @@ struct AnalyzeCommand: ParsableCommand {
     o.samples = samples
     o.batch = batch
     if let shard {
-      let v = shard.split(separator: "/").compactMap { Int($0) }
-      guard v.count == 2, v[1] > 0, (1...v[1]).contains(v[0]) else { throw CLIError("--shard takes k/n with 1 ≤ k ≤ n, e.g. 2/4") }
-      o.shard = (v[0], v[1])
+      guard let s = AnalysisResult.parseShard(shard) else { throw CLIError("--shard takes k/n with 1 ≤ k ≤ n, e.g. 2/4") }
+      o.shard = s
     }
     if hessian {
       var h = Analysis.HessianOptions()
@@ -71,7 +70,7 @@ struct AnalyzeCommand: ParsableCommand {
   /// Runs the analysis (the output folder checked first); `bench analyze` times it.
   func analyze() throws -> Analysis.Outcome {
     let options = try options()
-    try requireOutputFolder(out, option: "--out")
+    try checkOutputs([("--out", out)], inputs: [model, calib])
     let model = try openModel(model)
     let folder = try inputFolder(calib, for: model.graph)
     let printer = ProgressPrinter()
@@ -89,7 +88,7 @@ struct MergeCommand: ParsableCommand {
 
   func run() throws {
     guard !parts.isEmpty else { throw CLIError("give the partial analyses to merge") }
-    try requireOutputFolder(out, option: "--out")
+    try checkOutputs([("--out", out)], inputs: parts)
     let merged = try AnalysisResult.merge(parts.map { try AnalysisResult.read(from: URL(fileURLWithPath: $0)) })
     try merged.write(to: URL(fileURLWithPath: out))
     print("\(merged.layers.count) layers from \(parts.count) parts -> \(out)")

@@ -15,14 +15,14 @@ struct BenchCommand: ParsableCommand {
   @Option(name: .long, help: "Input shape NAME=1x3x48x192 (batch dim is replaced by 1 and 32).")
   var shape: [String] = []
   @Option(help: "Batch sizes to time.") var batches: String = "1,32"
-  @Option(help: "Timed runs per batch size (after one warm-up run).") var runs: Int = 20
+  @Option(parsing: .unconditional, help: "Timed runs per batch size (after one warm-up run).") var runs: Int = 20
   @Flag(help: "Print one JSON object per measurement.") var json = false
   @Flag(name: .customLong("no-ort"), help: "Skip the ONNX Runtime comparison.") var noORT = false
   @Flag(help: "Print time per op type for each batch size.") var profile = false
   @Option(help: "`bench analyze`: the calibration folder.") var calib: String?
-  @Option(help: "`bench analyze`: calibration samples of the sweep and of the Hessian.") var samples: Int = 128
+  @Option(parsing: .unconditional, help: "`bench analyze`: calibration samples of the sweep and of the Hessian.") var samples: Int = 128
   @Option(help: "Thread counts for `bench kernels`.") var threads: String = "1,2"
-  @Option(name: .customLong("min-seconds"), help: "`bench kernels`: time each kernel for at least this long (0: one run).")
+  @Option(name: .customLong("min-seconds"), parsing: .unconditional, help: "`bench kernels`: time each kernel for at least this long (0: one run).")
   var minSeconds: Double = 0.25
 
   @Option(help: "`bench qat`: the plan (from tune) to fine-tune.") var plan: String?

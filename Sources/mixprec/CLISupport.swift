@@ -44,7 +44,15 @@ func parseShapes(_ specs: [String], graph: Graph) throws -> [String: [Int]] {
     guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
       throw CLIError("--shape '\(spec)': dimensions must be non-negative integers like 1x3x48x192")
     }
-    shapes[name] = values.map { $0! }
+    let dimsValue = values.map { $0! }
+    // Refuse what cannot be allocated, before any work: float32 elements against the memory.
+    let memory = ProcessInfo.processInfo.physicalMemory
+    guard let count = ShapeMath.checkedCount(dimsValue), case let (bytes, false) = count.multipliedReportingOverflow(by: 4),
+      UInt64(bytes) <= memory / 2
+    else {
+      throw CLIError("--shape '\(spec)' is too large: one such input needs more than half of this machine's \(formatBytes(Int(min(memory, UInt64(Int.max)))))")
+    }
+    shapes[name] = dimsValue
   }
   return shapes
 }
@@ -71,15 +79,15 @@ func resolveShapes(_ given: [String: [Int]], graph: Graph, batch: Int? = nil) th
   return out
 }
 
-/// Fails before any work when an output file's folder is missing (so a long run never ends in
-/// a write error, and no sibling output is left behind).
-func requireOutputFolder(_ path: String, option: String) throws {
-  let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-  var isDirectory: ObjCBool = false
-  guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-    throw CLIError("\(option) '\(path)': folder '\(folder)' does not exist")
-  }
+/// Checks output paths before any work (`OutputPaths.check`): folders exist, no output is an
+/// input or another output, nothing but a regular file is in the way. nil entries are skipped.
+func checkOutputs(_ outputs: [(String, String?)], inputs: [String?]) throws {
+  try OutputPaths.check(outputs.compactMap { o in o.1.map { (option: o.0, url: URL(fileURLWithPath: $0)) } },
+    inputs: inputs.compactMap { $0.map(URL.init(fileURLWithPath:)) })
 }
+
+/// The codes file beside a plan (`Artifacts.Destinations.codes`).
+func codesPath(_ plan: String) -> String { Artifacts.Destinations(plan: URL(fileURLWithPath: plan)).codes.path }
 
 /// Parses a comma-separated list of positive integers (`--threads 1,2`, `--batches 1,8`).
 func positiveIntegers(_ text: String, option: String, example: String) throws -> [Int] {

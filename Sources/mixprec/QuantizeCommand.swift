@@ -16,9 +16,9 @@ struct QuantizeCommand: ParsableCommand {
   @Option(help: "Range method: minmax, percentile, mse, kl, easyquant (cosine search of weight and activation scales) or pact (learned input clipping).")
   var calibrator: String = "minmax"
   @Option(name: .customLong("easyquant-interval"), help: "EasyQuant: scale multipliers searched, LOW:HIGH.") var easyquantInterval = "0.5:1.2"
-  @Option(name: .customLong("easyquant-steps"), help: "EasyQuant: grid points in the interval.") var easyquantSteps = 50
+  @Option(name: .customLong("easyquant-steps"), parsing: .unconditional, help: "EasyQuant: grid points in the interval.") var easyquantSteps = 50
   @Option(help: "Activation zero point: asymmetric (uint8) or symmetric (int8).") var scheme: String = "asymmetric"
-  @Option(help: "INT4 only: k per weight scale (32, 64, 128); default one scale per output channel.") var group: Int?
+  @Option(parsing: .unconditional, help: "INT4 only: k per weight scale (32, 64, 128); default one scale per output channel.") var group: Int?
   @Option(help: "Where to write the plan.") var plan: String
   @Option(help: "Also write the QDQ ONNX model (runs in ONNX Runtime).") var export: String?
   @Flag(help: "Cross-layer equalization before quantizing (data-free; FP32 function unchanged) and bias absorption.") var cle = false
@@ -26,7 +26,7 @@ struct QuantizeCommand: ParsableCommand {
   @Flag(name: .customLong("bias-correction"), help: "Correct each integer layer's bias for the mean output shift of its quantized weights.")
   var biasCorrection = false
   @Option(help: "Evaluation folder with labels: report the task metric of FP32 and of the plan.") var eval: String?
-  @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
+  @Option(parsing: .unconditional, help: "Samples per forward pass (bounds memory).") var batch: Int = 32
 
   func options() throws -> Quantization.Options {
     var o = Quantization.Options()
@@ -55,8 +55,8 @@ struct QuantizeCommand: ParsableCommand {
 
   func run() throws {
     let options = try options()
-    try requireOutputFolder(plan, option: "--plan")
-    if let export { try requireOutputFolder(export, option: "--export") }
+    try checkOutputs([("--plan", plan), ("--plan's codes", adaround ? codesPath(plan) : nil), ("--export", export)],
+      inputs: [model, calib, eval])
     let model = try openModel(model)
     let calibration = try inputFolder(calib, for: model.graph)
     let evaluation = try eval.map { path -> ([String: Tensor], TaskMetric?) in

@@ -11,7 +11,7 @@ struct ReportCommand: ParsableCommand {
   @Option(help: "Where to write the page (Reports/NAME.html).") var out: String
 
   func run() throws {
-    try requireOutputFolder(out, option: "--out")
+    try checkOutputs([("--out", out)], inputs: [analysis])
     let a = try AnalysisResult.read(from: URL(fileURLWithPath: analysis))
     try Artifacts.writeReport(a, to: URL(fileURLWithPath: out))
     print("report -> \(out)")

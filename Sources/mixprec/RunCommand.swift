@@ -13,7 +13,7 @@ struct RunCommand: ParsableCommand {
   @Argument(help: "The ONNX model.") var model: String
   @Option(help: "Folder with one <input name>.npy per model input (or one .npz).") var input: String
   @Option(help: "Folder to write the outputs into (created if missing).") var output: String
-  @Option(help: "Samples per forward pass (bounds memory).") var batch: Int = 32
+  @Option(parsing: .unconditional, help: "Samples per forward pass (bounds memory).") var batch: Int = 32
   @Option(help: "A plan.json from `mixprec quantize`: run its layers on the quantized kernels.") var plan: String?
 
   func run() throws {
@@ -28,6 +28,10 @@ struct RunCommand: ParsableCommand {
       warn("warning: input '\(name)' holds \(t.nanCount) NaN values; outputs that depend on them will be NaN")
     }
     guard batch > 0 else { throw CLIError("--batch must be positive") }
+    if FileChecks.kind(URL(fileURLWithPath: output).resolvingSymlinksInPath().path) == .directory {
+      try checkOutputs(session.graph.outputs.map { ("--output", URL(fileURLWithPath: output).appendingPathComponent(InputFolder.fileName($0.name)).path) },
+        inputs: [self.model, input, plan])
+    }
     let metric = try TaskMetric(folder: folder, graph: session.graph)
     let outputs = try session.runInBatches(folder.tensors, batch: batch)
     let dir = URL(fileURLWithPath: output)

@@ -17,12 +17,12 @@ struct TuneCommand: ParsableCommand {
   @Option(name: .customLong("avg-bits"), help: "At most this many bits per weight on average: 5.5.") var avgBits: String?
   @Option(name: .customLong("latency-budget"), help: "At most this end-to-end latency at --batch on this machine: 3ms.") var latencyBudget: String?
   @Option(name: .customLong("max-drop"), help: "The smallest model whose measured task metric drops by at most this: 1%.") var maxDrop: String?
-  @Option(help: "Batch size the latency is measured and budgeted at.") var batch: Int = 1
+  @Option(parsing: .unconditional, help: "Batch size the latency is measured and budgeted at.") var batch: Int = 1
   @Option(help: "Held-out evaluation folder (default: the last quarter of the calibration folder).") var eval: String?
   @Option(help: "What the solver minimizes: measured (one-layer KL), hessian (HAWQ-V2 score) or blend.") var objective: String = "measured"
   @Option(help: "Reuse an analysis.json of this model instead of running the sweep.") var analysis: String?
-  @Option(help: "Calibration samples the sweep runs on (when no --analysis).") var samples: Int = 64
-  @Option(help: "Timed runs per latency figure (median).") var runs: Int = 30
+  @Option(parsing: .unconditional, help: "Calibration samples the sweep runs on (when no --analysis).") var samples: Int = 64
+  @Option(parsing: .unconditional, help: "Timed runs per latency figure (median).") var runs: Int = 30
   @Flag(inversion: .prefixedNo, help: "Correct integer layers' biases for the mean output shift of their quantized weights.")
   var biasCorrection = true
   @Flag(inversion: .prefixedNo, help: "AdaRound the chosen plan's integer weights (codes go to <plan>.codes.npz).") var adaround = true
@@ -59,9 +59,9 @@ struct TuneCommand: ParsableCommand {
 
   func run() throws {
     let budget = try budget(), options = try options()
-    try requireOutputFolder(plan, option: "--plan")
-    if let export { try requireOutputFolder(export, option: "--export") }
-    if let report { try requireOutputFolder(report, option: "--report") }
+    let reportData = report.map { URL(fileURLWithPath: $0).deletingPathExtension().appendingPathExtension("analysis.json").path }
+    try checkOutputs([("--plan", plan), ("--plan's codes", adaround || qat.qat > 0 ? codesPath(plan) : nil), ("--export", export),
+      ("--report", report), ("--report's data", reportData)], inputs: [model, calib, eval, analysis, qat.qatData])
     let model = try openModel(model)
     // A given analysis is read before any work.
     let given = try analysis.map { try AnalysisResult.read(from: URL(fileURLWithPath: $0)) }

@@ -172,7 +172,7 @@ final class CLITests: XCTestCase {
     var parts: [String] = []
     for k in 1...2 {
       let out = work.appendingPathComponent("part\(k).json").path
-      let r = try mixprec(["analyze", Self.classifier, "--calib", check, "--candidates", "int8,int4", "--samples", "4", "--shard", "\(k)/9",
+      let r = try mixprec(["analyze", Self.classifier, "--calib", check, "--candidates", "int8,int4", "--samples", "4", "--shard", "\(k)/2",
         "--hessian", "--hessian-samples", "4", "--trace-iterations", "6", "--lanczos-steps", "3", "--eigen-samples", "2", "--out", out])
       XCTAssertEqual(r.status, 0, r.stderr)
       parts.append(out)
@@ -182,7 +182,7 @@ final class CLITests: XCTestCase {
     XCTAssertEqual(m.status, 0, m.stderr)
     let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: merged))) as? [String: Any])
     let layers = try XCTUnwrap(json["layers"] as? [[String: Any]])
-    XCTAssertEqual(layers.count, 12, "54 layers dealt over 9 shards: 6 + 6")
+    XCTAssertEqual(layers.count, 54, "54 layers dealt over 2 shards: 27 + 27")
     XCTAssertEqual(layers.compactMap { $0["index"] as? Int }, layers.compactMap { $0["index"] as? Int }.sorted())
     for l in layers {
       XCTAssertNotNil(l["name"]); XCTAssertNotNil(l["op"]); XCTAssertNotNil(l["params"])
@@ -201,7 +201,7 @@ final class CLITests: XCTestCase {
     XCTAssertEqual(json["taskMetric"] as? String, "top1")
     let correlations = try XCTUnwrap(json["correlations"] as? [[String: Any]])
     XCTAssertEqual(Set(correlations.compactMap { $0["proxy"] as? String }), ["hessian_score", "hessian_trace", "top_eigenvalue", "gram_score"])
-    XCTAssertTrue(correlations.allSatisfy { ($0["layers"] as? Int) == 12 })
+    XCTAssertTrue(correlations.allSatisfy { ($0["layers"] as? Int) == 54 })
   }
 
   /// `tune` under a compression budget: the plan fits, the export and the report data are

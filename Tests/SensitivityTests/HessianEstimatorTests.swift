@@ -116,6 +116,7 @@ final class HessianEstimatorTests: XCTestCase {
     var b = a
     b.layers = [layer(1, kl: 2, score: 2.5), layer(3, kl: 4, score: 0.5)]
     a.shard = "1/2"
+    b.shard = "2/2"
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("analysis-\(UUID()).json")
     try a.write(to: url)
     XCTAssertEqual(try AnalysisResult.read(from: url), a)

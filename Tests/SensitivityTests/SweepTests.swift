@@ -69,12 +69,26 @@ final class SweepTests: XCTestCase {
     func layer(_ i: Int) -> AnalysisResult.Layer { AnalysisResult.Layer(index: i, name: "l\(i)", op: "Conv", params: 1) }
     var a = AnalysisResult(model: "m", modelSHA256: "s", candidates: ["int8"], samples: 4, layers: [layer(0), layer(2)])
     a.shard = "1/2"
-    let b = AnalysisResult(model: "m", modelSHA256: "s", candidates: ["int8"], samples: 4, layers: [layer(1), layer(3)])
+    var b = AnalysisResult(model: "m", modelSHA256: "s", candidates: ["int8"], samples: 4, layers: [layer(1), layer(3)])
+    b.shard = "2/2"
     let merged = try AnalysisResult.merge([a, b])
     XCTAssertEqual(merged.layers.map(\.name), ["l0", "l1", "l2", "l3"])
     XCTAssertNil(merged.shard)
-    let other = AnalysisResult(model: "n", modelSHA256: "t", candidates: ["int8"], samples: 4, layers: [])
+    var other = AnalysisResult(model: "n", modelSHA256: "t", candidates: ["int8"], samples: 4, layers: [])
+    other.shard = "2/2"
     XCTAssertThrowsError(try AnalysisResult.merge([a, other]))
+    // Every shard once: an incomplete or repeated set, another split or a whole analysis is refused.
+    XCTAssertThrowsError(try AnalysisResult.merge([a])) { XCTAssertEqual($0 as? AnalysisError, .missingShards([2], of: 2)) }
+    XCTAssertThrowsError(try AnalysisResult.merge([a, a])) { XCTAssertEqual($0 as? AnalysisError, .duplicateShard("1/2")) }
+    var third = b
+    third.shard = "2/3"
+    XCTAssertThrowsError(try AnalysisResult.merge([a, third])) { XCTAssertEqual($0 as? AnalysisError, .mixedSplits("1/2", "2/3")) }
+    var whole = b
+    whole.shard = nil
+    XCTAssertThrowsError(try AnalysisResult.merge([a, whole])) { XCTAssertEqual($0 as? AnalysisError, .notAShard(model: "m")) }
+    var fewer = b
+    fewer.samples = 3
+    XCTAssertThrowsError(try AnalysisResult.merge([a, fewer]))
   }
 }
 

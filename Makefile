@@ -6,7 +6,7 @@ DEFAULT_MODEL := $(MODELS)/ch_ppocr_mobile_v2.0_cls_infer.onnx
 REC_MODEL := $(MODELS)/ch_PP-OCRv4_rec_infer.onnx
 APT_PACKAGES := protobuf-compiler libopenblas-dev libgsl-dev libglpk-dev python3-venv chromium
 
-.PHONY: deps venv data build demo test bench clean
+.PHONY: deps venv data build demo test bench clean fuzz-build fuzz fuzz-smoke
 
 # System libraries (Debian). Installs only what is missing; needs root or sudo.
 deps:
@@ -46,6 +46,7 @@ demo: data build
 test: data
 	swift build --build-tests
 	MIXPREC_ISA=scalar swift test --skip-build --disable-swift-testing --filter 'RealModelTests|ConvTests'
+	$(MAKE) fuzz-smoke
 	swift test --skip-build --disable-swift-testing
 
 bench: data build
@@ -55,6 +56,29 @@ bench: data build
 	.build/release/mixprec bench solver
 	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192
 	.build/release/mixprec bench model $(REC_MODEL) --shape x=1x3x48x320
+
+# libFuzzer targets for the loaders (Fuzz/, its own package: libFuzzer supplies the driver). Each
+# runs FUZZ_SECONDS from the seeds in Fuzz/Corpus/<target> (a working copy in Fuzz/.corpus keeps
+# what it learns); a crash leaves its input in Fuzz/.artifacts and fails the target.
+FUZZ_TARGETS := FuzzONNX FuzzNPY FuzzPlan FuzzAnalysis
+FUZZ_SECONDS ?= 600
+FUZZ_FLAGS := -c debug -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address
+
+fuzz-build: deps
+	cd Fuzz && for t in $(FUZZ_TARGETS); do swift build $(FUZZ_FLAGS) --product $$t 2>&1 | grep -Ev "warning: Cannot export local symbol" || exit 1; done
+
+fuzz: fuzz-build
+	mkdir -p Fuzz/.artifacts
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p Fuzz/.corpus/$$t && cp Fuzz/Corpus/$$t/* Fuzz/.corpus/$$t/; \
+	  ASAN_OPTIONS=detect_leaks=0 Fuzz/.build/debug/$$t -max_total_time=$(FUZZ_SECONDS) -seed=1 -max_len=65536 -rss_limit_mb=4096 -detect_leaks=0 -print_final_stats=1 \
+	    -artifact_prefix=Fuzz/.artifacts/$$t- Fuzz/.corpus/$$t 2>&1 | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|==.*ERROR|SUMMARY|Done)" ; \
+	  test $${PIPESTATUS[0]} -eq 0; \
+	done
+
+# A short run of each target on the fixed seeds (part of `make test`).
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=30
 
 clean:
 	rm -rf .build Reports/*.txt Reports/*.json Reports/*.onnx Reports/*.npz Reports/*.html Reports/cls-eval-fp32

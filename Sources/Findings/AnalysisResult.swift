@@ -151,9 +151,15 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
 
   /// Reads an analysis and checks its values (`validate`); the error names the file.
   public static func read(from url: URL) throws -> AnalysisResult {
-    let a = try JSONFile.read(AnalysisResult.self, from: url, what: "analysis")
+    do { try FileChecks.requireFile(url, what: "analysis") } catch let e as TensorIOError { throw PlanError(e.description) }
+    return try decode(Data(contentsOf: url), name: url.path)
+  }
+
+  /// Decodes and checks an analysis's bytes; `name` (the file) appears in messages.
+  public static func decode(_ data: Data, name: String) throws -> AnalysisResult {
+    let a = try JSONFile.decode(AnalysisResult.self, from: data, name: name, what: "analysis")
     do { try a.validate() } catch let e as PlanError {
-      throw PlanError("analysis '\(url.path)': \(e.description); write analyses with `mixprec analyze` or `mixprec merge`")
+      throw PlanError("analysis '\(name)': \(e.description); write analyses with `mixprec analyze` or `mixprec merge`")
     }
     return a
   }

@@ -23,16 +23,21 @@ public enum JSONFile {
     do { data = try Data(contentsOf: url) } catch {
       throw PlanError("cannot read \(what) '\(url.path)': \(error.localizedDescription)")
     }
+    return try decode(type, from: data, name: url.path, what: what)
+  }
+
+  /// Decodes a document's bytes; `name` (the file) appears in messages.
+  public static func decode<T: Decodable>(_ type: T.Type, from data: Data, name: String, what: String) throws -> T {
     let decoder = JSONDecoder()
     decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     do { return try decoder.decode(type, from: data) } catch let e as DecodingError {
       // Foundation on Linux reports a number out of its field's range as invalid JSON: tell them apart.
       if case .dataCorrupted(let c) = e, c.codingPath.isEmpty, (try? JSONSerialization.jsonObject(with: data)) != nil {
-        throw PlanError("'\(url.path)' is valid JSON but not a mixprec \(what): a value does not fit its field (a number out of range or of the wrong kind)")
+        throw PlanError("'\(name)' is valid JSON but not a mixprec \(what): a value does not fit its field (a number out of range or of the wrong kind)")
       }
-      throw PlanError("'\(url.path)' is not a mixprec \(what): \(describe(e))")
+      throw PlanError("'\(name)' is not a mixprec \(what): \(describe(e))")
     } catch {
-      throw PlanError("'\(url.path)' is not a mixprec \(what): \(error.localizedDescription)")
+      throw PlanError("'\(name)' is not a mixprec \(what): \(error.localizedDescription)")
     }
   }
 

@@ -198,12 +198,18 @@ public struct PrecisionPlan: Codable, Equatable, Sendable {
 
   /// Reads a plan and checks its values (`validate`); the error names the file and what is wrong.
   public static func read(from url: URL) throws -> PrecisionPlan {
-    let plan = try JSONFile.read(PrecisionPlan.self, from: url, what: "plan")
+    try FileChecks.requireFile(url, what: "plan")
+    return try decode(Data(contentsOf: url), name: url.path)
+  }
+
+  /// Decodes and checks a plan's bytes; `name` (the file) appears in messages.
+  public static func decode(_ data: Data, name: String) throws -> PrecisionPlan {
+    let plan = try JSONFile.decode(PrecisionPlan.self, from: data, name: name, what: "plan")
     guard plan.version <= currentVersion else {
-      throw PlanError("plan '\(url.path)' has version \(plan.version); this mixprec reads up to \(currentVersion)")
+      throw PlanError("plan '\(name)' has version \(plan.version); this mixprec reads up to \(currentVersion)")
     }
     do { try plan.validate() } catch let e as PlanError {
-      throw PlanError("plan '\(url.path)': \(e.description); write plans with `mixprec quantize` or `mixprec tune`")
+      throw PlanError("plan '\(name)': \(e.description); write plans with `mixprec quantize` or `mixprec tune`")
     }
     return plan
   }

@@ -290,7 +290,7 @@ final class CLITests: XCTestCase {
     let wrongShape = try writeInput(Tensor.zeros([1, 1, 48, 192]))
     try assertOneLineError(["run", Self.classifier, "--input", wrongShape, "--output", out], "dimension 1 must be 3")
     let wrongType = try writeInput(Tensor.zeros([1, 3, 48, 192], dtype: .int64))
-    try assertOneLineError(["run", Self.classifier, "--input", wrongType, "--output", out], "element type int64")
+    try assertOneLineError(["run", Self.classifier, "--input", wrongType, "--output", out], "holds int64 values; model input 'x' takes float32")
     XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a failed run left an output folder")
   }
 

@@ -75,3 +75,15 @@ final class NPYTests: XCTestCase {
     XCTAssertThrowsError(try NPZ.read(tmp("missing.npz")))
   }
 }
+
+/// Inputs the fuzzers found: each must be refused with an error, never trap.
+final class FuzzRegressionTests: XCTestCase {
+  /// A zip whose central directory sends ZIPFoundation's in-memory reader out of range
+  /// (Archive+MemoryFile.swift: "Range requires lowerBound <= upperBound"); read from a file
+  /// it yields no array (or an error), and the process goes on.
+  func testMalformedNPZDoesNotTrap() {
+    let bytes = Data(base64Encoded: "UEsDBC0AAAAAAAAAIQBYIzIx//////////8FABQAeC5ucHkBABAAhAAAAAAAAACEAAAAAAAAAJNOsE1QWQEAdgB7J2Rlc2NyJzogJzxmMicsbl9vcmRlcic6IEZhbHNlLCAnc2hhcGUnOiAoMSwgMiksIH0gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICACLQMtAAAAAAAAACEAWCMyMYQAAACEAAAABQAAAAAAAAAAAAAAgAEAAAAAeC5ucHlQSwECLQMtAAAAAAAAACEAPpoUXogAAACIAAAACgAAAAAAAAAAAAAAgAG7AAAAbGFiZWxzLm5weVBLBQYAAAAAAgACAGsAAAB/AQAAAAA=")!
+    let arrays = try? NPZ.decode(bytes, name: "crash.npz")
+    XCTAssertNil(arrays?["x"], "a malformed entry must not decode")
+  }
+}

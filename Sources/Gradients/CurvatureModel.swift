@@ -42,7 +42,7 @@ public final class CurvatureModel {
     weights = Dictionary(uniqueKeysWithValues: chosen.map { ($0.weightName, canonical.initializers[$0.weightName]!) })
     let count = feeds.values.first?.shape.first ?? 0
     guard count > 0 else { throw GraphError("no samples to estimate curvature on") }
-    let output = canonical.outputs[0].name
+    guard let output = canonical.comparedOutput?.name else { throw GraphError("the model has no floating-point output to differentiate") }
     var logitsName = output
     var built: [Batch] = []
     var rowLength = 1, rows = 0, keptFloats = 0

@@ -55,3 +55,9 @@ public struct WeightLayout: Equatable, Sendable {
     return out
   }
 }
+
+extension Graph {
+  /// The output quantization damage is measured on: the first floating-point output (integer
+  /// and boolean outputs, such as token ids or masks, are carried, never compared).
+  public var comparedOutput: ValueInfo? { outputs.first { $0.dtype.isFloatingPoint } }
+}

@@ -56,7 +56,7 @@ public enum Analysis {
   public static func run(model: LoadedModel, calibration: [String: Tensor], calibrator given: Calibrator? = nil,
                          metric: TaskMetric? = nil, options: Options, progress: ProgressHandler = { _ in }) throws -> Outcome {
     try options.validate()
-    guard !model.graph.outputs.isEmpty else { throw MixPrecError.invalidOption(option: "MODEL", rule: "has no outputs to compare") }
+    guard model.graph.comparedOutput != nil else { throw MixPrecError.invalidOption(option: "MODEL", rule: "has no outputs to compare (none is floating-point)") }
     let clock = ContinuousClock()
     let begin = clock.now
     var mark = begin

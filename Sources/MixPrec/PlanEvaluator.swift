@@ -39,7 +39,7 @@ public struct PlanEvaluator: PlanEvaluating {
     self.feeds = feeds
     self.batch = batch
     self.metric = metric
-    guard let output = session.graph.outputs.first?.name else { throw PlanError("the model has no outputs to compare") }
+    guard let output = session.graph.comparedOutput?.name else { throw PlanError("the model has no floating-point output to compare") }
     guard let y = try session.runInBatches(feeds, batch: batch)[output] else { throw PlanError("the model produced no '\(output)'") }
     reference = y
     referenceMetric = metric?.score(y)
@@ -48,7 +48,7 @@ public struct PlanEvaluator: PlanEvaluating {
   /// KL to FP32 and task metric of `plan` (with AdaRound/QAT `codes` where given).
   public func evaluate(_ plan: PrecisionPlan, codes: [String: [Int8]] = [:]) throws -> PlanEvaluation {
     let mixed = try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session, codes: codes))
-    guard let output = session.graph.outputs.first?.name else { throw PlanError("the model has no outputs to compare") }
+    guard let output = session.graph.comparedOutput?.name else { throw PlanError("the model has no floating-point output to compare") }
     guard let y = try mixed.runInBatches(feeds, batch: batch)[output] else { throw PlanError("the model produced no '\(output)'") }
     return PlanEvaluation(kl: OutputComparison.of(y, reference: reference).kl, metric: metric?.score(y))
   }

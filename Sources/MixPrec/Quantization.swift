@@ -101,7 +101,7 @@ public enum Quantization {
       let reference = try original.runInBatches(feeds, batch: o.batch)  // the model as given
       let mixed = try session.with(quantized: layers).runInBatches(feeds, batch: o.batch)
       var e = Evaluation()
-      if let first = session.graph.outputs.first, let a = reference[first.name], let b = mixed[first.name] {
+      if let first = session.graph.comparedOutput, let a = reference[first.name], let b = mixed[first.name] {
         e.agreement = Quantization.argmaxAgreement(a, b)
         if let metric {
           e.reference = metric.detail(a)

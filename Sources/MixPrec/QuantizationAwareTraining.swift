@@ -172,7 +172,7 @@ public final class QuantizationAwareTraining {
   /// The FP32 graph, its training twin and the logits' name for mini-batches of `batch`.
   func graphs(_ feeds: [String: Tensor], batch: Int) throws -> (fp32: ReverseGraph, training: ReverseGraph, logits: String) {
     let fp32 = try ReverseGraph(graph: session.specializedGraph(for: feeds.mapValues { [batch] + $0.shape.dropFirst() }))
-    let logits = CurvatureModel.logits(of: fp32.graph, output: session.graph.outputs[0].name)
+    let logits = CurvatureModel.logits(of: fp32.graph, output: session.graph.comparedOutput?.name ?? "")
     return (fp32, try ReverseGraph(graph: trainingGraph(fp32.graph)), logits)
   }
 

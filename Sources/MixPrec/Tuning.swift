@@ -44,7 +44,7 @@ public enum Tuning {
       throw MixPrecError.invalidOption(option: "--batch, --samples and --runs", rule: "must be positive")
     }
     let session = model.session
-    guard !session.graph.outputs.isEmpty else { throw MixPrecError.invalidOption(option: "MODEL", rule: "has no outputs to compare") }
+    guard session.graph.comparedOutput != nil else { throw MixPrecError.invalidOption(option: "MODEL", rule: "has no outputs to compare (none is floating-point)") }
     try checkSizeReachable(budget, graph: session.graph)
     if let a = given {
       guard a.modelSHA256 == model.sha256 else { throw MixPrecError.analysisForAnotherModel(analysisModel: a.model, model: model.url.path) }

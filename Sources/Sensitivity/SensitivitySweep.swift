@@ -36,7 +36,7 @@ public struct SensitivitySweep {
     task: ((Tensor, Range<Int>) -> Double)? = nil, progress: (Int, Int, String) -> Void = { _, _, _ in }
   ) throws -> Result {
     let g = session.graph
-    let output = g.outputs[0].name
+    guard let output = g.comparedOutput?.name else { throw PlanError("the model has no floating-point output to compare") }
     let total = feeds.values.first?.shape.first ?? 0
     let slices = stride(from: 0, to: total, by: max(batch, 1)).map { $0..<min($0 + batch, total) }
     let uniform = try Dictionary(uniqueKeysWithValues: candidates.map { p in
@@ -85,7 +85,7 @@ public struct SensitivitySweep {
     guard parts.count > 1 else { return parts.first ?? Tensor.zeros([0]) }
     var shape = parts[0].shape
     shape[0] = parts.reduce(0) { $0 + $1.shape[0] }
-    return Tensor(shape: shape, floats: parts.flatMap(\.floats))
+    return Tensor(shape: shape, floats: parts.flatMap { $0.asFloats() })
   }
 
   private func requireOutput(_ t: Tensor?, _ name: String) throws -> Tensor {

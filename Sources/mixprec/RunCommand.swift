@@ -44,6 +44,6 @@ struct RunCommand: ParsableCommand {
       try NPY.write(t, to: file)
       print("\(o.name) \(t.dtype) \(t.shape) -> \(file.path)")
     }
-    if let metric, let first = session.graph.outputs.first, let y = outputs[first.name] { print(metric.detail(y)) }
+    if let metric, let first = session.graph.comparedOutput, let y = outputs[first.name] { print(metric.detail(y)) }
   }
 }

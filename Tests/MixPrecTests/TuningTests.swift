@@ -173,6 +173,23 @@ final class TuningTests: XCTestCase {
     XCTAssertTrue(outcome.summary.measured.contains { $0.label.hasPrefix("front") }, "the search measured front points")
   }
 
+  /// A model whose first output is int64 (an ArgMax beside the probabilities): the damage is
+  /// measured on the float output, the integer one is carried.
+  func testAnIntegerFirstOutputIsCarriedNotCompared() throws {
+    var g = QATTests.model()
+    g.nodes.append(Node(name: "am", opType: "ArgMax", inputs: ["p"], outputs: ["ids"], attributes: ["axis": .int(-1), "keepdims": .int(0)]))
+    g.outputs = [ValueInfo(name: "ids", dtype: .int64, shape: [nil])] + g.outputs
+    let url = work.appendingPathComponent("ids.onnx")
+    try ONNXExporter.write(g, opset: 13, to: url)
+    let m = try LoadedModel(url)
+    XCTAssertEqual(m.graph.comparedOutput?.name, "p")
+    var budget = Budget()
+    budget.compression = 3
+    let outcome = try Tuning.run(model: m, data: data(), budget: budget, options: options())
+    XCTAssertTrue(outcome.report.layers.allSatisfy { $0.sensitivity["int4"].map { $0.kl.isFinite && $0.kl > 0 } == true })
+    XCTAssertTrue(try XCTUnwrap(outcome.summary.chosenPoint.measuredKL).isFinite)
+  }
+
   func testMaxDropNeedsLabels() throws {
     let m = try model()
     var budget = Budget()

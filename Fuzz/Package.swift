@@ -9,10 +9,11 @@ let package = Package(
   dependencies: [.package(name: "mixprec", path: "..")],
   targets: [
     .target(name: "CFuzz"),
-    .executableTarget(name: "FuzzONNX", dependencies: ["CFuzz", .product(name: "MixPrec", package: "mixprec")]),
-    .executableTarget(name: "FuzzNPY", dependencies: ["CFuzz", .product(name: "MixPrec", package: "mixprec")]),
-    .executableTarget(name: "FuzzPlan", dependencies: ["CFuzz", .product(name: "MixPrec", package: "mixprec")]),
-    .executableTarget(name: "FuzzAnalysis", dependencies: ["CFuzz", .product(name: "MixPrec", package: "mixprec")]),
+    .target(name: "FuzzDriver", dependencies: ["CFuzz"]),
+    .executableTarget(name: "FuzzONNX", dependencies: ["FuzzDriver", .product(name: "MixPrec", package: "mixprec")]),
+    .executableTarget(name: "FuzzNPY", dependencies: ["FuzzDriver", .product(name: "MixPrec", package: "mixprec")]),
+    .executableTarget(name: "FuzzPlan", dependencies: ["FuzzDriver", .product(name: "MixPrec", package: "mixprec")]),
+    .executableTarget(name: "FuzzAnalysis", dependencies: ["FuzzDriver", .product(name: "MixPrec", package: "mixprec")]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -10,7 +10,10 @@ extension Onnx_TensorProto {
     }
     let shape = dims.map { Int($0) }
     guard shape.allSatisfy({ $0 >= 0 }) else { throw ONNXError("tensor '\(name)' has negative dims \(dims)") }
-    let n = shape.reduce(1, *)
+    // Checked: a corrupt file may claim dims whose product overflows (found by fuzzing).
+    guard let n = ShapeMath.checkedCount(shape), case (_, false) = n.multipliedReportingOverflow(by: dtype.byteSize) else {
+      throw ONNXError("tensor '\(name)' has dims \(dims), too many values to hold in memory")
+    }
     if dataLocation == .external {
       let raw = try externalBytes(baseDirectory: baseDirectory)
       return try raw.withUnsafeBytes { try TensorBytes.decode($0, dtype: dtype, shape: shape) }
@@ -68,7 +71,7 @@ extension Onnx_TensorProto {
     }
     defer { try? handle.close() }
     let offset = UInt64(info["offset"] ?? "0") ?? 0
-    let byteCount = ONNXDataType.dtype(dataType)!.byteSize * dims.reduce(1, *).asInt
+    let byteCount = (ONNXDataType.dtype(dataType)?.byteSize ?? 1) * (ShapeMath.checkedCount(dims.map { Int($0) }) ?? 0)
     let length = Int(info["length"] ?? "") ?? byteCount
     do {
       try handle.seek(toOffset: offset)
@@ -81,8 +84,4 @@ extension Onnx_TensorProto {
       throw ONNXError("tensor '\(name)': cannot read external file '\(location)': \(error.localizedDescription)")
     }
   }
-}
-
-extension Int64 {
-  fileprivate var asInt: Int { Int(self) }
 }

@@ -4,8 +4,10 @@ import Foundation
 public enum TensorBytes {
   /// Decodes `count(shape)` elements of `dtype` from `raw` (little-endian).
   public static func decode(_ raw: UnsafeRawBufferPointer, dtype: DType, shape: [Int]) throws -> Tensor {
-    let n = shape.reduce(1, *)
-    guard raw.count >= n * dtype.byteSize else {
+    guard let n = ShapeMath.checkedCount(shape), case let (bytes, false) = n.multipliedReportingOverflow(by: dtype.byteSize) else {
+      throw TensorIOError("shape \(shape) holds too many \(dtype) values to decode")
+    }
+    guard raw.count >= bytes else {
       throw TensorIOError("\(n) \(dtype) values need \(n * dtype.byteSize) bytes, found \(raw.count)")
     }
     func load<T>(_: T.Type) -> [T] {

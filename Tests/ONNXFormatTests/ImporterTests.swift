@@ -103,6 +103,17 @@ final class ImporterTests: XCTestCase {
     }
   }
 
+  /// Found by fuzzing: dims whose product overflows Int trapped in the decoder.
+  func testInitializerDimsThatOverflowAreAnError() throws {
+    for dims: [Int64] in [[1 << 62, 1 << 62], [1 << 31, 1 << 31, 1 << 31], [Int64.max]] {
+      var t = tensorProto("w", dims: dims, type: 1)
+      t.rawData = Data(count: 16)
+      XCTAssertThrowsError(try t.decoded(baseDirectory: nil), "\(dims)") { e in
+        XCTAssertTrue("\(e)".contains("too many values"), "\(e)")
+      }
+    }
+  }
+
   func testBadFilesGiveClearErrors() throws {
     XCTAssertThrowsError(try ONNXImporter.load(data: Data("definitely not onnx".utf8), name: "t.onnx")) {
       XCTAssertTrue("\($0)".contains("'t.onnx'"), "\($0)")

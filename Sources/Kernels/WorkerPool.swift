@@ -17,6 +17,10 @@ final class WorkerPool: @unchecked Sendable {
   private let nextChunk = Atomic<Int>(Int.max / 2)
   private let finished = Atomic<Int>(0)
   private let busy = Atomic<Bool>(false)
+  /// Workers inside `take()`: the caller drops the job only when none is, so no worker can hold
+  /// a reference to it when `withoutActuallyEscaping` checks (a straggler of a finished job was
+  /// seen to trip that check under load).
+  private let inside = Atomic<Int>(0)
   private let sleeping = NSCondition()
   // Published before `nextChunk` is reset (release) and read after a chunk is claimed (acquire).
   private nonisolated(unsafe) var job: ((Int) -> Void)? = nil
@@ -53,7 +57,8 @@ final class WorkerPool: @unchecked Sendable {
       sleeping.unlock()
       take()
       while finished.load(ordering: .acquiring) < count {}
-      nextChunk.store(Int.max / 2, ordering: .releasing)  // far from overflow for stragglers
+      nextChunk.store(Int.max / 2, ordering: .sequentiallyConsistent)  // far from overflow for stragglers
+      while inside.load(ordering: .sequentiallyConsistent) > 0 {}
       job = nil
     }
     busy.store(false, ordering: .releasing)
@@ -64,7 +69,7 @@ final class WorkerPool: @unchecked Sendable {
   /// the caller's `withoutActuallyEscaping` never sees it escape.
   private func take() {
     while true {
-      let i = nextChunk.add(1, ordering: .acquiringAndReleasing).oldValue
+      let i = nextChunk.add(1, ordering: .sequentiallyConsistent).oldValue
       guard i < chunks else { return }
       runChunk(i)
       finished.add(1, ordering: .releasing)
@@ -88,7 +93,11 @@ final class WorkerPool: @unchecked Sendable {
         }
       }
       seen = generation.load(ordering: .acquiring)
-      if index < width { take() }
+      if index < width {
+        inside.add(1, ordering: .sequentiallyConsistent)
+        take()
+        inside.subtract(1, ordering: .sequentiallyConsistent)
+      }
     }
   }
 }

@@ -65,7 +65,10 @@ FUZZ_SECONDS ?= 600
 FUZZ_FLAGS := -c debug -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address
 
 fuzz-build: deps
-	cd Fuzz && for t in $(FUZZ_TARGETS); do swift build $(FUZZ_FLAGS) --product $$t 2>&1 | grep -Ev "warning: Cannot export local symbol" || exit 1; done
+	cd Fuzz && for t in $(FUZZ_TARGETS); do \
+	  swift build $(FUZZ_FLAGS) --product $$t 2>&1 | grep -Ev "warning: Cannot export local symbol"; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 fuzz: fuzz-build
 	mkdir -p Fuzz/.artifacts

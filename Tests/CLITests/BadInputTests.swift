@@ -44,19 +44,8 @@ final class BadInputTests: XCTestCase {
 
   override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
 
-  func mixprec(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let p = Process()
-    p.executableURL = Bundle.main.bundleURL.appendingPathComponent("mixprec")
-    p.arguments = args
-    p.currentDirectoryURL = work
-    p.environment = ProcessInfo.processInfo.environment.merging(["XDG_CACHE_HOME": work.appendingPathComponent(".cache").path]) { _, new in new }
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+  func mixprec(_ args: [String]) throws -> BinaryRun {
+    try runMixprec(args, in: work, environment: ["XDG_CACHE_HOME": work.appendingPathComponent(".cache").path])
   }
 
   /// Every path under the work folder with its size and content (links as their target).

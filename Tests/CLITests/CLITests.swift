@@ -20,27 +20,11 @@ final class CLITests: XCTestCase {
 
   override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
 
-  struct Result {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
+  typealias Result = BinaryRun
 
+  /// Runs the binary from the repository root; latency tables are cached under the test's folder.
   func mixprec(_ args: [String]) throws -> Result {
-    let binary = Bundle.main.bundleURL.appendingPathComponent("mixprec")
-    let p = Process()
-    p.executableURL = binary
-    p.arguments = args
-    p.currentDirectoryURL = Self.root
-    // Latency tables are cached under XDG_CACHE_HOME: keep the tests' own.
-    p.environment = ProcessInfo.processInfo.environment.merging(["XDG_CACHE_HOME": work.path]) { _, new in new }
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    try runMixprec(args, in: Self.root, environment: ["XDG_CACHE_HOME": work.path])
   }
 
   /// A failing command prints exactly one line on stderr, containing `expected`, and exits non-zero.

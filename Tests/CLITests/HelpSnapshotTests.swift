@@ -8,19 +8,10 @@ final class HelpSnapshotTests: XCTestCase {
   static let commands = ["", "inspect", "run", "quantize", "analyze", "merge", "tune", "report", "bench"]
 
   func help(_ command: String) throws -> String {
-    let p = Process()
-    p.executableURL = Bundle.main.bundleURL.appendingPathComponent("mixprec")
-    p.arguments = (command.isEmpty ? [] : [command]) + ["--help"]
     // A fixed width: the parser wraps help text to the terminal's columns.
-    p.environment = ProcessInfo.processInfo.environment.merging(["COLUMNS": "100"]) { _, new in new }
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    XCTAssertEqual(p.terminationStatus, 0, "mixprec \(command) --help exited \(p.terminationStatus)")
-    return String(decoding: data, as: UTF8.self)
+    let r = try runMixprec((command.isEmpty ? [] : [command]) + ["--help"], in: Self.snapshots, environment: ["COLUMNS": "100"])
+    XCTAssertEqual(r.status, 0, "mixprec \(command) --help exited \(r.status)")
+    return r.stdout + r.stderr
   }
 
   func testHelpTextsMatchTheSnapshots() throws {

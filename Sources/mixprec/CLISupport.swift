@@ -86,9 +86,6 @@ func checkOutputs(_ outputs: [(String, String?)], inputs: [String?]) throws {
     inputs: inputs.compactMap { $0.map(URL.init(fileURLWithPath:)) })
 }
 
-/// The codes file beside a plan (`Artifacts.Destinations.codes`).
-func codesPath(_ plan: String) -> String { Artifacts.Destinations(plan: URL(fileURLWithPath: plan)).codes.path }
-
 /// Parses a comma-separated list of positive integers (`--threads 1,2`, `--batches 1,8`).
 func positiveIntegers(_ text: String, option: String, example: String) throws -> [Int] {
   let values = text.split(separator: ",").map { Int($0) }

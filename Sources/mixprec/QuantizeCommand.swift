@@ -55,7 +55,8 @@ struct QuantizeCommand: ParsableCommand {
 
   func run() throws {
     let options = try options()
-    try checkOutputs([("--plan", plan), ("--plan's codes", adaround ? codesPath(plan) : nil), ("--export", export)],
+    let destinations = Artifacts.Destinations(plan: URL(fileURLWithPath: plan), export: export.map(URL.init(fileURLWithPath:)))
+    try checkOutputs([("--plan", plan), ("--plan's codes", adaround ? destinations.codes.path : nil), ("--export", export)],
       inputs: [model, calib, eval])
     let model = try openModel(model)
     let calibration = try inputFolder(calib, for: model.graph)
@@ -76,7 +77,7 @@ struct QuantizeCommand: ParsableCommand {
     }
     let written = try Artifacts.write(plan: q.plan, codes: q.codes, layers: q.layers, session: q.session,
       shapes: calibration.tensors.mapValues { [1] + $0.shape.dropFirst() },
-      to: Artifacts.Destinations(plan: URL(fileURLWithPath: plan), export: export.map(URL.init(fileURLWithPath:))))
+      to: destinations)
     if let e = written.export { print("QDQ model -> \(e.path)") }
     print("plan -> \(plan)")
   }

@@ -59,9 +59,11 @@ struct TuneCommand: ParsableCommand {
 
   func run() throws {
     let budget = try budget(), options = try options()
-    let reportData = report.map { URL(fileURLWithPath: $0).deletingPathExtension().appendingPathExtension("analysis.json").path }
-    try checkOutputs([("--plan", plan), ("--plan's codes", adaround || qat.qat > 0 ? codesPath(plan) : nil), ("--export", export),
-      ("--report", report), ("--report's data", reportData)], inputs: [model, calib, eval, analysis, qat.qatData])
+    // The paths checked are the ones written.
+    let destinations = Artifacts.Destinations(plan: URL(fileURLWithPath: plan), export: export.map(URL.init(fileURLWithPath:)),
+      report: report.map(URL.init(fileURLWithPath:)))
+    try checkOutputs([("--plan", plan), ("--plan's codes", adaround || qat.qat > 0 ? destinations.codes.path : nil), ("--export", export),
+      ("--report", report), ("--report's data", destinations.reportData?.path)], inputs: [model, calib, eval, analysis, qat.qatData])
     let model = try openModel(model)
     // A given analysis is read before any work.
     let given = try analysis.map { try AnalysisResult.read(from: URL(fileURLWithPath: $0)) }
@@ -71,8 +73,7 @@ struct TuneCommand: ParsableCommand {
     let printer = ProgressPrinter()
     let outcome = try Tuning.run(model: model, data: data, budget: budget, analysis: given, options: options, progress: printer.handle)
     printer.finish()
-    let written = try outcome.write(to: Artifacts.Destinations(plan: URL(fileURLWithPath: plan),
-      export: export.map(URL.init(fileURLWithPath:)), report: report.map(URL.init(fileURLWithPath:))))
+    let written = try outcome.write(to: destinations)
     if let e = written.export { print("QDQ model -> \(e.path)") }
     if let r = written.report, let d = written.reportData { print("report -> \(r.path) (data: \(d.path))") }
     print("budget: \(budget.description); objective: \(options.objective.rawValue)")

@@ -5,6 +5,7 @@
 #include "ck_softmax_f32.h"
 #include "ck_qgemm.h"
 #include "ck_hgemm.h"
+#include "ck_sgemm.h"
 #include "ck_convert.h"
 #include "ck_depthwise_q8.h"
 #include "ck_peak.h"

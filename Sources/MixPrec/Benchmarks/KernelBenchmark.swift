@@ -141,6 +141,15 @@ public struct KernelBenchmark {
       }
     }
     out.append(Row(kernel: "sgemm_openblas", m: m, n: n, k: k, threads: threads, seconds: bs, ortKernel: "fp32_gemm"))
+    // Ours with the weights packed once, as a layer holds them.
+    let rows = try floats.withUnsafeBufferPointer { try FloatRowPanels(rows: n, depth: k, values: $0) }
+    let ours = xs.withUnsafeBufferPointer { x in
+      time {
+        FloatGEMM.run(rows: rows, columns: .matrix(x.baseAddress!, depthStride: m, columnStride: 1), count: m,
+          output: ys, rowStride: m, columnStride: 1, isa: isa, threads: threads)
+      }
+    }
+    out.append(Row(kernel: "sgemm_mixprec", m: m, n: n, k: k, threads: threads, seconds: ours, ortKernel: "fp32_gemm"))
     return out
   }
 

@@ -1,0 +1,139 @@
+import CKernels
+
+/// Single-precision GEMM on our own kernels (AVX-512, AVX2+FMA, scalar twin), every sum one FMA
+/// chain in k order, so each instruction set gives the scalar twin's bits:
+///
+///     y[r·rowStride + c·columnStride] = epilogue( Σ_k rows[r][k] · columns[k][c] )
+///
+/// Work is split over the cores by column chunks (each packed where it is used, a few panels
+/// at a time, so a large convolution never builds its whole im2col matrix) or, when there are
+/// too few columns, by row panels over columns packed once.
+public enum FloatGEMM {
+  /// Packed column panels per chunk: about 512 KB of columns, so a chunk stays in L2 while every
+  /// row panel passes over it.
+  /// Up to this many columns go through the GEMV.
+  public static let gemvColumns = 4
+
+  static func chunkPanels(depth: Int) -> Int { Swift.max(1, Swift.min(16, (512 << 10) / Swift.max(1, depth * 32 * 4))) }
+
+  public static func run(
+    rows: FloatRowPanels, columns: FloatColumns, count m: Int, output y: UnsafeMutablePointer<Float>,
+    rowStride: Int, columnStride: Int, epilogue: FloatEpilogue = FloatEpilogue(), isa: KernelISA = .selected,
+    threads: Int? = nil
+  ) {
+    let n = rows.rows, k = rows.depth
+    guard n > 0, m > 0 else { return }
+    let e = epilogue.c(y, rowStride: rowStride, columnStride: columnStride)
+    withUnsafePointer(to: e) { e in
+    let gemm = ck_s_gemm_for(isa.c)!
+    let w = UnsafePointer(rows.pointer), rowPanels = rows.panels
+    let chunk = chunkPanels(depth: k) * 32
+    let chunks = (m + chunk - 1) / chunk
+    let width = Swift.min(threads ?? Parallel.cores, Parallel.cores)
+    let costPerColumn = n * Swift.max(k, 1)
+
+    func runPacked(_ x: UnsafePointer<Float>) {
+      // Grid of (row group, column chunk): enough items for every thread when columns are few.
+      let groups = chunks >= 4 * width ? 1 : Swift.min(rowPanels, (4 * width + chunks - 1) / chunks)
+      let perGroup = (rowPanels + groups - 1) / groups
+      Parallel.forEach(groups * chunks, costPerItem: chunk * costPerColumn / groups, threads: width) { item in
+        let g = item / chunks, c = item % chunks
+        let p0 = g * perGroup, p1 = Swift.min(rowPanels, p0 + perGroup)
+        let m0 = c * chunk, count = Swift.min(chunk, m - m0)
+        if p0 < p1 { gemm(w, Int32(n), Int32(k), x + m0 * k, Int32(m0), Int32(count), e, Int32(p0), Int32(p1)) }
+      }
+    }
+
+    func pack(_ m0: Int, _ count: Int, into buffer: UnsafeMutablePointer<Float>) {
+      switch columns {
+      case .matrix(let x, let ds, let cs): ck_s_pack_columns(x + m0 * cs, Int32(k), Int32(count), ds, cs, buffer)
+      case .convolution(let x, let channels, let window):
+        var g = window.c
+        ck_s_pack_conv_columns(x, Int32(channels), &g, Int32(m0), Int32(count), buffer)
+      case .packed: break
+      }
+    }
+
+    if m <= gemvColumns {
+      // A few columns: read in place (or packed once, they are small) by the GEMV.
+      let gemv = ck_s_gemv_for(isa.c)!
+      var staging: AlignedBuffer?
+      let source: (UnsafePointer<Float>, Int, Int)
+      switch columns {
+      case .matrix(let x, let ds, let cs): source = (x, ds, cs)
+      case .packed(let panels): source = (UnsafePointer(panels.pointer), 32, 1)
+      case .convolution:
+        staging = AlignedBuffer(bytes: 32 * Swift.max(k, 1) * 4)
+        let x = staging!.raw.assumingMemoryBound(to: Float.self)
+        pack(0, m, into: x)
+        source = (UnsafePointer(x), 32, 1)
+      }
+      Parallel.forEachRange(rowPanels, costPerItem: 8 * m * k, threads: width, chunksPerThread: 1) { r in
+        gemv(w, Int32(n), Int32(k), source.0, source.1, source.2, 0, Int32(m), e, Int32(r.lowerBound), Int32(r.upperBound))
+      }
+      withExtendedLifetime(staging) {}
+    } else if case .packed(let panels) = columns {
+      precondition(panels.depth == k && panels.columns >= m, "packed columns do not match the rows' depth")
+      runPacked(panels.pointer)
+    } else if chunks >= 2 * width || rowPanels < 2 || width == 1 {
+      // Stream: each task packs its own chunks and passes every row panel over them.
+      Parallel.forEachRange(chunks, costPerItem: chunk * costPerColumn, threads: width, chunksPerThread: 2) { range in
+        let buffer = AlignedBuffer(bytes: chunk * Swift.max(k, 1) * 4)
+        let x = buffer.raw.assumingMemoryBound(to: Float.self)
+        for c in range {
+          let m0 = c * chunk, count = Swift.min(chunk, m - m0)
+          pack(m0, count, into: x)
+          gemm(w, Int32(n), Int32(k), x, Int32(m0), Int32(count), e, 0, Int32(rowPanels))
+        }
+      }
+    } else {
+      let buffer = AlignedBuffer(bytes: ((m + 31) / 32) * 32 * Swift.max(k, 1) * 4)
+      let x = buffer.raw.assumingMemoryBound(to: Float.self)
+      Parallel.forEach(chunks, costPerItem: chunk * k, threads: width) { c in
+        pack(c * chunk, Swift.min(chunk, m - c * chunk), into: x + c * chunk * k)
+      }
+      runPacked(x)
+    }
+    }
+  }
+
+  /// C = alpha · op(A) · op(B) + beta · C, all row-major (op(A): m × k, op(B): k × n), on one
+  /// thread: the drop-in for `BLAS.sgemm` in the runtime and the gradients.
+  @inline(__always)
+  public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                           alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                           b: UnsafePointer<Float>, ldb: Int,
+                           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    general(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+      beta: beta, c: c, ldc: ldc, threads: 1)
+  }
+
+  /// `sgemm` split over the machine's cores.
+  public static func sgemmParallel(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                                   b: UnsafePointer<Float>, ldb: Int,
+                                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    general(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+      beta: beta, c: c, ldc: ldc, threads: nil)
+  }
+
+  public static func general(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, isa: KernelISA = .selected, threads: Int?) {
+    guard m > 0, n > 0 else { return }
+    let epilogue = FloatEpilogue(alpha: alpha, beta: beta)
+    // op(A) rows: (r, kk) at a[r·lda + kk] or, transposed, a[kk·lda + r]; op(B) likewise.
+    let aRow = transA ? 1 : lda, aDepth = transA ? lda : 1
+    let bDepth = transB ? 1 : ldb, bColumn = transB ? ldb : 1
+    if n < 8 && m >= 32 {
+      // A narrow C: compute its transpose, so the wide side runs along the vectors.
+      let rows = FloatRowPanels(rows: n, depth: k, b, rowStride: bColumn, depthStride: bDepth)
+      run(rows: rows, columns: .matrix(a, depthStride: aDepth, columnStride: aRow), count: m, output: c,
+        rowStride: 1, columnStride: ldc, epilogue: epilogue, isa: isa, threads: threads)
+    } else {
+      let rows = FloatRowPanels(rows: m, depth: k, a, rowStride: aRow, depthStride: aDepth)
+      run(rows: rows, columns: .matrix(b, depthStride: bDepth, columnStride: bColumn), count: n, output: c,
+        rowStride: ldc, columnStride: 1, epilogue: epilogue, isa: isa, threads: threads)
+    }
+  }
+}

@@ -1,6 +1,8 @@
 #include "ck_sgemm.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -202,6 +204,104 @@ void ck_s_gemv_ref(const float *w, int n, int k, const float *x, long depth_stri
   gemv_driver(w, n, k, x, depth_stride, col_stride, m0, count, e, panel0, panel1, gemv_tile_ref);
 }
 
+/* ---- Direct stride-1 convolution rows ---- */
+
+/* Where depth kk of a 32-column tile reads: 32 consecutive floats from `at`, lane j only when
+ * bit j of `valid` is set (0 for the rows above and below the input: they read nothing). */
+typedef struct tap {
+  const float *at;
+  uint32_t valid;
+} tap;
+
+/* Bits j of the 32 columns whose input column start + j lies in [0, in_w). */
+CK_AI uint32_t valid_columns(int start, int in_w) {
+  const int lo = start < 0 ? -start : 0, hi = in_w - start < CK_S_COLS ? in_w - start : CK_S_COLS;
+  if (hi <= lo) return 0;
+  const uint64_t upto = hi >= 32 ? 0xFFFFFFFFull : ((1ull << hi) - 1);
+  return (uint32_t)(upto & ~((1ull << lo) - 1));
+}
+
+static const float zeros[CK_S_COLS] __attribute__((aligned(64)));
+
+static void tap_table(const float *x, int first, int channels, const ck_conv_geometry *g, int oh, int ow0, tap *taps) {
+  enum { MAX_KW = 16 };
+  const long in_plane = (long)g->in_h * g->in_w;
+  int start[MAX_KW];
+  uint32_t valid[MAX_KW];
+  const int kws = g->k_w < MAX_KW ? g->k_w : MAX_KW;
+  for (int kw = 0; kw < kws; kw++) {
+    start[kw] = ow0 + kw * g->dil_w - g->pad_left;
+    valid[kw] = valid_columns(start[kw], g->in_w);
+  }
+  long kk = 0;
+  for (int c = first; c < first + channels; c++)
+    for (int kh = 0; kh < g->k_h; kh++) {
+      const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+      const float *row = ih < 0 || ih >= g->in_h ? NULL : x + c * in_plane + (long)ih * g->in_w;
+      for (int kw = 0; kw < g->k_w; kw++, kk++) {
+        const int st = kw < MAX_KW ? start[kw] : ow0 + kw * g->dil_w - g->pad_left;
+        const uint32_t v = row ? (kw < MAX_KW ? valid[kw] : valid_columns(st, g->in_w)) : 0;
+        /* no valid lane: read the zero block (same FMAs as packed zeros, nothing out of bounds) */
+        taps[kk].at = v ? (const float *)((const char *)row + 4L * st) : zeros;
+        taps[kk].valid = v ? v : 0xFFFFFFFFu;
+      }
+    }
+}
+
+/* acc[r·32 + j] = fma chain over kk of panel[kk][r] · (lane j of tap kk), first `rows` rows,
+ * starting from 0 or, with `resume`, from the partial sums already in acc (the chain goes on). */
+typedef void (*conv_tile_fn)(const float *panel, const tap *taps, int k, int rows, int ahead, int resume, float *acc);
+
+static void conv_tile_ref(const float *panel, const tap *taps, int k, int rows, int ahead, int resume, float *acc) {
+  (void)ahead;
+  if (!resume)
+    for (int i = 0; i < rows * CK_S_COLS; i++) acc[i] = 0.0f;
+  for (int kk = 0; kk < k; kk++)
+    for (int r = 0; r < rows; r++)
+      for (int j = 0; j < CK_S_COLS; j++) {
+        const float v = taps[kk].valid >> j & 1u ? taps[kk].at[j] : 0.0f;
+        acc[r * CK_S_COLS + j] = fmaf(panel[kk * CK_S_ROWS + r], v, acc[r * CK_S_COLS + j]);
+      }
+}
+
+/* Channels go in blocks whose input rows stay in L1 across the row's tiles and panels (and in
+ * few pages); the partial sums wait in `partial` between blocks, so every chain stays whole. */
+CK_AI void conv_row_driver(const float *w, int n, const float *x, int channels, const ck_conv_geometry *g, int oh,
+                           int ow0, int count, const ck_s_epilogue *e, int panel0, int panel1, conv_tile_fn tile) {
+  const int k = channels * g->k_h * g->k_w, tiles = (count + CK_S_COLS - 1) / CK_S_COLS;
+  const long row_bytes = 4L * g->k_h * (count + g->k_w * g->dil_w);
+  int block = (int)(24576 / (row_bytes > 0 ? row_bytes : 1));
+  block = block < 4 ? 4 : block > channels ? channels : block;
+  tap *taps = malloc(sizeof(tap) * (size_t)(block * g->k_h * g->k_w > 0 ? block * g->k_h * g->k_w : 1));
+  float *partial = aligned_alloc(64, sizeof(float) * CK_S_ROWS * CK_S_COLS * (size_t)((panel1 - panel0) * tiles));
+  if (!taps || !partial) {
+    free(taps);
+    free(partial);
+    return;
+  }
+  for (int c = 0; c < (channels > 0 ? channels : 1); c += block) {
+    const int nc = channels - c < block ? channels - c : block, kb = nc * g->k_h * g->k_w;
+    const int last = c + block >= channels;
+    for (int t = 0; t < tiles; t++) {
+      if (kb > 0) tap_table(x, c, nc, g, oh, ow0 + t * CK_S_COLS, taps);
+      for (int p = panel0; p < panel1; p++) {
+        const int rows = CK_MIN(CK_S_ROWS, n - p * CK_S_ROWS);
+        float *acc = partial + ((long)(p - panel0) * tiles + t) * CK_S_ROWS * CK_S_COLS;
+        const float *panel = w + (long)p * k * CK_S_ROWS + (long)c * g->k_h * g->k_w * CK_S_ROWS;
+        tile(panel, taps, kb, rows, p == panel0 && t + 1 < tiles, c > 0, acc);
+        if (last) store(acc, rows, CK_MIN(CK_S_COLS, count - t * CK_S_COLS), p * CK_S_ROWS, oh * g->out_w + ow0 + t * CK_S_COLS, e);
+      }
+    }
+  }
+  free(taps);
+  free(partial);
+}
+
+void ck_s_conv_row_ref(const float *w, int n, const float *x, int channels, const ck_conv_geometry *g, int oh, int ow0,
+                       int count, const ck_s_epilogue *e, int panel0, int panel1) {
+  conv_row_driver(w, n, x, channels, g, oh, ow0, count, e, panel0, panel1, conv_tile_ref);
+}
+
 #if defined(__x86_64__)
 #define T512 "avx2,fma,f16c,avx512f,avx512bw,avx512vl"
 
@@ -279,6 +379,116 @@ __attribute__((target("avx2,fma,f16c"))) static void gemm_avx2(const float *w, i
   driver(w, n, k, x, m0, count, e, panel0, panel1, tile_avx2);
 }
 
+/* `ahead`: also prefetch the next tile's 32 columns of every tap (its rows are in many pages at
+ * once, which the hardware streams do not follow). */
+__attribute__((target(T512))) CK_AI void conv512(const float *panel, const tap *taps, int k, float *acc,
+                                                const int rows, const int ahead, int resume) {
+  __m512 a[CK_S_ROWS][2];
+  for (int r = 0; r < rows; r++) {
+    a[r][0] = resume ? _mm512_loadu_ps(acc + r * CK_S_COLS) : _mm512_setzero_ps();
+    a[r][1] = resume ? _mm512_loadu_ps(acc + r * CK_S_COLS + 16) : _mm512_setzero_ps();
+  }
+  for (int kk = 0; kk < k; kk++) {
+    const uint32_t m = taps[kk].valid;
+    const float *at = taps[kk].at;
+    const __m512 x0 = _mm512_maskz_loadu_ps((__mmask16)(m & 0xFFFF), at);
+    const __m512 x1 = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), at + 16);
+    if (ahead) {
+      _mm_prefetch((const char *)(at + 32), _MM_HINT_T0);
+      _mm_prefetch((const char *)(at + 48), _MM_HINT_T0);
+    }
+    for (int r = 0; r < rows; r++) {
+      const __m512 wv = _mm512_set1_ps(panel[kk * CK_S_ROWS + r]);
+      a[r][0] = _mm512_fmadd_ps(wv, x0, a[r][0]);
+      a[r][1] = _mm512_fmadd_ps(wv, x1, a[r][1]);
+    }
+  }
+  for (int r = 0; r < rows; r++) {
+    _mm512_storeu_ps(acc + r * CK_S_COLS, a[r][0]);
+    _mm512_storeu_ps(acc + r * CK_S_COLS + 16, a[r][1]);
+  }
+}
+
+__attribute__((target(T512))) static void conv_tile_avx512(const float *panel, const tap *taps, int k, int rows,
+                                                           int ahead, int resume, float *acc) {
+#define CONV512(R)                                                                                 \
+  case R:                                                                                          \
+    if (ahead)                                                                                     \
+      conv512(panel, taps, k, acc, R, 1, resume);                                                          \
+    else                                                                                           \
+      conv512(panel, taps, k, acc, R, 0, resume);                                                          \
+    break;
+  switch (rows) {
+    CONV512(8) CONV512(7) CONV512(6) CONV512(5) CONV512(4) CONV512(3) CONV512(2) default: CONV512(1)
+  }
+#undef CONV512
+}
+
+__attribute__((target(T512))) static void conv_row_avx512(const float *w, int n, const float *x, int channels,
+                                                          const ck_conv_geometry *g, int oh, int ow0, int count,
+                                                          const ck_s_epilogue *e, int panel0, int panel1) {
+  conv_row_driver(w, n, x, channels, g, oh, ow0, count, e, panel0, panel1, conv_tile_avx512);
+}
+
+/* AVX2: 4 rows × 16 columns per pass; a partly valid tap loads through lane masks (vmaskmovps). */
+__attribute__((target("avx2,fma,f16c"))) CK_AI void conv256(const float *panel, const tap *taps, int k, float *acc,
+                                                            int r0, const int rows, int c0, int resume) {
+  __m256 a[4][2];
+  for (int r = 0; r < rows; r++) {
+    a[r][0] = resume ? _mm256_loadu_ps(acc + (r0 + r) * CK_S_COLS + c0) : _mm256_setzero_ps();
+    a[r][1] = resume ? _mm256_loadu_ps(acc + (r0 + r) * CK_S_COLS + c0 + 8) : _mm256_setzero_ps();
+  }
+  const __m256i bit0 = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i bit1 = _mm256_slli_epi32(bit0, 8);
+  for (int kk = 0; kk < k; kk++) {
+    const uint32_t m = taps[kk].valid >> c0 & 0xFFFFu;
+    const float *at = taps[kk].at + c0;
+    __m256 x0, x1;
+    if (m == 0xFFFFu) {
+      x0 = _mm256_loadu_ps(at);
+      x1 = _mm256_loadu_ps(at + 8);
+    } else {
+      const __m256i mv = _mm256_set1_epi32((int)m);
+      x0 = _mm256_maskload_ps(at, _mm256_cmpeq_epi32(_mm256_and_si256(mv, bit0), bit0));
+      x1 = _mm256_maskload_ps(at + 8, _mm256_cmpeq_epi32(_mm256_and_si256(mv, bit1), bit1));
+    }
+    for (int r = 0; r < rows; r++) {
+      const __m256 wv = _mm256_broadcast_ss(panel + kk * CK_S_ROWS + r0 + r);
+      a[r][0] = _mm256_fmadd_ps(wv, x0, a[r][0]);
+      a[r][1] = _mm256_fmadd_ps(wv, x1, a[r][1]);
+    }
+  }
+  for (int r = 0; r < rows; r++) {
+    _mm256_storeu_ps(acc + (r0 + r) * CK_S_COLS + c0, a[r][0]);
+    _mm256_storeu_ps(acc + (r0 + r) * CK_S_COLS + c0 + 8, a[r][1]);
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void conv_tile_avx2(const float *panel, const tap *taps, int k,
+                                                                    int rows, int ahead, int resume, float *acc) {
+  (void)ahead;
+  for (int r0 = 0; r0 < rows; r0 += 4)
+    for (int c0 = 0; c0 < CK_S_COLS; c0 += 16) switch (CK_MIN(4, rows - r0)) {
+      case 4: conv256(panel, taps, k, acc, r0, 4, c0, resume); break;
+      case 3: conv256(panel, taps, k, acc, r0, 3, c0, resume); break;
+      case 2: conv256(panel, taps, k, acc, r0, 2, c0, resume); break;
+      default: conv256(panel, taps, k, acc, r0, 1, c0, resume); break;
+      }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void conv_row_avx2(const float *w, int n, const float *x, int channels,
+                                                                   const ck_conv_geometry *g, int oh, int ow0,
+                                                                   int count, const ck_s_epilogue *e, int panel0,
+                                                                   int panel1) {
+  conv_row_driver(w, n, x, channels, g, oh, ow0, count, e, panel0, panel1, conv_tile_avx2);
+}
+
+ck_s_conv_row_fn ck_s_conv_row_for(ck_isa isa) {
+  if (isa >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI)) return conv_row_avx512;
+  if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return conv_row_avx2;
+  return ck_s_conv_row_ref;
+}
+
 /* Four panels at a time, one ymm chain each (memory-bound: the weights stream once). */
 __attribute__((target("avx2,fma,f16c"))) CK_AI void gemv256(const float *panels, long panel_stride, const int count,
                                                             int k, const float *x, long ds, float *sums) {
@@ -326,5 +536,9 @@ ck_s_gemm_fn ck_s_gemm_for(ck_isa isa) {
 ck_s_gemv_fn ck_s_gemv_for(ck_isa isa) {
   (void)isa;
   return ck_s_gemv_ref;
+}
+ck_s_conv_row_fn ck_s_conv_row_for(ck_isa isa) {
+  (void)isa;
+  return ck_s_conv_row_ref;
 }
 #endif

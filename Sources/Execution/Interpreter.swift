@@ -45,9 +45,21 @@ struct Interpreter {
       if absorbed.contains(i) { continue }
       var n = original
       var kernel = try OpRegistry.kernel(for: n, opset: graph.opset)
+      // Constant FP32 weights are packed for the GEMM once, on the session's first run.
+      let packed = PackedFloatWeights.applies(to: n, in: graph) ? PackedFloatWeights() : nil
+      if let packed {
+        switch n.opType {
+        case "Conv": kernel = { node, inputs, _ in [try ConvOps.conv(node, inputs, packed: packed)] }
+        case "MatMul":
+          kernel = { node, inputs, _ in
+            [try LinearOps.matmul(node, try inputs.required(0, node), try inputs.required(1, node), packed: packed)]
+          }
+        default: kernel = { node, inputs, _ in [try LinearOps.gemm(node, inputs, packed: packed)] }
+        }
+      }
       if let f = fused[i] {
         let epilogue = f.epilogue
-        kernel = { node, inputs, _ in [try ConvOps.conv(node, inputs, epilogue: epilogue)] }
+        kernel = { node, inputs, _ in [try ConvOps.conv(node, inputs, epilogue: epilogue, packed: packed)] }
         n.outputs = graph.nodes[f.activation].outputs
       }
       if let spec = quantized[n.name] {

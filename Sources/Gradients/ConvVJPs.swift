@@ -51,15 +51,15 @@ enum ConvVJPs {
                 if let dw {
                   let colPtr: UnsafePointer<Float>
                   if pointwise { colPtr = src } else { ConvKernels.im2col(src, channels: icg, window: win, col: pc.baseAddress!); colPtr = UnsafePointer(pc.baseAddress!) }
-                  BLAS.sgemm(transB: true, m: ocg, n: kk, k: plane, a: dy, lda: plane, b: colPtr, ldb: plane,
+                  FloatGEMM.sgemm(transB: true, m: ocg, n: kk, k: plane, a: dy, lda: plane, b: colPtr, ldb: plane,
                     beta: 1, c: dw + gi * ocg * kk, ldc: kk)
                 }
                 if let dxBase, needX {
                   let target = dxBase + (b * ch + gi * icg) * inPlane
                   if pointwise {
-                    BLAS.sgemm(transA: true, m: kk, n: plane, k: ocg, a: wg, lda: kk, b: dy, ldb: plane, beta: 1, c: target, ldc: plane)
+                    FloatGEMM.sgemm(transA: true, m: kk, n: plane, k: ocg, a: wg, lda: kk, b: dy, ldb: plane, beta: 1, c: target, ldc: plane)
                   } else {
-                    BLAS.sgemm(transA: true, m: kk, n: plane, k: ocg, a: wg, lda: kk, b: dy, ldb: plane, c: pdc.baseAddress!, ldc: plane)
+                    FloatGEMM.sgemm(transA: true, m: kk, n: plane, k: ocg, a: wg, lda: kk, b: dy, ldb: plane, c: pdc.baseAddress!, ldc: plane)
                     col2imAdd(pdc.baseAddress!, channels: icg, win: win, into: target)
                   }
                 }

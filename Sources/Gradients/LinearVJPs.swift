@@ -3,7 +3,7 @@ import Execution
 import GraphIR
 import TensorCore
 
-/// Gradients of MatMul (batched, broadcasting, rank-1 operands) and Gemm, on OpenBLAS.
+/// Gradients of MatMul (batched, broadcasting, rank-1 operands) and Gemm, on the FP32 GEMM.
 enum LinearVJPs {
   static let rules: [String: VJP] = [
     "MatMul": { c in try matmul(c) },
@@ -28,11 +28,11 @@ enum LinearVJPs {
           // Constant-weight layout: every batch of A is more rows of one product.
           let rows = batch.reduce(1, *) * m
           if c.need(0) {
-            BLAS.sgemmParallel(transB: true, m: rows, n: k, k: n, a: pg.baseAddress!, lda: n, b: pb.baseAddress!, ldb: n,
+            FloatGEMM.sgemmParallel(transB: true, m: rows, n: k, k: n, a: pg.baseAddress!, lda: n, b: pb.baseAddress!, ldb: n,
               c: pda.baseAddress!, ldc: k)
           }
           if c.need(1) {
-            BLAS.sgemmParallel(transA: true, m: k, n: n, k: rows, a: pa.baseAddress!, lda: k, b: pg.baseAddress!, ldb: n,
+            FloatGEMM.sgemmParallel(transA: true, m: k, n: n, k: rows, a: pa.baseAddress!, lda: k, b: pg.baseAddress!, ldb: n,
               c: pdb.baseAddress!, ldc: n)
           }
           return
@@ -41,11 +41,11 @@ enum LinearVJPs {
         for i in 0..<batch.reduce(1, *) {
           let gi = pg.baseAddress! + i * m * n
           if c.need(0) {
-            BLAS.sgemm(transB: true, m: m, n: k, k: n, a: gi, lda: n, b: pb.baseAddress! + ib[i] * k * n, ldb: n,
+            FloatGEMM.sgemm(transB: true, m: m, n: k, k: n, a: gi, lda: n, b: pb.baseAddress! + ib[i] * k * n, ldb: n,
               beta: 1, c: pda.baseAddress! + ia[i] * m * k, ldc: k)
           }
           if c.need(1) {
-            BLAS.sgemm(transA: true, m: k, n: n, k: m, a: pa.baseAddress! + ia[i] * m * k, lda: k, b: gi, ldb: n,
+            FloatGEMM.sgemm(transA: true, m: k, n: n, k: m, a: pa.baseAddress! + ia[i] * m * k, lda: k, b: gi, ldb: n,
               beta: 1, c: pdb.baseAddress! + ib[i] * k * n, ldc: n)
           }
         }
@@ -70,19 +70,19 @@ enum LinearVJPs {
       da.withUnsafeMutableBufferPointer { pda in db.withUnsafeMutableBufferPointer { pdb in
         if c.need(0) {
           if ta {  // dA (k×m) = α·op(B)·dYᵀ
-            BLAS.sgemm(transA: tb, transB: true, m: k, n: m, k: n, alpha: alpha, a: pb.baseAddress!, lda: sb[1],
+            FloatGEMM.sgemm(transA: tb, transB: true, m: k, n: m, k: n, alpha: alpha, a: pb.baseAddress!, lda: sb[1],
               b: pg.baseAddress!, ldb: n, c: pda.baseAddress!, ldc: m)
           } else {  // dA (m×k) = α·dY·op(B)ᵀ
-            BLAS.sgemm(transB: !tb, m: m, n: k, k: n, alpha: alpha, a: pg.baseAddress!, lda: n, b: pb.baseAddress!,
+            FloatGEMM.sgemm(transB: !tb, m: m, n: k, k: n, alpha: alpha, a: pg.baseAddress!, lda: n, b: pb.baseAddress!,
               ldb: sb[1], c: pda.baseAddress!, ldc: k)
           }
         }
         if c.need(1) {
           if tb {  // dB (n×k) = α·dYᵀ·op(A)
-            BLAS.sgemm(transA: true, transB: ta, m: n, n: k, k: m, alpha: alpha, a: pg.baseAddress!, lda: n,
+            FloatGEMM.sgemm(transA: true, transB: ta, m: n, n: k, k: m, alpha: alpha, a: pg.baseAddress!, lda: n,
               b: pa.baseAddress!, ldb: sa[1], c: pdb.baseAddress!, ldc: k)
           } else {  // dB (k×n) = α·op(A)ᵀ·dY
-            BLAS.sgemm(transA: !ta, m: k, n: n, k: m, alpha: alpha, a: pa.baseAddress!, lda: sa[1], b: pg.baseAddress!,
+            FloatGEMM.sgemm(transA: !ta, m: k, n: n, k: m, alpha: alpha, a: pa.baseAddress!, lda: sa[1], b: pg.baseAddress!,
               ldb: n, c: pdb.baseAddress!, ldc: n)
           }
         }

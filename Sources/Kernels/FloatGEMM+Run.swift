@@ -16,6 +16,9 @@ public enum FloatGEMM {
 
   static func chunkPanels(depth: Int) -> Int { Swift.max(1, Swift.min(16, (512 << 10) / Swift.max(1, depth * 32 * 4))) }
 
+  /// Columns one task packs and multiplies at a time.
+  public static func columnsPerChunk(depth: Int) -> Int { chunkPanels(depth: depth) * 32 }
+
   public static func run(
     rows: FloatRowPanels, columns: FloatColumns, count m: Int, output y: UnsafeMutablePointer<Float>,
     rowStride: Int, columnStride: Int, epilogue: FloatEpilogue = FloatEpilogue(), isa: KernelISA = .selected,

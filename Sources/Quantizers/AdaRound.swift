@@ -60,7 +60,7 @@ public enum AdaRound {
       }
       // ∂‖ΔW X‖²/∂W̃ = −2 ΔW A.
       delta.withUnsafeBufferPointer { d in gram.withUnsafeBufferPointer { a in grad.withUnsafeMutableBufferPointer { gr in
-        BLAS.sgemm(m: n, n: k, k: k, alpha: -2 / norm, a: d.baseAddress!, lda: k, b: a.baseAddress!, ldb: k, c: gr.baseAddress!, ldc: k)
+        FloatGEMM.sgemm(m: n, n: k, k: k, alpha: -2 / norm, a: d.baseAddress!, lda: k, b: a.baseAddress!, ldb: k, c: gr.baseAddress!, ldc: k)
       } } }
       let progress = it < warm ? 0 : Float(it - warm) / Float(max(options.iterations - warm, 1))
       let beta = 20 - 18 * progress, lambda = it < warm ? 0 : options.lambda
@@ -94,7 +94,7 @@ public enum AdaRound {
     let d = (0..<(n * k)).map(delta)
     var da = [Float](repeating: 0, count: n * k)
     d.withUnsafeBufferPointer { dp in gram.withUnsafeBufferPointer { a in da.withUnsafeMutableBufferPointer { c in
-      BLAS.sgemm(m: n, n: k, k: k, a: dp.baseAddress!, lda: k, b: a.baseAddress!, ldb: k, c: c.baseAddress!, ldc: k)
+      FloatGEMM.sgemm(m: n, n: k, k: k, a: dp.baseAddress!, lda: k, b: a.baseAddress!, ldb: k, c: c.baseAddress!, ldc: k)
     } } }
     var s = 0.0
     for i in 0..<(n * k) { s += Double(da[i]) * Double(d[i]) }

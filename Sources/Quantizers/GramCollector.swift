@@ -88,7 +88,7 @@ public struct GramCollector {
     }
     xs.withUnsafeBufferPointer { x in
       grams[g].withUnsafeMutableBufferPointer { a in
-        BLAS.sgemm(transA: true, m: k, n: k, k: count, a: x.baseAddress!, lda: k, b: x.baseAddress!, ldb: k, beta: 1,
+        FloatGEMM.sgemm(transA: true, m: k, n: k, k: count, a: x.baseAddress!, lda: k, b: x.baseAddress!, ldb: k, beta: 1,
           c: a.baseAddress!, ldc: k)
       }
     }

@@ -10,7 +10,7 @@ public enum OutputMatching {
   public static func outputs(_ w: [Float], n: Int, k: Int, _ x: [Float], count: Int) -> [Float] {
     var y = [Float](repeating: 0, count: n * count)
     w.withUnsafeBufferPointer { a in x.withUnsafeBufferPointer { b in y.withUnsafeMutableBufferPointer { c in
-      BLAS.sgemm(transB: true, m: n, n: count, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: k, c: c.baseAddress!, ldc: count)
+      FloatGEMM.sgemm(transB: true, m: n, n: count, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: k, c: c.baseAddress!, ldc: count)
     } } }
     return y
   }
@@ -19,7 +19,7 @@ public enum OutputMatching {
   static func times(_ e: [Float], _ g: [Float], count: Int, k: Int) -> [Float] {
     var out = [Float](repeating: 0, count: count * k)
     e.withUnsafeBufferPointer { a in g.withUnsafeBufferPointer { b in out.withUnsafeMutableBufferPointer { c in
-      BLAS.sgemm(m: count, n: k, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: k, c: c.baseAddress!, ldc: k)
+      FloatGEMM.sgemm(m: count, n: k, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: k, c: c.baseAddress!, ldc: k)
     } } }
     return out
   }
@@ -97,7 +97,7 @@ public enum OutputMatching {
     // G = WᵀW (k × k): the loss's quadratic form on input errors.
     var gram = [Float](repeating: 0, count: k * k)
     w.withUnsafeBufferPointer { a in gram.withUnsafeMutableBufferPointer { c in
-      BLAS.sgemm(transA: true, m: k, n: k, k: n, a: a.baseAddress!, lda: k, b: a.baseAddress!, ldb: k, c: c.baseAddress!, ldc: k)
+      FloatGEMM.sgemm(transA: true, m: k, n: k, k: n, a: a.baseAddress!, lda: k, b: a.baseAddress!, ldb: k, c: c.baseAddress!, ldc: k)
     } }
     var a = -Float(start.zero) * start.scale, b = Float(255 - start.zero) * start.scale
     let span0 = max(b - a, 1e-6)

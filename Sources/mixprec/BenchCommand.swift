@@ -67,6 +67,7 @@ struct BenchCommand: ParsableCommand {
       let shapes = try resolveShapes(given, graph: session.graph, batch: batch)
       let m = try ModelBenchmark.run(session, shapes: shapes, runs: runs, profile: profile)
       for p in m.profile { print("  \(p.op.padding(toLength: 22, withPad: " ", startingAt: 0)) \(fmt(p.ms)) ms in \(p.nodes) nodes") }
+      if profile { print("  slowest nodes: " + m.slowestNodes.map { "\($0.node) (\($0.op)) \(fmt($0.ms)) ms" }.joined(separator: ", ")) }
       let shapeText = shapes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.map(String.init).joined(separator: "x"))" }.joined(separator: " ")
       let ort = noORT ? nil : ORTScripts.modelMedianMs(model: model, shapes: shapes, runs: runs, note: warn)
       let peak = ProcessResources.peakResidentMegabytes

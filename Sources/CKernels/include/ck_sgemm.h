@@ -62,4 +62,14 @@ void ck_s_gemv_ref(const float *w, int n, int k, const float *x, long depth_stri
                    int count, const ck_s_epilogue *e, int panel0, int panel1);
 ck_s_gemv_fn ck_s_gemv_for(ck_isa isa);
 
+/// A convolution whose width stride is 1, its columns read in place (no packing): columns
+/// [ow0, ow0 + count) of output row `oh` of `channels` input planes x[c][in_h][in_w], stored at
+/// output column oh·out_w + ow. Outside the input reads zero (masked loads), so the sums are the
+/// packed path's FMA chains exactly. Depth order (c, kh, kw) as in ck_s_pack_conv_columns.
+typedef void (*ck_s_conv_row_fn)(const float *w, int n, const float *x, int channels, const ck_conv_geometry *g,
+                                 int oh, int ow0, int count, const ck_s_epilogue *e, int panel0, int panel1);
+void ck_s_conv_row_ref(const float *w, int n, const float *x, int channels, const ck_conv_geometry *g, int oh, int ow0,
+                       int count, const ck_s_epilogue *e, int panel0, int panel1);
+ck_s_conv_row_fn ck_s_conv_row_for(ck_isa isa);
+
 #endif

@@ -2,15 +2,16 @@ import Kernels
 import GraphIR
 import TensorCore
 
-/// Conv (1-D/2-D, groups, dilations, pads, auto_pad): im2col + OpenBLAS GEMM for general
-/// convolutions, a direct GEMM for pointwise ones and a direct kernel for depthwise ones.
+/// Conv (1-D/2-D, groups, dilations, pads, auto_pad): the FP32 GEMM on implicitly unfolded
+/// columns for general and pointwise convolutions, a direct kernel for depthwise ones.
 enum ConvOps {
   static let kernels: [String: OpKernel] = [
     "Conv": { node, inputs, _ in [try conv(node, inputs)] }
   ]
 
   /// Runs `node`; `epilogue` is an activation fused into it by the interpreter.
-  static func conv(_ node: Node, _ inputs: [Tensor?], epilogue: Epilogue = .identity) throws -> Tensor {
+  static func conv(_ node: Node, _ inputs: [Tensor?], epilogue: Epilogue = .identity,
+                   packed: PackedFloatWeights? = nil) throws -> Tensor {
     let x = try inputs.required(0, node), w = try inputs.required(1, node)
     guard x.rank == w.rank, x.rank == 3 || x.rank == 4 else {
       throw opError(node, "input \(x.shape) and weight \(w.shape) must both be 3-D or 4-D (1-D or 2-D convolution)")
@@ -28,52 +29,60 @@ enum ConvOps {
     if let b = bias, b.count != oc { throw opError(node, "bias has \(b.count) values for \(oc) output channels") }
     let xv = try x.floatValues(node), wv = try w.floatValues(node)
     let outShape = x.rank == 3 ? [n, oc, geo.outW] : [n, oc, geo.outH, geo.outW]
-    let out = ConvKernels.conv2d(x: xv, n: n, c: c, w: wv, oc: oc, group: group, bias: bias, geo: geo, epilogue: epilogue)
+    let out = ConvKernels.conv2d(x: xv, n: n, c: c, w: wv, oc: oc, group: group, bias: bias, geo: geo, epilogue: epilogue,
+      packed: packed)
     return Tensor(dtype: x.dtype, shape: outShape, storage: .float(out))
   }
 }
 
 /// The FP32 convolution kernels on raw NCHW buffers.
 public enum ConvKernels {
-  /// Output of a grouped 2-D convolution, NCHW (`oc × outH × outW` per image).
+  /// Output of a grouped 2-D convolution, NCHW (`oc × outH × outW` per image): the FP32 GEMM
+  /// over weight rows packed once per layer (`packed`) and columns packed from the input a few
+  /// panels at a time (no im2col matrix), or the direct depthwise kernel.
   static func conv2d(x: [Float], n: Int, c: Int, w: [Float], oc: Int, group: Int, bias: [Float]?,
-                     geo: ConvWindow, epilogue: Epilogue = .identity) -> [Float] {
+                     geo: ConvWindow, epilogue: Epilogue = .identity, packed: PackedFloatWeights? = nil) -> [Float] {
     let plane = geo.outH * geo.outW, inPlane = geo.inH * geo.inW
     let total = n * oc * plane
     if total == 0 { return [] }
     let icg = c / group, ocg = oc / group
     let kk = icg * geo.kH * geo.kW
     var out = [Float](repeating: 0, count: total)
+    // Relu and Clip run in the GEMM's store; other activations in one pass after each image.
+    var clip: ClosedRange<Float>?, after = Epilogue.identity
+    switch epilogue {
+    case .identity: break
+    case .clamp(let lo, let hi) where lo <= hi: clip = lo...hi
+    default: after = epilogue
+    }
     x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
       let xb = px.baseAddress!, wb = pw.baseAddress!, ob = po.baseAddress!
       if icg == 1 && group == c && group > 1 {
         depthwise(x: xb, w: wb, bias: bias, out: ob, n: n, c: c, multiplier: ocg, geo: geo, epilogue: epilogue)
         return
       }
-      do {
-        // One image per task when there is a batch (GEMMs then stay single-threaded and small);
-        // a single image parallelizes inside im2col and OpenBLAS instead.
-        let perImage = ocg * plane * kk * group
-        Parallel.forEachRange(n, costPerItem: n > 1 ? perImage : 0) { images in
-          var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : kk * plane)
-          col.withUnsafeMutableBufferPointer { pc in
-            for b in images {
-              for g in 0..<(kk > 0 ? group : 0) {
-                let src = xb + (b * c + g * icg) * inPlane
-                let bMatrix: UnsafePointer<Float>
-                if geo.isPointwise {
-                  bMatrix = UnsafePointer(src)
-                } else {
-                  im2col(src, channels: icg, geo: geo, col: pc.baseAddress!, parallel: n == 1)
-                  bMatrix = UnsafePointer(pc.baseAddress!)
-                }
-                let gemm = n == 1 ? BLAS.sgemmParallel : BLAS.sgemm
-                gemm(false, false, ocg, plane, kk, 1, wb + g * ocg * kk, kk, bMatrix, plane, 0, ob + (b * oc + g * ocg) * plane, plane)
-              }
-              // Bias and fused activation while this image's output is still in cache.
-              for o in 0..<oc { epilogue.apply(ob + (b * oc + o) * plane, count: plane, bias: bias?[o] ?? 0) }
-            }
+      func makeRows() -> ConvWeightRows {
+        ConvWeightRows((0..<group).map { g in
+          FloatRowPanels(rows: ocg, depth: kk, wb + g * ocg * kk, rowStride: kk, depthStride: 1)
+        })
+      }
+      let rows = packed?.get(makeRows) ?? makeRows()
+      (bias ?? []).withUnsafeBufferPointer { pbias in
+        func image(_ b: Int, threads: Int?) {
+          for g in 0..<group {
+            FloatGEMM.convolution(rows: rows.groups[g], input: xb + (b * c + g * icg) * inPlane, channels: icg,
+              window: geo, output: ob + (b * oc + g * ocg) * plane,
+              epilogue: FloatEpilogue(rowBias: bias == nil ? nil : pbias.baseAddress! + g * ocg, clip: clip),
+              threads: threads)
           }
+          for o in 0..<oc { after.apply(ob + (b * oc + o) * plane, count: plane, bias: 0) }
+        }
+        // Images in parallel when one image has too few column chunks to split over the cores.
+        let chunks = (plane + FloatGEMM.columnsPerChunk(depth: kk) - 1) / FloatGEMM.columnsPerChunk(depth: kk)
+        if n > 1 && chunks < 2 * Parallel.cores {
+          Parallel.forEach(n, costPerItem: oc * plane * Swift.max(kk, 1)) { b in image(b, threads: 1) }
+        } else {
+          for b in 0..<n { image(b, threads: nil) }
         }
       }
     } } }

@@ -63,7 +63,7 @@ enum ConvTransposeOps {
         cols.withUnsafeMutableBufferPointer { pc in
           for b in 0..<n {
             for g in 0..<group {
-              BLAS.sgemm(transA: true, m: ocg * kk, n: inPlane, k: icg, a: pw.baseAddress! + g * icg * ocg * kk,
+              FloatGEMM.sgemm(transA: true, m: ocg * kk, n: inPlane, k: icg, a: pw.baseAddress! + g * icg * ocg * kk,
                 lda: ocg * kk, b: px.baseAddress! + (b * c + g * icg) * inPlane, ldb: inPlane,
                 c: pc.baseAddress!, ldc: inPlane)
               for row in 0..<(ocg * kk) {

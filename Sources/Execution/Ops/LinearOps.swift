@@ -2,14 +2,15 @@ import Kernels
 import GraphIR
 import TensorCore
 
-/// MatMul (NumPy semantics, batched with broadcasting) and Gemm, on OpenBLAS.
+/// MatMul (NumPy semantics, batched with broadcasting) and Gemm, on the FP32 GEMM; a constant B
+/// is packed once per session (`packed`).
 enum LinearOps {
   static let kernels: [String: OpKernel] = [
     "MatMul": { node, inputs, _ in [try matmul(node, try inputs.required(0, node), try inputs.required(1, node))] },
     "Gemm": { node, inputs, _ in [try gemm(node, inputs)] },
   ]
 
-  static func matmul(_ node: Node, _ a: Tensor, _ b: Tensor) throws -> Tensor {
+  static func matmul(_ node: Node, _ a: Tensor, _ b: Tensor, packed: PackedFloatWeights? = nil) throws -> Tensor {
     let av = try a.floatValues(node), bv = try b.floatValues(node)
     guard a.rank >= 1, b.rank >= 1 else { throw opError(node, "MatMul needs inputs of rank ≥ 1") }
     var aShape = a.shape, bShape = b.shape
@@ -28,14 +29,20 @@ enum LinearOps {
     av.withUnsafeBufferPointer { pa in bv.withUnsafeBufferPointer { pb in out.withUnsafeMutableBufferPointer { pc in
       if bShape.count == 2 {
         // Constant-weight layout: fold all batches of A into rows of one GEMM.
-        BLAS.sgemmParallel(m: batches * m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
-          c: pc.baseAddress!, ldc: n)
+        if let packed {
+          let columns = packed.get { FloatColumnPanels(columns: n, depth: k, pb.baseAddress!, depthStride: n, columnStride: 1) }
+          let rows = FloatRowPanels(rows: batches * m, depth: k, pa.baseAddress!, rowStride: k, depthStride: 1)
+          FloatGEMM.run(rows: rows, columns: .packed(columns), count: n, output: pc.baseAddress!, rowStride: n, columnStride: 1)
+        } else {
+          FloatGEMM.sgemmParallel(m: batches * m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+            c: pc.baseAddress!, ldc: n)
+        }
         return
       }
       let ia = Broadcast.indices(Array(aShape.dropLast(2)), to: batch)
       let ib = Broadcast.indices(Array(bShape.dropLast(2)), to: batch)
       Parallel.forEach(batches, costPerItem: m * n * k) { i in
-        BLAS.sgemm(m: m, n: n, k: k, a: pa.baseAddress! + ia[i] * m * k, lda: k,
+        FloatGEMM.sgemm(m: m, n: n, k: k, a: pa.baseAddress! + ia[i] * m * k, lda: k,
           b: pb.baseAddress! + ib[i] * k * n, ldb: n, c: pc.baseAddress! + i * m * n, ldc: n)
       }
     } } }
@@ -45,7 +52,7 @@ enum LinearOps {
     return Tensor(dtype: a.dtype, shape: outShape, storage: .float(out))
   }
 
-  static func gemm(_ node: Node, _ inputs: [Tensor?]) throws -> Tensor {
+  static func gemm(_ node: Node, _ inputs: [Tensor?], packed: PackedFloatWeights? = nil) throws -> Tensor {
     let a = try inputs.required(0, node), b = try inputs.required(1, node)
     guard a.rank == 2, b.rank == 2 else { throw opError(node, "Gemm needs 2-D A and B, got \(a.shape), \(b.shape)") }
     let ta = node.int("transA", default: 0) != 0, tb = node.int("transB", default: 0) != 0
@@ -68,8 +75,19 @@ enum LinearOps {
     if m * n == 0 { return Tensor(dtype: a.dtype, shape: [m, n], storage: .float(out)) }
     if k == 0 { return Tensor(dtype: a.dtype, shape: [m, n], storage: .float(out.map { $0 * betaUsed })) }
     av.withUnsafeBufferPointer { pa in bv.withUnsafeBufferPointer { pb in out.withUnsafeMutableBufferPointer { pc in
-      BLAS.sgemmParallel(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: a.shape[1],
-        b: pb.baseAddress!, ldb: b.shape[1], beta: betaUsed, c: pc.baseAddress!, ldc: n)
+      guard let packed else {
+        FloatGEMM.sgemmParallel(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!,
+          lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1], beta: betaUsed, c: pc.baseAddress!, ldc: n)
+        return
+      }
+      let ldb = b.shape[1]
+      let columns = packed.get {
+        FloatColumnPanels(columns: n, depth: k, pb.baseAddress!, depthStride: tb ? 1 : ldb, columnStride: tb ? ldb : 1)
+      }
+      let lda = a.shape[1]
+      let rows = FloatRowPanels(rows: m, depth: k, pa.baseAddress!, rowStride: ta ? 1 : lda, depthStride: ta ? lda : 1)
+      FloatGEMM.run(rows: rows, columns: .packed(columns), count: n, output: pc.baseAddress!, rowStride: n, columnStride: 1,
+        epilogue: FloatEpilogue(alpha: alpha, beta: betaUsed))
     } } }
     return Tensor(dtype: a.dtype, shape: [m, n], storage: .float(out))
   }

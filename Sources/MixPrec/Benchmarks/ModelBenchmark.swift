@@ -11,6 +11,8 @@ public enum ModelBenchmark {
     public var minMs: Double { times[0] }
     /// Milliseconds and node count per op type over one run, largest first (when profiled).
     public var profile: [(op: String, ms: Double, nodes: Int)]
+    /// The slowest nodes of that run, slowest first (when profiled).
+    public var slowestNodes: [(node: String, op: String, ms: Double)] = []
   }
 
   /// Times `runs` runs after one warm-up (which also specializes the graph for the shapes).
@@ -28,13 +30,16 @@ public enum ModelBenchmark {
     }
     times.sort()
     var perOp: [String: (Double, Int)] = [:]
+    var perNode: [(node: String, op: String, ms: Double)] = []
     if profile {
       _ = try session.run(feeds, profile: { node, ns in
+        perNode.append((node.name, node.opType, Double(ns) / 1e6))
         let key = node.opType + (node.int("group", default: 1) > 1 ? " (grouped)" : "")
         perOp[key, default: (0, 0)].0 += Double(ns) / 1e6
         perOp[key, default: (0, 0)].1 += 1
       })
     }
-    return Measurement(times: times, profile: perOp.sorted { $0.value.0 > $1.value.0 }.map { ($0.key, $0.value.0, $0.value.1) })
+    return Measurement(times: times, profile: perOp.sorted { $0.value.0 > $1.value.0 }.map { ($0.key, $0.value.0, $0.value.1) },
+      slowestNodes: Array(perNode.sorted { $0.ms > $1.ms }.prefix(10)))
   }
 }

@@ -154,4 +154,54 @@ final class FloatGEMMTests: XCTestCase {
       }
     }
   }
+
+  /// Every convolution path (in-place rows for width stride 1, packed chunks otherwise, the GEMV
+  /// for tiny planes) gives the scalar twin's bits and meets the chain bound against the
+  /// convolution written out from its definition.
+  func testConvolutionPathsMatchTheScalarTwinAndTheDefinition() throws {
+    let windows = [
+      ConvWindow(inH: 7, inW: 40, kH: 3, kW: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),  // in place
+      ConvWindow(inH: 5, inW: 70, kH: 3, kW: 5, dilH: 2, dilW: 1, padTop: 2, padLeft: 3, padBottom: 1, padRight: 0),
+      ConvWindow(inH: 9, inW: 66, kH: 1, kW: 1),  // pointwise: one long row
+      ConvWindow(inH: 9, inW: 8, kH: 3, kW: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 0, padBottom: 2, padRight: 1),
+      ConvWindow(inH: 6, inW: 35, kH: 3, kW: 3, strideH: 2, strideW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
+      ConvWindow(inH: 2, inW: 2, kH: 2, kW: 1),  // 1×2 output: the GEMV
+    ]
+    for (i, window) in windows.enumerated() {
+      let channels = 13, outChannels = 11, depth = channels * window.taps, plane = window.outputPlane
+      let x = values(channels * window.inputPlane, seed: UInt64(40 + i)), w = values(outChannels * depth, seed: UInt64(i))
+      let rows = try w.withUnsafeBufferPointer { try FloatRowPanels(rows: outChannels, depth: depth, values: $0) }
+      func run(_ isa: KernelISA, threads: Int) -> [Float] {
+        var y = [Float](repeating: .nan, count: outChannels * plane)
+        x.withUnsafeBufferPointer { px in
+          y.withUnsafeMutableBufferPointer { py in
+            FloatGEMM.convolution(rows: rows, input: px.baseAddress!, channels: channels, window: window,
+              output: py.baseAddress!, isa: isa, threads: threads)
+          }
+        }
+        return y
+      }
+      let ref = run(.scalar, threads: 1)
+      var exact = [Double](repeating: 0, count: ref.count), magnitude = exact
+      for o in 0..<outChannels {
+        for col in 0..<plane {
+          for kk in 0..<depth {
+            let c = kk / window.taps, kh = kk / window.kW % window.kH, kw = kk % window.kW
+            let ih = col / window.outW * window.strideH - window.padTop + kh * window.dilH
+            let iw = col % window.outW * window.strideW - window.padLeft + kw * window.dilW
+            guard ih >= 0 && ih < window.inH && iw >= 0 && iw < window.inW else { continue }
+            let p = Double(w[o * depth + kk]) * Double(x[(c * window.inH + ih) * window.inW + iw])
+            exact[o * plane + col] += p
+            magnitude[o * plane + col] += abs(p)
+          }
+        }
+      }
+      assertWithinChainBound(ref, exact, magnitude, k: depth, "scalar \(window)")
+      for isa in vectorISAs {
+        for threads in [1, 2] {
+          XCTAssertEqual(run(isa, threads: threads).map(\.bitPattern), ref.map(\.bitPattern), "\(isa) \(window)")
+        }
+      }
+    }
+  }
 }

@@ -63,19 +63,24 @@ enum ConvTransposeOps {
         cols.withUnsafeMutableBufferPointer { pc in
           for b in 0..<n {
             for g in 0..<group {
-              FloatGEMM.sgemm(transA: true, m: ocg * kk, n: inPlane, k: icg, a: pw.baseAddress! + g * icg * ocg * kk,
-                lda: ocg * kk, b: px.baseAddress! + (b * c + g * icg) * inPlane, ldb: inPlane,
-                c: pc.baseAddress!, ldc: inPlane)
-              for row in 0..<(ocg * kk) {
-                let o = row / kk, kh = (row / kW) % kH, kw = row % kW
+              FloatGEMM.sgemmParallel(transA: true, m: ocg * kk, n: inPlane, k: icg,
+                a: pw.baseAddress! + g * icg * ocg * kk, lda: ocg * kk, b: px.baseAddress! + (b * c + g * icg) * inPlane,
+                ldb: inPlane, c: pc.baseAddress!, ldc: inPlane)
+              // col2im: each output channel gathers its own kH·kW rows, so channels run in parallel.
+              let po = po, pc = pc
+              Parallel.forEach(ocg, costPerItem: kk * inPlane) { o in
                 let dst = po.baseAddress! + (b * oc + g * ocg + o) * outPlane
-                let src = pc.baseAddress! + row * inPlane
-                for ih in 0..<inH {
-                  let oh = ih * sH - pT + kh * dH
-                  if oh < 0 || oh >= outH { continue }
-                  for iw in 0..<inW {
-                    let ow = iw * sW - pL + kw * dW
-                    if ow >= 0 && ow < outW { dst[oh * outW + ow] += src[ih * inW + iw] }
+                for tap in 0..<kk {
+                  let kh = tap / kW, kw = tap % kW
+                  let src = pc.baseAddress! + (o * kk + tap) * inPlane
+                  for ih in 0..<inH {
+                    let oh = ih * sH - pT + kh * dH
+                    if oh < 0 || oh >= outH { continue }
+                    let from = src + ih * inW, to = dst + oh * outW
+                    for iw in 0..<inW {
+                      let ow = iw * sW - pL + kw * dW
+                      if ow >= 0 && ow < outW { to[ow] += from[iw] }
+                    }
                   }
                 }
               }
@@ -86,7 +91,9 @@ enum ConvTransposeOps {
     }
     if let bias {
       guard bias.count == oc else { throw opError(node, "bias has \(bias.count) values for \(oc) output channels") }
-      for b in 0..<n { for o in 0..<oc { for i in 0..<outPlane { out[(b * oc + o) * outPlane + i] += bias[o] } } }
+      out.withUnsafeMutableBufferPointer { po in
+        for b in 0..<n { for o in 0..<oc { let d = po.baseAddress! + (b * oc + o) * outPlane; for i in 0..<outPlane { d[i] += bias[o] } } }
+      }
     }
     return Tensor(dtype: x.dtype, shape: [n, oc] + outSpatial, storage: .float(out))
   }

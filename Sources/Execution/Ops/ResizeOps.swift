@@ -1,5 +1,6 @@
 import Foundation
 import GraphIR
+import Kernels
 import TensorCore
 
 /// Resize (opset 10+) and Upsample (opset 7–9): nearest and linear modes, applied separably one
@@ -89,12 +90,30 @@ enum ResizeOps {
       }
     }
     var out = [Float](repeating: 0, count: outer * outLength * inner)
-    for o in 0..<outer {
-      for j in 0..<outLength {
-        let a = (o * inLength + i0[j]) * inner, b = (o * inLength + i1[j]) * inner, d = (o * outLength + j) * inner
-        let w = w1[j]
-        if w == 0 { for k in 0..<inner { out[d + k] = v[a + k] } } else {
-          for k in 0..<inner { out[d + k] = v[a + k] * (1 - w) + v[b + k] * w }
+    v.withUnsafeBufferPointer { pv in
+      out.withUnsafeMutableBufferPointer { po in
+        let src = pv.baseAddress!, dst = po.baseAddress!
+        Parallel.forEachRange(outer, costPerItem: outLength * inner) { range in
+          for o in range {
+            let from = src + o * inLength * inner, to = dst + o * outLength * inner
+            if inner == 1 {
+              // Along the last axis: a gather (nearest) or two taps per element (linear).
+              for j in 0..<outLength {
+                let w = w1[j]
+                to[j] = w == 0 ? from[i0[j]] : from[i0[j]] * (1 - w) + from[i1[j]] * w
+              }
+              continue
+            }
+            for j in 0..<outLength {
+              let a = from + i0[j] * inner, b = from + i1[j] * inner, d = to + j * inner
+              let w = w1[j]
+              if w == 0 {
+                d.update(from: a, count: inner)
+              } else {
+                for k in 0..<inner { d[k] = a[k] * (1 - w) + b[k] * w }
+              }
+            }
+          }
         }
       }
     }

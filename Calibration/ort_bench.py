@@ -10,6 +10,8 @@ import time
 import numpy as np
 import onnxruntime as ort
 
+ort.set_default_logger_severity(3)  # errors only: the result is the last line
+
 ap = argparse.ArgumentParser()
 ap.add_argument("model")
 ap.add_argument("--shape", action="append", default=[])
@@ -20,7 +22,13 @@ opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 sess = ort.InferenceSession(args.model, opts, providers=["CPUExecutionProvider"])
 shapes = dict((s.split("=")[0], [int(d) for d in s.split("=")[1].split("x")]) for s in args.shape)
 rng = np.random.default_rng(0)
-feeds = {i.name: rng.uniform(-1, 1, shapes[i.name]).astype(np.float32) for i in sess.get_inputs()}
+def feed(i):
+    if "int64" in i.type:  # token ids and masks: small non-negative integers
+        return rng.integers(0, 2 if "mask" in i.name else 100, shapes[i.name]).astype(np.int64)
+    return rng.uniform(-1, 1, shapes[i.name]).astype(np.float32)
+
+
+feeds = {i.name: feed(i) for i in sess.get_inputs()}
 sess.run(None, feeds)
 times = []
 for _ in range(args.runs):

@@ -8,18 +8,18 @@ import TensorCore
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
-    abstract: "Benchmarks: `bench kernels` times the int8/W4A8/fp16 kernels, `bench model MODEL` the FP32 runtime; both against ONNX Runtime.")
+    abstract: "Benchmarks: `bench kernels` times the int8/W4A8/fp16 kernels, `bench model MODEL` the FP32 runtime and uniform INT8; both against ONNX Runtime.")
 
   @Argument(help: "What to benchmark: kernels, model, analyze, solver or qat.") var target: String
   @Argument(help: "The ONNX model (for `bench model`).") var model: String?
-  @Option(name: .long, help: "Input shape NAME=1x3x48x192 (batch dim is replaced by 1 and 32).")
+  @Option(name: .long, help: "Input shape NAME=1x3x48x192 (the batch dim is replaced by each of --batches).")
   var shape: [String] = []
-  @Option(help: "Batch sizes to time.") var batches: String = "1,32"
+  @Option(help: "Batch sizes to time.") var batches: String = "1,8"
   @Option(parsing: .unconditional, help: "Timed runs per batch size (after one warm-up run).") var runs: Int = 20
   @Flag(help: "Print one JSON object per measurement.") var json = false
   @Flag(name: .customLong("no-ort"), help: "Skip the ONNX Runtime comparison.") var noORT = false
   @Flag(help: "Print time per op type for each batch size.") var profile = false
-  @Option(help: "`bench analyze`: the calibration folder.") var calib: String?
+  @Option(help: "`bench analyze`: the calibration folder; `bench model`: samples the INT8 ranges come from (default: random inputs).") var calib: String?
   @Option(parsing: .unconditional, help: "`bench analyze`: calibration samples of the sweep and of the Hessian.") var samples: Int = 128
   @Option(help: "Thread counts for `bench kernels`.") var threads: String = "1,2"
   @Option(name: .customLong("min-seconds"), parsing: .unconditional, help: "`bench kernels`: time each kernel for at least this long (0: one run).")
@@ -54,33 +54,6 @@ struct BenchCommand: ParsableCommand {
     let bench = KernelBenchmark(threadCounts: counts, ort: !noORT, layers: try GraphPreparation.convLayerShapes(graph, shapes: activations),
       minSeconds: minSeconds)
     KernelBenchReport(json: json).report(try bench.run(note: warn), isa: bench.isa)
-  }
-
-  func benchModel() throws {
-    guard let model else { throw CLIError("bench model needs a MODEL") }
-    guard runs > 0 else { throw CLIError("--runs must be positive") }
-    let batchSizes = try positiveIntegers(batches, option: "--batches", example: "1,32")
-    let session = try openModel(model).session
-    let given = try parseShapes(shape, graph: session.graph)
-    let name = URL(fileURLWithPath: model).lastPathComponent
-    for batch in batchSizes {
-      let shapes = try resolveShapes(given, graph: session.graph, batch: batch)
-      let m = try ModelBenchmark.run(session, shapes: shapes, runs: runs, profile: profile)
-      for p in m.profile { print("  \(p.op.padding(toLength: 22, withPad: " ", startingAt: 0)) \(fmt(p.ms)) ms in \(p.nodes) nodes") }
-      if profile { print("  slowest nodes: " + m.slowestNodes.map { "\($0.node) (\($0.op)) \(fmt($0.ms)) ms" }.joined(separator: ", ")) }
-      let shapeText = shapes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.map(String.init).joined(separator: "x"))" }.joined(separator: " ")
-      let ort = noORT ? nil : ORTScripts.modelMedianMs(model: model, shapes: shapes, runs: runs, note: warn)
-      let peak = ProcessResources.peakResidentMegabytes
-      if json {
-        var fields = "\"bench\":\"model\",\"model\":\"\(name)\",\"batch\":\(batch),\"median_ms\":\(fmt(m.medianMs)),\"min_ms\":\(fmt(m.minMs)),\"peak_rss_mb\":\(fmt(peak)),\"threads\":\(Parallel.cores)"
-        if let o = ort, o > 0 { fields += ",\"ort_median_ms\":\(fmt(o)),\"ratio_vs_ort\":\(fmt(m.medianMs / o))" }
-        print("{\(fields)}")
-      } else {
-        var line = "\(name) fp32 batch \(batch) (\(shapeText)): median \(fmt(m.medianMs)) ms, min \(fmt(m.minMs)) ms over \(runs) runs, peak RSS \(fmt(peak)) MB"
-        if let o = ort, o > 0 { line += "; ONNX Runtime median \(fmt(o)) ms, ratio mixprec/ORT \(fmt(m.medianMs / o))x" }
-        print(line)
-      }
-    }
   }
 
   func fmt(_ v: Double) -> String { String(format: "%.3f", v) }

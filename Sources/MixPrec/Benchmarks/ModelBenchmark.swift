@@ -1,5 +1,6 @@
 import Execution
 import Foundation
+import GraphIR
 import TensorCore
 
 /// FP32 latency of a model on the runtime at given input shapes (random inputs in [-1, 1]).
@@ -17,11 +18,7 @@ public enum ModelBenchmark {
 
   /// Times `runs` runs after one warm-up (which also specializes the graph for the shapes).
   public static func run(_ session: Session, shapes: [String: [Int]], runs: Int, profile: Bool = false) throws -> Measurement {
-    var rng = SystemRandomNumberGenerator()
-    let feeds = Dictionary(uniqueKeysWithValues: session.graph.inputs.map { input -> (String, Tensor) in
-      let s = shapes[input.name] ?? []
-      return (input.name, Tensor(shape: s, floats: (0..<s.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) }))
-    })
+    let feeds = randomFeeds(session.graph, shapes: shapes)
     _ = try session.run(feeds)
     let clock = ContinuousClock()
     var times: [Double] = []
@@ -41,5 +38,19 @@ public enum ModelBenchmark {
     }
     return Measurement(times: times, profile: perOp.sorted { $0.value.0 > $1.value.0 }.map { ($0.key, $0.value.0, $0.value.1) },
       slowestNodes: Array(perNode.sorted { $0.ms > $1.ms }.prefix(10)))
+  }
+
+  /// Random inputs at `shapes`: floats in [-1, 1]; integer inputs (token ids, masks) small
+  /// non-negative integers (0/1 for a mask).
+  public static func randomFeeds(_ graph: Graph, shapes: [String: [Int]]) -> [String: Tensor] {
+    var rng = SystemRandomNumberGenerator()
+    return Dictionary(uniqueKeysWithValues: graph.inputs.map { input -> (String, Tensor) in
+      let s = shapes[input.name] ?? [], count = s.reduce(1, *)
+      if input.dtype == .int64 || input.dtype == .int32 {
+        let top: Int64 = input.name.lowercased().contains("mask") ? 1 : 99
+        return (input.name, Tensor(dtype: input.dtype, shape: s, storage: .int((0..<count).map { _ in Int64.random(in: 0...top, using: &rng) })))
+      }
+      return (input.name, Tensor(shape: s, floats: (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }))
+    })
   }
 }

@@ -26,8 +26,9 @@ let package = Package(
     .systemLibrary(name: "CGSL", path: "Sources/CGSL"),
     .systemLibrary(name: "CGLPK", path: "Sources/CGLPK"),
 
-    // C kernels (SIMD intrinsics live only here) and small C runtime helpers.
-    .target(name: "CKernels"),
+    // C kernels (SIMD intrinsics live only here) and small C runtime helpers. Optimized in debug
+    // builds too: the tests run whole models on them (the FP32 reference included).
+    .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
 
     // Swift face of the C kernels: packing once per layer, threading over cores.
     .target(

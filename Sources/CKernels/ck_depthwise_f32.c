@@ -1,98 +1,207 @@
 #include "ck_depthwise_f32.h"
 
 
-/* The body is written once as plain C; each instruction set gets its own compiled copy (the
- * compiler vectorizes the fixed-width loops for the target it is given). */
+/* Blocks of 64 output columns, each output one FMA chain: the scalar twin in plain C, AVX2 and
+ * AVX-512 with the chains in registers. */
 
-/* Adds every tap of output row `oh` to d[c0..c1): one pass over the row per tap. Used for the
- * border columns, strided convolutions and tails. */
-static inline __attribute__((always_inline)) void taps_into_row(const float *restrict x, const float *restrict w,
-                                                                float *restrict d, int oh, int c0, int c1,
-                                                                const ck_conv_geometry *g) {
-  const int sw = g->stride_w;
-  for (int kh = 0; kh < g->k_h; kh++) {
-    const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
-    if (ih < 0 || ih >= g->in_h) continue;
-    const float *restrict row = x + (long)ih * g->in_w;
-    for (int kw = 0; kw < g->k_w; kw++) {
-      const float wv = w[kh * g->k_w + kw];
-      const int off = kw * g->dil_w - g->pad_left;
-      /* valid ow: 0 <= ow*sw + off < in_w, intersected with [c0, c1) */
-      int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-      int hi = g->in_w - off > 0 ? (g->in_w - off - 1) / sw + 1 : 0;
-      if (lo < c0) lo = c0;
-      if (hi > c1) hi = c1;
-      if (sw == 1) {
-        const float *restrict s = row + off;
-        for (int ow = lo; ow < hi; ow++) d[ow] += wv * s[ow];
-      } else {
-        for (int ow = lo; ow < hi; ow++) d[ow] += wv * row[ow * sw + off];
-      }
-    }
-  }
-}
+#include <math.h>
+#include <string.h>
 
-enum { BLOCK = 16 };
+/* Output columns per block: 64 lanes are 4 zmm or 8 ymm independent FMA chains. */
+enum { BLOCK = 64, MAX_KW = 64 };
 
-/* Stride-1 rows: each needed input row is copied once into a zero-padded row, after which every
- * output column is "interior". A block of BLOCK outputs then stays in registers while all taps are
- * added; the last block computes BLOCK lanes and stores only the valid ones. */
-static inline __attribute__((always_inline)) void depthwise_plane_padded(const float *restrict x,
-                                                                         const float *restrict w, float bias,
-                                                                         float *restrict y, const ck_conv_geometry *g,
-                                                                         float *restrict padded, int pw) {
-  const int ow_n = g->out_w;
-  for (int ih = 0; ih < g->in_h; ih++) {
-    float *restrict r = padded + (long)ih * pw;
-    for (int i = 0; i < pw; i++) r[i] = 0;
-    for (int i = 0; i < g->in_w; i++) r[g->pad_left + i] = x[(long)ih * g->in_w + i];
-  }
-  for (int oh = 0; oh < g->out_h; oh++) {
-    float *restrict d = y + (long)oh * ow_n;
-    for (int ow0 = 0; ow0 < ow_n; ow0 += BLOCK) {
-      float acc[BLOCK];
-      for (int j = 0; j < BLOCK; j++) acc[j] = bias;
-      for (int kh = 0; kh < g->k_h; kh++) {
-        const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
-        if (ih < 0 || ih >= g->in_h) continue;
-        const float *restrict row = padded + (long)ih * pw + ow0;
-        for (int kw = 0; kw < g->k_w; kw++) {
-          const float wv = w[kh * g->k_w + kw];
-          const float *restrict s = row + kw * g->dil_w;
-          for (int j = 0; j < BLOCK; j++) acc[j] += wv * s[j];
-        }
-      }
-      const int valid = ow_n - ow0 < BLOCK ? ow_n - ow0 : BLOCK;
-      for (int j = 0; j < valid; j++) d[ow0 + j] = acc[j];
-    }
-  }
-}
-
-/* Width of a zero-padded row: the reach of the last block's last lane through the widest tap. */
-static int padded_width(const ck_conv_geometry *g) {
-  const int blocks = (g->out_w + BLOCK - 1) / BLOCK;
-  int pw = blocks * BLOCK + (g->k_w - 1) * g->dil_w;
-  if (pw < g->pad_left + g->in_w) pw = g->pad_left + g->in_w;
-  return pw;
+/* Scratch holds each input row zero-padded and split into `stride_w` phase rows: phase p keeps
+ * padded columns p, p + sw, p + 2·sw, …, so every tap of a block reads one contiguous run
+ * whatever the stride. A phase row reaches the last block's last lane through the widest tap. */
+static long phase_width(const ck_conv_geometry *g) {
+  const long blocks = (g->out_w + BLOCK - 1) / BLOCK;
+  return blocks * BLOCK + ((long)(g->k_w - 1) * g->dil_w) / g->stride_w + 1;
 }
 
 long ck_depthwise_f32_scratch_floats(const ck_conv_geometry *g) {
-  return g->stride_w == 1 ? (long)padded_width(g) * g->in_h : 0;
+  return (long)g->in_h * g->stride_w * phase_width(g);
 }
 
-static inline __attribute__((always_inline)) void depthwise_plane(const float *restrict x, const float *restrict w,
-                                                                  float bias, float *restrict y,
-                                                                  const ck_conv_geometry *g, float *restrict scratch) {
-  if (g->stride_w == 1) {
-    depthwise_plane_padded(x, w, bias, y, g, scratch, padded_width(g));
-    return;
+/* Each output is one chain of fused multiply-adds, bias first, taps in (kh, kw) order (rows
+ * outside the input skipped), so every instruction set gives the scalar twin's bits. */
+#define DEPTHWISE_PLANE(NAME, BLOCK_SUMS)                                                          \
+  static inline __attribute__((always_inline)) void NAME(const float *restrict x, const float *restrict w, float bias, \
+                                                         float *restrict y, const ck_conv_geometry *g,                 \
+                                                         float *restrict scratch) {                                    \
+    fill_phases(x, g, scratch);                                                                    \
+    const int sw = g->stride_w;                                                                    \
+    const long pw = phase_width(g);                                                                \
+    long offsets[MAX_KW]; /* tap kw's run within an input row's phase rows (no division per tap) */ \
+    for (int kw = 0; kw < g->k_w && kw < MAX_KW; kw++)                                             \
+      offsets[kw] = (long)(kw * g->dil_w % sw) * pw + kw * g->dil_w / sw;                          \
+    for (int oh = 0; oh < g->out_h; oh++) {                                                        \
+      float *restrict d = y + (long)oh * g->out_w;                                                 \
+      for (int ow0 = 0; ow0 < g->out_w; ow0 += BLOCK) {                                            \
+        const int valid = g->out_w - ow0 < BLOCK ? g->out_w - ow0 : BLOCK;                         \
+        BLOCK_SUMS(w, bias, g, scratch, sw, pw, offsets, oh, ow0, d + ow0, valid);                 \
+      }                                                                                            \
+    }                                                                                              \
   }
-  for (int oh = 0; oh < g->out_h; oh++) {
-    float *restrict d = y + (long)oh * g->out_w;
-    for (int ow = 0; ow < g->out_w; ow++) d[ow] = bias;
-    taps_into_row(x, w, d, oh, 0, g->out_w, g);
+
+static inline __attribute__((always_inline)) void fill_phases(const float *restrict x, const ck_conv_geometry *g,
+                                                              float *restrict scratch) {
+  const int sw = g->stride_w;
+  const long pw = phase_width(g);
+  for (int ih = 0; ih < g->in_h; ih++) {
+    const float *src = x + (long)ih * g->in_w;
+    if (sw == 1) {
+      float *restrict r = scratch + (long)ih * pw;
+      memset(r, 0, sizeof(float) * (size_t)pw);
+      const long n = g->in_w < pw - g->pad_left ? g->in_w : pw - g->pad_left;
+      if (n > 0) memcpy(r + g->pad_left, src, sizeof(float) * (size_t)n);
+      continue;
+    }
+    /* strided: the padded row once (in the last phase row's place would overlap, so in the
+     * first `sw` rows' tail: pw·sw floats), then each phase gathers every sw-th column */
+    float *restrict r0 = scratch + (long)ih * sw * pw;
+    float padded[1024];
+    const long total = pw * sw;
+    if (total > 1024) { /* wide rows: gather with bounds checks */
+      for (int p = 0; p < sw; p++)
+        for (long i = 0; i < pw; i++) {
+          const long col = i * sw + p - g->pad_left;
+          r0[p * pw + i] = col >= 0 && col < g->in_w ? src[col] : 0.0f;
+        }
+      continue;
+    }
+    memset(padded, 0, sizeof(float) * (size_t)total);
+    const long n = g->in_w < total - g->pad_left ? g->in_w : total - g->pad_left;
+    if (n > 0) memcpy(padded + g->pad_left, src, sizeof(float) * (size_t)n);
+    for (int p = 0; p < sw; p++)
+      for (long i = 0; i < pw; i++) r0[p * pw + i] = padded[i * sw + p];
   }
 }
+
+/* acc[j] for output columns ow0 + j of row oh: one FMA chain per output. */
+static inline __attribute__((always_inline)) void sums_ref(const float *restrict w, float bias,
+                                                           const ck_conv_geometry *g, const float *restrict scratch,
+                                                           int sw, long pw, const long *offsets, int oh, int ow0, float *restrict out, int valid) {
+  float acc[BLOCK];
+  for (int j = 0; j < BLOCK; j++) acc[j] = bias;
+  for (int kh = 0; kh < g->k_h; kh++) {
+    const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+    if (ih < 0 || ih >= g->in_h) continue;
+    for (int kw = 0; kw < g->k_w; kw++) {
+      const float wv = w[kh * g->k_w + kw];
+      const float *restrict s = scratch + (long)ih * sw * pw + offsets[kw] + ow0;
+      for (int j = 0; j < BLOCK; j++) acc[j] = fmaf(wv, s[j], acc[j]);
+    }
+  }
+  for (int j = 0; j < valid; j++) out[j] = acc[j];
+}
+
+DEPTHWISE_PLANE(depthwise_plane, sums_ref)
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* The same chains in four zmm accumulators. */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
+sums_avx512(const float *restrict w, float bias, const ck_conv_geometry *g, const float *restrict scratch, int sw,
+            long pw, const long *offsets, int oh, int ow0, float *restrict out, int valid) {
+  __m512 a0 = _mm512_set1_ps(bias), a1 = a0, a2 = a0, a3 = a0;
+  for (int kh = 0; kh < g->k_h; kh++) {
+    const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+    if (ih < 0 || ih >= g->in_h) continue;
+    for (int kw = 0; kw < g->k_w; kw++) {
+      const __m512 wv = _mm512_set1_ps(w[kh * g->k_w + kw]);
+      const float *s = scratch + (long)ih * sw * pw + offsets[kw] + ow0;
+      a0 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(s), a0);
+      a1 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(s + 16), a1);
+      a2 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(s + 32), a2);
+      a3 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(s + 48), a3);
+    }
+  }
+  /* straight from the registers; the last block stores its valid lanes only */
+  const __m512 v[4] = {a0, a1, a2, a3};
+  for (int i = 0; i < 4; i++) {
+    const int n = valid - 16 * i;
+    if (n >= 16)
+      _mm512_storeu_ps(out + 16 * i, v[i]);
+    else if (n > 0)
+      _mm512_mask_storeu_ps(out + 16 * i, (__mmask16)((1u << n) - 1), v[i]);
+  }
+}
+
+/* Eight ymm accumulators. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void sums_avx2(
+    const float *restrict w, float bias, const ck_conv_geometry *g, const float *restrict scratch, int sw, long pw,
+    const long *offsets, int oh, int ow0, float *restrict out, int valid) {
+  __m256 a[8];
+  for (int i = 0; i < 8; i++) a[i] = _mm256_set1_ps(bias);
+  for (int kh = 0; kh < g->k_h; kh++) {
+    const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+    if (ih < 0 || ih >= g->in_h) continue;
+    for (int kw = 0; kw < g->k_w; kw++) {
+      const __m256 wv = _mm256_set1_ps(w[kh * g->k_w + kw]);
+      const float *s = scratch + (long)ih * sw * pw + offsets[kw] + ow0;
+      for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(s + 8 * i), a[i]);
+    }
+  }
+  for (int i = 0; i < 8; i++) {
+    const int n = valid - 8 * i;
+    if (n >= 8) {
+      _mm256_storeu_ps(out + 8 * i, a[i]);
+    } else if (n > 0) {
+      const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      _mm256_maskstore_ps(out + 8 * i, lanes, a[i]);
+    }
+  }
+}
+
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) DEPTHWISE_PLANE(depthwise_plane_avx512, sums_avx512)
+
+/* Lanes j of a 16-column vector whose input column start + j lies in [0, in_w). */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) __mmask16
+inside(int start, int in_w) {
+  const int lo = start < 0 ? -start : 0, hi = in_w - start < 16 ? in_w - start : 16;
+  return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* Width stride 1 on AVX-512: the taps read the input in place through lane masks (no padded
+ * copy of the plane); the same chains as the padded rows, so the same bits. */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthwise_rows_avx512(
+    const float *restrict x, const float *restrict w, float bias, float *restrict y, const ck_conv_geometry *g) {
+  const int kws = g->k_w;
+  __mmask16 masks[MAX_KW][4];
+  for (int oh = 0; oh < g->out_h; oh++) {
+    float *restrict d = y + (long)oh * g->out_w;
+    for (int ow0 = 0; ow0 < g->out_w; ow0 += BLOCK) {
+      for (int kw = 0; kw < kws; kw++)
+        for (int i = 0; i < 4; i++) masks[kw][i] = inside(ow0 + 16 * i + kw * g->dil_w - g->pad_left, g->in_w);
+      __m512 a0 = _mm512_set1_ps(bias), a1 = a0, a2 = a0, a3 = a0;
+      for (int kh = 0; kh < g->k_h; kh++) {
+        const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+        if (ih < 0 || ih >= g->in_h) continue;
+        const char *row = (const char *)(x + (long)ih * g->in_w);
+        for (int kw = 0; kw < kws; kw++) {
+          const __m512 wv = _mm512_set1_ps(w[kh * kws + kw]);
+          const long start = ow0 + kw * g->dil_w - g->pad_left;
+          a0 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(masks[kw][0], row + 4 * start), a0);
+          a1 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(masks[kw][1], row + 4 * (start + 16)), a1);
+          a2 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(masks[kw][2], row + 4 * (start + 32)), a2);
+          a3 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(masks[kw][3], row + 4 * (start + 48)), a3);
+        }
+      }
+      const __m512 v[4] = {a0, a1, a2, a3};
+      const int valid = g->out_w - ow0 < BLOCK ? g->out_w - ow0 : BLOCK;
+      for (int i = 0; i < 4; i++) {
+        const int n = valid - 16 * i;
+        if (n >= 16)
+          _mm512_storeu_ps(d + ow0 + 16 * i, v[i]);
+        else if (n > 0)
+          _mm512_mask_storeu_ps(d + ow0 + 16 * i, (__mmask16)((1u << n) - 1), v[i]);
+      }
+    }
+  }
+}
+__attribute__((target("avx2,fma"))) DEPTHWISE_PLANE(depthwise_plane_avx2, sums_avx2)
+#endif
 
 void ck_depthwise_f32_ref(const float *x, const float *w, float bias, float *y, const ck_conv_geometry *g,
                           float *scratch) {
@@ -102,7 +211,15 @@ void ck_depthwise_f32_ref(const float *x, const float *w, float bias, float *y, 
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) void ck_depthwise_f32_avx2(const float *x, const float *w, float bias, float *y,
                                                                const ck_conv_geometry *g, float *scratch) {
-  depthwise_plane(x, w, bias, y, g, scratch);
+  depthwise_plane_avx2(x, w, bias, y, g, scratch);
+}
+/* 512-bit vectors: a 64-column block is four registers. */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthwise_avx512(
+    const float *x, const float *w, float bias, float *y, const ck_conv_geometry *g, float *scratch) {
+  if (g->stride_w == 1 && g->k_w <= MAX_KW)
+    depthwise_rows_avx512(x, w, bias, y, g);
+  else
+    depthwise_plane_avx512(x, w, bias, y, g, scratch);
 }
 #else
 void ck_depthwise_f32_avx2(const float *x, const float *w, float bias, float *y, const ck_conv_geometry *g,
@@ -112,6 +229,9 @@ void ck_depthwise_f32_avx2(const float *x, const float *w, float bias, float *y,
 #endif
 
 ck_depthwise_f32_fn ck_depthwise_f32_for(ck_isa isa) {
+#if defined(__x86_64__)
+  if (isa >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI)) return depthwise_avx512;
+#endif
   if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return ck_depthwise_f32_avx2;
   return ck_depthwise_f32_ref;
 }

@@ -65,6 +65,31 @@ final class RealModelTests: XCTestCase {
     try compare(model: "ch_PP-OCRv4_rec_infer.onnx", set: "rec-check", output: "softmax_11.tmp_0")
   }
 
+  /// The detector's probability map (a sigmoid, 1×1×640×640 per page) on rendered pages: every
+  /// pixel within 1e-3 of ONNX Runtime, and the text mask at PaddleOCR's threshold 0.3 the same
+  /// but for pixels within 1e-3 of it.
+  func testDetectorMatchesONNXRuntime() throws {
+    let calibration = Self.root.appendingPathComponent("Calibration")
+    let modelURL = calibration.appendingPathComponent("models/ch_PP-OCRv4_det_infer.onnx")
+    guard FileManager.default.fileExists(atPath: modelURL.path) else {
+      XCTFail("\(modelURL.path) is missing: run `make data` (Calibration/prepare) first")
+      return
+    }
+    let session = try Session(graph: try ONNXImporter.load(modelURL))
+    let folder = try InputFolder(calibration.appendingPathComponent("det-check"), for: session.graph)
+    let ours = try XCTUnwrap(try session.run(folder.tensors)["sigmoid_0.tmp_0"])
+    let theirs = try NPY.read(calibration.appendingPathComponent("det-check/ort/sigmoid_0.tmp_0.npy"))
+    XCTAssertEqual(ours.shape, theirs.shape)
+    var worst: Float = 0, flipped = 0
+    for (a, b) in zip(ours.floats, theirs.floats) {
+      worst = max(worst, abs(a - b))
+      if (a > 0.3) != (b > 0.3) && abs(b - 0.3) > 1e-3 { flipped += 1 }
+    }
+    XCTAssertLessThanOrEqual(worst, Self.softmaxTolerance, "detector: max |mixprec − ORT| = \(worst)")
+    XCTAssertEqual(flipped, 0, "detector: mask pixels that differ away from the threshold")
+    print("detector: max |mixprec − ORT| \(worst) over \(ours.count) pixels")
+  }
+
   func testRecognizerKeepsItsDictionary() throws {
     let url = Self.root.appendingPathComponent("Calibration/models/ch_PP-OCRv4_rec_infer.onnx")
     let graph = try ONNXImporter.load(url)

@@ -34,7 +34,7 @@ void ck_q_depthwise_ref(const uint8_t *x, int32_t za, float sa, const int8_t *w,
 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl"))) static void depthwise_avx512(
     const uint8_t *x, int32_t za, float sa, const int8_t *w, float sw, const ck_conv_geometry *g,
     const ck_q_epilogue *e, float *scratch) {
-  depthwise_plane(x, za, sa, w, sw, g, e, scratch, ck_depthwise_f32_avx2);
+  depthwise_plane(x, za, sa, w, sw, g, e, scratch, ck_depthwise_f32_for(CK_ISA_AVX512_VNNI));
 }
 __attribute__((target("avx2,fma,f16c"))) static void depthwise_avx2(const uint8_t *x, int32_t za, float sa,
                                                                      const int8_t *w, float sw,

@@ -23,8 +23,13 @@ sess = ort.InferenceSession(args.model, opts, providers=["CPUExecutionProvider"]
 shapes = dict((s.split("=")[0], [int(d) for d in s.split("=")[1].split("x")]) for s in args.shape)
 rng = np.random.default_rng(0)
 def feed(i):
-    if "int64" in i.type:  # token ids and masks: small non-negative integers
-        return rng.integers(0, 2 if "mask" in i.name else 100, shapes[i.name]).astype(np.int64)
+    if "int64" in i.type:  # token ids below 100, masks all 1, token types 0 (as mixprec's random inputs)
+        name = i.name.lower()
+        if "mask" in name:
+            return np.ones(shapes[i.name], dtype=np.int64)
+        if "type" in name or "segment" in name:
+            return np.zeros(shapes[i.name], dtype=np.int64)
+        return rng.integers(0, 100, shapes[i.name]).astype(np.int64)
     return rng.uniform(-1, 1, shapes[i.name]).astype(np.float32)
 
 

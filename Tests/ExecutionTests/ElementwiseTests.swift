@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 
 @testable import Execution
@@ -57,6 +58,22 @@ final class ElementwiseTests: XCTestCase {
     XCTAssertEqual(w.shape, [2, 3])
     XCTAssertEqual(w.floats, [1, 2, 3, -1, -1, -1])
     XCTAssertEqual(try runOp("IsNaN", [Tensor(shape: [3], floats: [.nan, 1, .infinity])])[0].bools, [true, false, false])
+  }
+
+  /// The branch-free erf (a rational minimax form) against libm on a dense grid over [−6, 6]
+  /// and at the special values.
+  func testErfMatchesLibm() {
+    let erf = ErfFunction()
+    var worst: Float = 0
+    for i in -60_000...60_000 {
+      let x = Float(i) / 10_000
+      worst = max(worst, abs(erf(x) - erff(x)))
+    }
+    XCTAssertLessThanOrEqual(worst, 5e-7, "max |erf − erff| over [−6, 6]")
+    XCTAssertEqual(erf(0), 0)
+    XCTAssertEqual(erf(.infinity), 1)
+    XCTAssertEqual(erf(-.infinity), -1)
+    XCTAssertTrue(erf(.nan).isNaN)
   }
 
   func testIncompatibleShapesAreAnError() {

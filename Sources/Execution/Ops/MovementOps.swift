@@ -1,4 +1,5 @@
 import GraphIR
+import Kernels
 import TensorCore
 
 /// Ops that move data: Transpose, Concat, Split, Gather, Expand, Tile, Pad.
@@ -41,7 +42,35 @@ enum MovementOps {
     }
     let strides = ShapeMath.strides(x.shape)
     let shape = perm.map { x.shape[$0] }
-    return x.gathered(StridedIndex.indices(shape: shape, strides: perm.map { strides[$0] }, offset: 0), shape: shape)
+    guard case .float(let values) = x.storage, x.rank >= 2, x.count > 0 else {
+      return x.gathered(StridedIndex.indices(shape: shape, strides: perm.map { strides[$0] }, offset: 0), shape: shape)
+    }
+    return Tensor(dtype: x.dtype, shape: shape, storage: .float(transposed(values, shape: shape, strides: perm.map { strides[$0] })))
+  }
+
+  /// A float permutation without an index array: output rows (the last output dim) in parallel,
+  /// each one strided run of the input (a copy when the last axis stays last).
+  static func transposed(_ v: [Float], shape: [Int], strides: [Int]) -> [Float] {
+    let inner = shape[shape.count - 1], step = strides[strides.count - 1]
+    let rows = v.count / inner
+    let outerShape = Array(shape.dropLast()), outerStrides = Array(strides.dropLast())
+    return [Float](unsafeUninitializedCapacity: v.count) { buf, count in
+      v.withUnsafeBufferPointer { pv in
+        let src = pv.baseAddress!, dst = buf.baseAddress!
+        Parallel.forEachRange(rows, costPerItem: inner) { range in
+          for r in range {
+            var rest = r, offset = 0
+            for d in stride(from: outerShape.count - 1, through: 0, by: -1) {
+              offset += rest % outerShape[d] * outerStrides[d]
+              rest /= outerShape[d]
+            }
+            let from = src + offset, to = dst + r * inner
+            if step == 1 { to.update(from: from, count: inner) } else { for j in 0..<inner { to[j] = from[j * step] } }
+          }
+        }
+      }
+      count = v.count
+    }
   }
 
   static func concat(_ node: Node, _ parts: [Tensor]) throws -> Tensor {

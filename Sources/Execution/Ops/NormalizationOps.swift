@@ -1,4 +1,5 @@
 import GraphIR
+import Kernels
 import TensorCore
 
 /// BatchNormalization (inference form), LayerNormalization and InstanceNormalization.
@@ -44,12 +45,23 @@ public enum NormalizationOps {
     let bi = bias.map { Broadcast.indices($0.shape, to: normShape) }, bv = bias?.asFloats()
     var v = try x.floatValues(node)
     let (means, invs) = layerNormStatistics(v, outer: outer, inner: inner, epsilon: eps)
-    for o in 0..<outer {
-      let base = o * inner, mean = means[o], inv = invs[o]
-      for i in 0..<inner {
-        var y = (v[base + i] - mean) * inv * sv[si[i]]
-        if let bv, let bi { y += bv[bi[i]] }
-        v[base + i] = y
+    // γ and β spread over the normalized dims once, then one pass per row, rows in parallel.
+    let gamma = (0..<inner).map { sv[si[$0]] }, beta = bv.flatMap { b in bi.map { i in (0..<inner).map { b[i[$0]] } } }
+    v.withUnsafeMutableBufferPointer { pv in
+      gamma.withUnsafeBufferPointer { pg in
+        (beta ?? []).withUnsafeBufferPointer { pb in
+          let base = pv.baseAddress!, g = pg.baseAddress!, b = pb.baseAddress
+          Parallel.forEachRange(outer, costPerItem: inner * 2) { rows in
+            for o in rows {
+              let row = base + o * inner, mean = means[o], inv = invs[o]
+              if let b {
+                for i in 0..<inner { row[i] = (row[i] - mean) * inv * g[i] + b[i] }
+              } else {
+                for i in 0..<inner { row[i] = (row[i] - mean) * inv * g[i] }
+              }
+            }
+          }
+        }
       }
     }
     let statShape = Array(x.shape[..<axis]) + [Int](repeating: 1, count: x.rank - axis)
@@ -61,17 +73,23 @@ public enum NormalizationOps {
   /// statistics; the gradients use the same ones).
   public static func layerNormStatistics(_ v: [Float], outer: Int, inner: Int, epsilon eps: Float) -> (means: [Float], invs: [Float]) {
     var means = [Float](repeating: 0, count: outer), invs = [Float](repeating: 0, count: outer)
-    for o in 0..<outer {
-      let base = o * inner
-      var mean: Float = 0
-      for i in 0..<inner { mean += v[base + i] }
-      mean /= Float(inner)
-      var variance: Float = 0
-      for i in 0..<inner { let d = v[base + i] - mean; variance += d * d }
-      variance /= Float(inner)
-      means[o] = mean
-      invs[o] = 1 / (variance + eps).squareRoot()
-    }
+    v.withUnsafeBufferPointer { pv in means.withUnsafeMutableBufferPointer { pm in invs.withUnsafeMutableBufferPointer { pi in
+      let x = pv.baseAddress, m = pm.baseAddress, s = pi.baseAddress
+      Parallel.forEachRange(outer, costPerItem: inner * 2) { rows in
+        guard let x, let m, let s else { return }
+        for o in rows {
+          let row = x + o * inner
+          var mean: Float = 0
+          for i in 0..<inner { mean += row[i] }
+          mean /= Float(inner)
+          var variance: Float = 0
+          for i in 0..<inner { let d = row[i] - mean; variance += d * d }
+          variance /= Float(inner)
+          m[o] = mean
+          s[o] = 1 / (variance + eps).squareRoot()
+        }
+      }
+    } } }
     return (means, invs)
   }
 

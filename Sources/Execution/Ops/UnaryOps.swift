@@ -9,7 +9,7 @@ enum UnaryOps {
     "Sqrt": float { $0.squareRoot() },
     "Exp": float { expf($0) },
     "Log": float { logf($0) },
-    "Erf": float { erff($0) },
+    "Erf": { node, inputs, _ in [try map(node, try inputs.required(0, node), ErfFunction())] },
     "Tanh": float { tanhf($0) },
     "Sin": float { sinf($0) },
     "Cos": float { cosf($0) },

@@ -17,8 +17,12 @@ public enum ModelBenchmark {
   }
 
   /// Times `runs` runs after one warm-up (which also specializes the graph for the shapes).
-  public static func run(_ session: Session, shapes: [String: [Int]], runs: Int, profile: Bool = false) throws -> Measurement {
-    let feeds = randomFeeds(session.graph, shapes: shapes)
+  ///
+  /// - Parameter samples: real inputs to draw the batch from (rows taken in turn) when their
+  ///   shapes agree with `shapes` but for the batch; random inputs otherwise.
+  public static func run(_ session: Session, shapes: [String: [Int]], runs: Int, profile: Bool = false,
+                         samples: [String: Tensor]? = nil) throws -> Measurement {
+    let feeds = samples.flatMap { batch(of: $0, shapes: shapes) } ?? randomFeeds(session.graph, shapes: shapes)
     _ = try session.run(feeds)
     let clock = ContinuousClock()
     var times: [Double] = []
@@ -40,15 +44,28 @@ public enum ModelBenchmark {
       slowestNodes: Array(perNode.sorted { $0.ms > $1.ms }.prefix(10)))
   }
 
-  /// Random inputs at `shapes`: floats in [-1, 1]; integer inputs (token ids, masks) small
-  /// non-negative integers (0/1 for a mask).
+  /// `shapes[0]` rows drawn in turn from `samples`, or nil when a sample shape differs from
+  /// `shapes` beyond the batch dimension.
+  public static func batch(of samples: [String: Tensor], shapes: [String: [Int]]) -> [String: Tensor]? {
+    var out: [String: Tensor] = [:]
+    for (name, s) in shapes {
+      guard let t = samples[name], t.rank == s.count, t.rank > 0, t.shape[0] > 0, Array(t.shape.dropFirst()) == Array(s.dropFirst())
+      else { return nil }
+      out[name] = t.rows(at: (0..<s[0]).map { $0 % t.shape[0] })
+    }
+    return out
+  }
+
+  /// Random inputs at `shapes`: floats in [-1, 1]; integer inputs small non-negative integers
+  /// (token ids below 100, masks all 1, token types 0).
   public static func randomFeeds(_ graph: Graph, shapes: [String: [Int]]) -> [String: Tensor] {
     var rng = SystemRandomNumberGenerator()
     return Dictionary(uniqueKeysWithValues: graph.inputs.map { input -> (String, Tensor) in
       let s = shapes[input.name] ?? [], count = s.reduce(1, *)
       if input.dtype == .int64 || input.dtype == .int32 {
-        let top: Int64 = input.name.lowercased().contains("mask") ? 1 : 99
-        return (input.name, Tensor(dtype: input.dtype, shape: s, storage: .int((0..<count).map { _ in Int64.random(in: 0...top, using: &rng) })))
+        let name = input.name.lowercased()
+        let range: ClosedRange<Int64> = name.contains("mask") ? 1...1 : name.contains("type") || name.contains("segment") ? 0...0 : 0...99
+        return (input.name, Tensor(dtype: input.dtype, shape: s, storage: .int((0..<count).map { _ in Int64.random(in: range, using: &rng) })))
       }
       return (input.name, Tensor(shape: s, floats: (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }))
     })

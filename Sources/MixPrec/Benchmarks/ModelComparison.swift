@@ -21,6 +21,8 @@ public struct ModelComparison {
   /// The uniform INT8 plan's weight bytes and the FP32 ones.
   public let int8WeightBytes: Int, fp32WeightBytes: Int
   let model: URL
+  /// Inputs the timed batches are drawn from (when their shapes fit).
+  let calibration: [String: Tensor]
   let work: URL?
   let ourQDQ: URL?, ortQDQ: URL?
 
@@ -32,6 +34,7 @@ public struct ModelComparison {
     options.precision = .int8
     let q = try Quantization.run(model: model, calibration: calibration, options: options)
     self.model = model.url
+    self.calibration = calibration
     fp32 = model.session
     int8 = try q.session.with(quantized: q.layers)
     int8WeightBytes = q.weightBytes
@@ -54,8 +57,8 @@ public struct ModelComparison {
 
   /// Times everything at one batch size (`shapes` already carry it).
   public func measure(batch: Int, shapes: [String: [Int]], runs: Int, profile: Bool, note: (String) -> Void) throws -> Row {
-    let f = try ModelBenchmark.run(fp32, shapes: shapes, runs: runs, profile: profile)
-    let q = try ModelBenchmark.run(int8, shapes: shapes, runs: runs, profile: profile)
+    let f = try ModelBenchmark.run(fp32, shapes: shapes, runs: runs, profile: profile, samples: calibration)
+    let q = try ModelBenchmark.run(int8, shapes: shapes, runs: runs, profile: profile, samples: calibration)
     var row = Row(batch: batch, shapes: shapes, fp32: f, int8: q)
     if work != nil {
       row.ortFP32 = ORTScripts.modelMedianMs(model: model.path, shapes: shapes, runs: runs, note: note)

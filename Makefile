@@ -4,7 +4,7 @@ PY := .venv/bin/python
 MODELS := Calibration/models
 DEFAULT_MODEL := $(MODELS)/ch_ppocr_mobile_v2.0_cls_infer.onnx
 REC_MODEL := $(MODELS)/ch_PP-OCRv4_rec_infer.onnx
-APT_PACKAGES := protobuf-compiler libopenblas-dev libgsl-dev libglpk-dev python3-venv chromium
+APT_PACKAGES := protobuf-compiler libopenblas-dev libgsl-dev libglpk-dev python3-venv chromium slurm-wlm munge
 
 .PHONY: deps venv data build demo test bench clean fuzz-build fuzz fuzz-smoke
 

@@ -14,7 +14,9 @@ struct AnalyzeCommand: ParsableCommand {
   @Option(help: "Calibration folder (one <input name>.npy per model input; labels enable the task metric).") var calib: String
   @Option(help: "Candidate precisions, comma-separated.") var candidates: String = "fp16,int8,int4"
   @Option(parsing: .unconditional, help: "Calibration samples the sweep runs on (ranges use the whole folder).") var samples: Int = 64
-  @Option(help: "Sweep only shard k of n (1-based, layers dealt round-robin), e.g. 2/4; join with `mixprec merge`.") var shard: String?
+  @Option(help: "Sweep only shard k of n (1-based, layers dealt round-robin), e.g. 2/4, or `auto`: k and n from a Slurm job array or a Kubernetes Indexed Job; join with `mixprec merge`.") var shard: String?
+  @Option(name: .customLong("shard-count"), parsing: .unconditional, help: "With --shard auto: the shard count (a Kubernetes Indexed Job's completions; default MIXPREC_SHARD_COUNT, or Slurm's array size).")
+  var shardCount: Int?
   @Option(help: "Where to write the analysis.") var out: String
   @Option(parsing: .unconditional, help: "Samples per forward pass (bounds memory).") var batch: Int = 32
   @Flag(help: "Also estimate each layer's Hessian trace (Hutchinson), top eigenvalue (Lanczos) and HAWQ-V2 score, and rank-correlate them with the measured damage.")
@@ -49,8 +51,12 @@ struct AnalyzeCommand: ParsableCommand {
     }
     o.samples = samples
     o.batch = batch
-    if let shard {
-      guard let s = AnalysisResult.parseShard(shard) else { throw CLIError("--shard takes k/n with 1 ≤ k ≤ n, e.g. 2/4") }
+    if shard == "auto" {
+      if let n = shardCount, n <= 0 { throw CLIError("--shard-count must be positive") }
+      o.shard = try ShardScheduler.shard(environment: ProcessInfo.processInfo.environment, count: shardCount)
+    } else if let shard {
+      guard shardCount == nil else { throw CLIError("--shard-count goes with --shard auto") }
+      guard let s = AnalysisResult.parseShard(shard) else { throw CLIError("--shard takes k/n with 1 ≤ k ≤ n, e.g. 2/4, or auto") }
       o.shard = s
     }
     if hessian {
@@ -77,20 +83,5 @@ struct AnalyzeCommand: ParsableCommand {
     defer { printer.finish() }
     return try Analysis.run(model: model, calibration: folder.tensors, metric: TaskMetric(folder: folder, graph: model.graph),
       options: options, progress: printer.handle)
-  }
-}
-
-struct MergeCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "merge", abstract: "Join the shards of `mixprec analyze --shard k/n` into one analysis.json.")
-
-  @Argument(help: "The partial analyses.") var parts: [String]
-  @Option(help: "Where to write the joined analysis.") var out: String
-
-  func run() throws {
-    guard !parts.isEmpty else { throw CLIError("give the partial analyses to merge") }
-    try checkOutputs([("--out", out)], inputs: parts)
-    let merged = try AnalysisResult.merge(parts.map { try AnalysisResult.read(from: URL(fileURLWithPath: $0)) })
-    try merged.write(to: URL(fileURLWithPath: out))
-    print("\(merged.layers.count) layers from \(parts.count) parts -> \(out)")
   }
 }

@@ -305,22 +305,31 @@ void ck_s_conv_row_ref(const float *w, int n, const float *x, int channels, cons
 #if defined(__x86_64__)
 #define T512 "avx2,fma,f16c,avx512f,avx512bw,avx512vl"
 
+__attribute__((target(T512))) CK_AI void fma_rows512(__m512 a[CK_S_ROWS][2], const float *w, __m512 x0, __m512 x1,
+                                                     const int rows) {
+  for (int r = 0; r < rows; r++) {
+    const __m512 wv = _mm512_set1_ps(w[r]);
+    a[r][0] = _mm512_fmadd_ps(wv, x0, a[r][0]);
+    a[r][1] = _mm512_fmadd_ps(wv, x1, a[r][1]);
+  }
+}
+
+__attribute__((target(T512))) CK_AI void store_rows512(__m512 a[CK_S_ROWS][2], float *acc, const int rows) {
+  for (int r = 0; r < rows; r++) {
+    _mm512_storeu_ps(acc + r * CK_S_COLS, a[r][0]);
+    _mm512_storeu_ps(acc + r * CK_S_COLS + 16, a[r][1]);
+  }
+}
+
 __attribute__((target(T512))) CK_AI void tile512(const float *panel, const float *columns, int k, float *acc,
                                                  const int rows) {
   __m512 a[CK_S_ROWS][2];
   for (int r = 0; r < rows; r++) a[r][0] = a[r][1] = _mm512_setzero_ps();
   for (int kk = 0; kk < k; kk++) {
     const __m512 x0 = _mm512_loadu_ps(columns + kk * CK_S_COLS), x1 = _mm512_loadu_ps(columns + kk * CK_S_COLS + 16);
-    for (int r = 0; r < rows; r++) {
-      const __m512 wv = _mm512_set1_ps(panel[kk * CK_S_ROWS + r]);
-      a[r][0] = _mm512_fmadd_ps(wv, x0, a[r][0]);
-      a[r][1] = _mm512_fmadd_ps(wv, x1, a[r][1]);
-    }
+    fma_rows512(a, panel + kk * CK_S_ROWS, x0, x1, rows);
   }
-  for (int r = 0; r < rows; r++) {
-    _mm512_storeu_ps(acc + r * CK_S_COLS, a[r][0]);
-    _mm512_storeu_ps(acc + r * CK_S_COLS + 16, a[r][1]);
-  }
+  store_rows512(a, acc, rows);
 }
 
 __attribute__((target(T512))) static void tile_avx512(const float *panel, const float *columns, int k, int rows,
@@ -397,16 +406,9 @@ __attribute__((target(T512))) CK_AI void conv512(const float *panel, const tap *
       _mm_prefetch((const char *)(at + 32), _MM_HINT_T0);
       _mm_prefetch((const char *)(at + 48), _MM_HINT_T0);
     }
-    for (int r = 0; r < rows; r++) {
-      const __m512 wv = _mm512_set1_ps(panel[kk * CK_S_ROWS + r]);
-      a[r][0] = _mm512_fmadd_ps(wv, x0, a[r][0]);
-      a[r][1] = _mm512_fmadd_ps(wv, x1, a[r][1]);
-    }
+    fma_rows512(a, panel + kk * CK_S_ROWS, x0, x1, rows);
   }
-  for (int r = 0; r < rows; r++) {
-    _mm512_storeu_ps(acc + r * CK_S_COLS, a[r][0]);
-    _mm512_storeu_ps(acc + r * CK_S_COLS + 16, a[r][1]);
-  }
+  store_rows512(a, acc, rows);
 }
 
 __attribute__((target(T512))) static void conv_tile_avx512(const float *panel, const tap *taps, int k, int rows,

@@ -15,14 +15,11 @@ public final class FloatRowPanels: @unchecked Sendable {
   }
 
   /// Row-major weights [rows][depth].
-  public init(rows: Int, depth: Int, values: UnsafeBufferPointer<Float>) throws {
+  public convenience init(rows: Int, depth: Int, values: UnsafeBufferPointer<Float>) throws {
     guard rows > 0, depth > 0, values.count == rows * depth, let base = values.baseAddress else {
       throw KernelError("float weights: \(values.count) values for \(rows) rows × \(depth) depth")
     }
-    self.rows = rows
-    self.depth = depth
-    packed = AlignedBuffer(bytes: ck_s_packed_rows_floats(Int32(rows), Int32(depth)) * 4)
-    ck_s_pack_rows(base, Int32(rows), Int32(depth), depth, 1, pointer)
+    self.init(rows: rows, depth: depth, base, rowStride: depth, depthStride: 1)
   }
 
   var pointer: UnsafeMutablePointer<Float> { packed.raw.assumingMemoryBound(to: Float.self) }

@@ -21,6 +21,8 @@ struct TuningContext {
   /// The template at each uniform precision, and its session.
   let uniform: [Precision: PrecisionPlan]
   let uniformSessions: [Precision: Session]
+  /// AdaRound's codes per layer and format, shared by every plan this run compares.
+  let adaRounded = AdaRoundCache()
 
   init(model: LoadedModel, template: PrecisionPlan, analysis: AnalysisResult, calibrator: Calibrator, data: TuningData,
        options: Tuning.Options, evaluator: any PlanEvaluating, progress: @escaping ProgressHandler) throws {
@@ -55,7 +57,10 @@ struct TuningContext {
   func refined(_ p: PrecisionPlan, adaRound: Bool = false) throws -> (plan: PrecisionPlan, codes: [String: [Int8]]) {
     var plan = p
     var codes: [String: [Int8]] = [:]
-    if adaRound { codes = try PlanBuilder.adaRound(&plan, session: session, calibrator: calibrator, progress: { progress(.note($0)) }).codes }
+    if adaRound {
+      codes = try PlanBuilder.adaRound(&plan, session: session, calibrator: calibrator, cache: adaRounded,
+        progress: { progress(.note($0)) }).codes
+    }
     if options.biasCorrection { try PlanBuilder.correctBiases(&plan, session: session, calibrator: calibrator, codes: codes) }
     return (plan, codes)
   }

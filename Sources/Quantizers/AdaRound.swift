@@ -52,33 +52,48 @@ public enum AdaRound {
     var delta = [Float](repeating: 0, count: n * k), grad = [Float](repeating: 0, count: n * k)
     let warm = Int(Float(options.iterations) * options.warmup)
     let norm = Float(reference)
+    // A is the same every iteration: packed once for the GEMM, which then runs on every core.
+    let packedGram = gram.withUnsafeBufferPointer { FloatColumnPanels(columns: k, depth: k, $0.baseAddress!, depthStride: k, columnStride: 1) }
+    let chunk = 4096, chunks = (n * k + chunk - 1) / chunk
     for it in 0..<options.iterations {
       // ΔW for the soft rounding.
-      for i in 0..<(n * k) {
-        let h = soft(v[i])
-        delta[i] = w[i] - scale(i) * min(max(floorW[i] + h, -qmax), qmax)
+      delta.withUnsafeMutableBufferPointer { d in
+        let d = d.baseAddress!
+        Parallel.forEach(chunks, costPerItem: chunk * 8) { c in
+          for i in (c * chunk)..<min((c + 1) * chunk, n * k) {
+            d[i] = w[i] - scale(i) * min(max(floorW[i] + soft(v[i]), -qmax), qmax)
+          }
+        }
       }
       // ∂‖ΔW X‖²/∂W̃ = −2 ΔW A.
-      delta.withUnsafeBufferPointer { d in gram.withUnsafeBufferPointer { a in grad.withUnsafeMutableBufferPointer { gr in
-        FloatGEMM.sgemm(m: n, n: k, k: k, alpha: -2 / norm, a: d.baseAddress!, lda: k, b: a.baseAddress!, ldb: k, c: gr.baseAddress!, ldc: k)
-      } } }
+      delta.withUnsafeBufferPointer { d in grad.withUnsafeMutableBufferPointer { gr in
+        let rows = FloatRowPanels(rows: n, depth: k, d.baseAddress!, rowStride: k, depthStride: 1)
+        FloatGEMM.run(rows: rows, columns: .packed(packedGram), count: k, output: gr.baseAddress!, rowStride: k, columnStride: 1,
+          epilogue: FloatEpilogue(alpha: -2 / norm))
+      } }
       let progress = it < warm ? 0 : Float(it - warm) / Float(max(options.iterations - warm, 1))
       let beta = 20 - 18 * progress, lambda = it < warm ? 0 : options.lambda
       let t = Float(it + 1)
-      for i in 0..<(n * k) {
-        let sig = 1 / (1 + exp(-v[i]))
-        let raw = sig * (zeta - gamma) + gamma
-        let dh: Float = raw > 0 && raw < 1 ? sig * (1 - sig) * (zeta - gamma) : 0
-        var gv = grad[i] * scale(i) * dh
-        if lambda > 0 {
-          let h = min(max(raw, 0), 1), u = 2 * h - 1
-          gv += lambda * (-beta * pow(abs(u), beta - 1) * (u >= 0 ? 1 : -1) * 2) * dh
+      let firstMoment = 1 - pow(Float(0.9), t), secondMoment = 1 - pow(Float(0.999), t)
+      v.withUnsafeMutableBufferPointer { pv in m.withUnsafeMutableBufferPointer { pm in s2.withUnsafeMutableBufferPointer { ps in
+        let v = pv.baseAddress!, m = pm.baseAddress!, s2 = ps.baseAddress!
+        Parallel.forEach(chunks, costPerItem: chunk * 40) { c in
+          for i in (c * chunk)..<min((c + 1) * chunk, n * k) {
+            let sig = 1 / (1 + exp(-v[i]))
+            let raw = sig * (zeta - gamma) + gamma
+            let dh: Float = raw > 0 && raw < 1 ? sig * (1 - sig) * (zeta - gamma) : 0
+            var gv = grad[i] * scale(i) * dh
+            if lambda > 0 {
+              let h = min(max(raw, 0), 1), u = 2 * h - 1
+              gv += lambda * (-beta * pow(abs(u), beta - 1) * (u >= 0 ? 1 : -1) * 2) * dh
+            }
+            m[i] = 0.9 * m[i] + 0.1 * gv
+            s2[i] = 0.999 * s2[i] + 0.001 * gv * gv
+            let mh = m[i] / firstMoment, sh = s2[i] / secondMoment
+            v[i] -= options.learningRate * mh / (sh.squareRoot() + 1e-8)
+          }
         }
-        m[i] = 0.9 * m[i] + 0.1 * gv
-        s2[i] = 0.999 * s2[i] + 0.001 * gv * gv
-        let mh = m[i] / (1 - pow(0.9, t)), sh = s2[i] / (1 - pow(0.999, t))
-        v[i] -= options.learningRate * mh / (sh.squareRoot() + 1e-8)
-      }
+      } } }
     }
     guard v.allSatisfy(\.isFinite) else { return (nearest, nearestError, nearestError) }
     var codes = [Int8](repeating: 0, count: n * k)

@@ -139,19 +139,49 @@ extension PlanBuilder {
   }
 }
 
+/// AdaRound results by (layer, precision, weight group): a layer's codes depend only on its
+/// weights, format and input Gram matrix, so every plan a tuning run compares (the chosen one,
+/// the uniform baselines) reuses them instead of optimizing the same layer again.
+public final class AdaRoundCache: @unchecked Sendable {
+  struct Key: Hashable { var layer: String, precision: Precision, group: Int? }
+  private let lock = NSLock()
+  private var entries: [Key: (codes: [Int8], ada: Double, nearest: Double)] = [:]
+  public init() {}
+
+  func value(_ key: Key) -> (codes: [Int8], ada: Double, nearest: Double)? {
+    lock.lock()
+    defer { lock.unlock() }
+    return entries[key]
+  }
+
+  func store(_ key: Key, _ value: (codes: [Int8], ada: Double, nearest: Double)) {
+    lock.lock()
+    entries[key] = value
+    lock.unlock()
+  }
+}
+
 extension PlanBuilder {
   /// AdaRound codes for every integer layer of `plan` whose input Gram matrix the calibrator
   /// collected; marks those layers `.adaround` in the plan. Returns the codes and, per layer, the
-  /// reconstruction error relative to ‖WX‖² (AdaRound, nearest).
+  /// reconstruction error relative to ‖WX‖² (AdaRound, nearest). With `cache`, a layer already
+  /// rounded at the same precision and group is reused.
   public static func adaRound(
     _ plan: inout PrecisionPlan, session: Session, calibrator: Calibrator, options: AdaRound.Options = AdaRound.Options(),
-    progress: (String) -> Void = { _ in }
+    cache: AdaRoundCache? = nil, progress: (String) -> Void = { _ in }
   ) throws -> (codes: [String: [Int8]], errors: [String: (ada: Double, nearest: Double)]) {
     let g = session.graph
     var codes: [String: [Int8]] = [:], errors: [String: (Double, Double)] = [:]
     for i in plan.layers.indices where plan.layers[i].precision == .int8 || plan.layers[i].precision == .int4 {
       let entry = plan.layers[i]
       guard let collector = calibrator.grams[entry.name], let layer = g.layers.first(where: { $0.name == entry.name }) else { continue }
+      let key = AdaRoundCache.Key(layer: entry.name, precision: entry.precision, group: entry.weightGroup)
+      if let hit = cache?.value(key) {
+        codes[entry.name] = hit.codes
+        errors[entry.name] = (hit.ada, hit.nearest)
+        plan.layers[i].rounding = .adaround
+        continue
+      }
       let (rows, n, k) = try weightRows(g.nodes[layer.nodeIndex], in: g)
       let bits = entry.precision.weightBits
       let scales = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, group: entry.weightGroup).scales
@@ -170,6 +200,7 @@ extension PlanBuilder {
       }
       codes[entry.name] = layerCodes
       errors[entry.name] = (ada, nearest)
+      cache?.store(key, (layerCodes, ada, nearest))
       plan.layers[i].rounding = .adaround
       progress(String(format: "adaround %@: reconstruction error %.3g (nearest %.3g)", entry.name, ada, nearest))
     }

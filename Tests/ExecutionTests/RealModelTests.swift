@@ -90,6 +90,32 @@ final class RealModelTests: XCTestCase {
     print("detector: max |mixprec − ORT| \(worst) over \(ours.count) pixels")
   }
 
+  /// The sentence encoder (int64 token inputs, four outputs, two of them int64) on tokenized
+  /// sentences: embeddings within 1e-4 of ONNX Runtime, the int64 outputs equal.
+  func testEncoderMatchesONNXRuntime() throws {
+    let calibration = Self.root.appendingPathComponent("Calibration")
+    let modelURL = calibration.appendingPathComponent("models/all-MiniLM-L6-v2.onnx")
+    guard FileManager.default.fileExists(atPath: modelURL.path) else {
+      XCTFail("\(modelURL.path) is missing: run `make data` (Calibration/prepare) first")
+      return
+    }
+    let session = try Session(graph: try ONNXImporter.load(modelURL))
+    let folder = try InputFolder(calibration.appendingPathComponent("enc-check"), for: session.graph)
+    let ours = try session.run(folder.tensors)
+    for name in ["token_embeddings", "sentence_embedding", "input_ids_out", "attention_mask_out"] {
+      let a = try XCTUnwrap(ours[name], name)
+      let b = try NPY.read(calibration.appendingPathComponent("enc-check/ort/\(name).npy"))
+      XCTAssertEqual(a.shape, b.shape, name)
+      XCTAssertEqual(a.dtype, b.dtype, name)
+      if a.dtype == .int64 {
+        XCTAssertEqual(a.asInts(), b.asInts(), name)
+      } else {
+        let worst = zip(a.floats, b.floats).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(worst, 1e-4, "\(name): max |mixprec − ORT| = \(worst)")
+      }
+    }
+  }
+
   func testRecognizerKeepsItsDictionary() throws {
     let url = Self.root.appendingPathComponent("Calibration/models/ch_PP-OCRv4_rec_infer.onnx")
     let graph = try ONNXImporter.load(url)

@@ -4,6 +4,8 @@ PY := .venv/bin/python
 MODELS := Calibration/models
 DEFAULT_MODEL := $(MODELS)/ch_ppocr_mobile_v2.0_cls_infer.onnx
 REC_MODEL := $(MODELS)/ch_PP-OCRv4_rec_infer.onnx
+DET_MODEL := $(MODELS)/ch_PP-OCRv4_det_infer.onnx
+ENC_MODEL := $(MODELS)/all-MiniLM-L6-v2.onnx
 APT_PACKAGES := protobuf-compiler libopenblas-dev libgsl-dev libglpk-dev python3-venv chromium slurm-wlm munge
 
 .PHONY: deps venv data build demo test bench clean fuzz-build fuzz fuzz-smoke
@@ -34,7 +36,7 @@ demo: data build
 	mkdir -p Reports
 	.build/release/mixprec inspect $(DEFAULT_MODEL) --shape x=1x3x48x192 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.inspect.txt
 	.build/release/mixprec run $(DEFAULT_MODEL) --input Calibration/cls-eval --output Reports/cls-eval-fp32 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.run.txt
-	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192 | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.bench.txt
+	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192 --calib Calibration/cls-calib | tee Reports/ch_ppocr_mobile_v2.0_cls_infer.bench.txt
 	.build/release/mixprec bench kernels | tee Reports/kernels.bench.txt
 	.build/release/mixprec tune $(DEFAULT_MODEL) --calib Calibration/cls-calib --eval Calibration/cls-eval --compression 6x \
 	  --plan Reports/ch_ppocr_mobile_v2.0_cls_infer.plan.json --export Reports/ch_ppocr_mobile_v2.0_cls_infer.mixed.onnx \
@@ -54,8 +56,10 @@ bench: data build
 	.build/release/mixprec bench analyze
 	.build/release/mixprec bench analyze $(REC_MODEL) --calib Calibration/rec-calib --samples 64
 	.build/release/mixprec bench solver
-	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192
-	.build/release/mixprec bench model $(REC_MODEL) --shape x=1x3x48x320
+	.build/release/mixprec bench model $(DEFAULT_MODEL) --shape x=1x3x48x192 --calib Calibration/cls-calib
+	.build/release/mixprec bench model $(REC_MODEL) --shape x=1x3x48x320 --calib Calibration/rec-calib
+	.build/release/mixprec bench model $(DET_MODEL) --shape x=1x3x640x640 --calib Calibration/det-calib
+	.build/release/mixprec bench model $(ENC_MODEL) --shape input_ids=1x32 --shape attention_mask=1x32 --shape token_type_ids=1x32 --calib Calibration/enc-calib
 
 # libFuzzer targets for the loaders (Fuzz/, its own package: libFuzzer supplies the driver). Each
 # runs FUZZ_SECONDS from the seeds in Fuzz/Corpus/<target> (a working copy in Fuzz/.corpus keeps

@@ -18,7 +18,7 @@ extension BenchCommand {
       ?? ModelBenchmark.randomFeeds(loaded.graph, shapes: try resolveShapes(given, graph: loaded.graph, batch: 8))
     let comparison = try ModelComparison(model: loaded, calibration: calibration, exportShapes: one, ort: !noORT, note: warn)
     defer { comparison.cleanUp() }
-    print("\(loaded.name) on \(ProcessResources.cpuName), \(Parallel.cores) threads, kernels \(KernelISA.selected); INT8 weights \(formatBytes(comparison.int8WeightBytes)) of FP32 \(formatBytes(comparison.fp32WeightBytes))")
+    if !json { print("\(loaded.name) on \(ProcessResources.cpuName), \(Parallel.cores) threads, kernels \(KernelISA.selected); INT8 weights \(formatBytes(comparison.int8WeightBytes)) of FP32 \(formatBytes(comparison.fp32WeightBytes))") }
     for batch in batchSizes {
       let shapes = try resolveShapes(given, graph: loaded.graph, batch: batch)
       let r = try comparison.measure(batch: batch, shapes: shapes, runs: runs, profile: profile, note: warn)

@@ -102,6 +102,26 @@ final class CLITests: XCTestCase {
       "unsupported op 'GridSample' at node 'grid_0' (opset 16); supported ops: `mixprec inspect --ops`")
   }
 
+  /// `bench model --json` on the classifier: FP32 and uniform INT8 on our kernels and, in the same
+  /// run, ONNX Runtime on the FP32 model, on its own quantize_static INT8 model and on our QDQ
+  /// export (so both exports load and run there). One run each: the fields, not the speed.
+  func testBenchModelComparesAgainstONNXRuntime() throws {
+    let calib = Self.root.appendingPathComponent("Calibration/cls-check").path
+    let r = try mixprec(["bench", "model", Self.classifier, "--shape", "x=1x3x48x192", "--calib", calib, "--batches", "1,2",
+      "--runs", "1", "--json"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let rows = try r.stdout.split(separator: "\n").map { line -> [String: Any] in
+      try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+    }
+    XCTAssertEqual(rows.compactMap { $0["batch"] as? Int }, [1, 2])
+    for row in rows {
+      for key in ["fp32_ms", "int8_ms", "ort_fp32_ms", "ort_int8_ms", "ort_mixprec_qdq_ms", "peak_rss_mb"] {
+        XCTAssertGreaterThan(row[key] as? Double ?? 0, 0, "\(key) in \(row)")
+      }
+      XCTAssertNotNil(row["cpu"] as? String)
+    }
+  }
+
   /// `bench kernels --json`: one object per line with the documented fields, every kernel family
   /// present, positive rates (one run each: the shape of the output, not the speed, is tested).
   func testBenchKernelsJSONLines() throws {

@@ -11,10 +11,20 @@ import TensorCore
 ///
 ///     predicted latency(plan) = median FP32 run + Σ_layers (t(layer, p) − t(layer, fp32))
 ///
-/// Cached as JSON per model, batch, CPU and instruction set.
+/// Cached as JSON per model, batch, CPU and instruction set, and per runtime build: a rebuilt
+/// program (new kernels) measures again instead of predicting from another runtime's times.
 public struct LatencyTable: Codable, Equatable, Sendable {
-  public static let currentVersion = 1
+  public static let currentVersion = 2
   public var version = Self.currentVersion
+  /// The program that measured it (`runtimeBuild`); nil in tables written before it was recorded.
+  public var runtime: String? = Self.runtimeBuild
+  /// This program's build: its executable's size and modification time.
+  public static let runtimeBuild: String = {
+    guard let path = Bundle.main.executablePath, let a = try? FileManager.default.attributesOfItem(atPath: path),
+      let size = a[.size] as? Int, let date = a[.modificationDate] as? Date
+    else { return "unknown" }
+    return "\(size)-\(Int(date.timeIntervalSince1970))"
+  }()
   public var modelSHA256: String
   public var machine: String
   public var batch: Int
@@ -109,7 +119,7 @@ public struct LatencyTable: Codable, Equatable, Sendable {
     let batch = feeds.values.first?.shape.first ?? 1
     let file = cacheFile(modelSHA256: modelSHA256, batch: batch, in: folder)
     if let t = try? JSONFile.read(LatencyTable.self, from: file, what: "latency table"), t.version == currentVersion,
-      t.machine == machine, t.modelSHA256 == modelSHA256, t.batch == batch,
+      t.runtime == runtimeBuild, t.machine == machine, t.modelSHA256 == modelSHA256, t.batch == batch,
       uniform.keys.allSatisfy({ p in t.layers.values.allSatisfy { $0[p.rawValue] != nil } }) {
       return (t, true)
     }

@@ -346,6 +346,24 @@ __attribute__((target(T512))) static void tile_avx512(const float *panel, const 
   }
 }
 
+/* One k step of 4 rows × 16 columns, and the rows' store into the 8×32 tile. */
+__attribute__((target("avx2,fma,f16c"))) CK_AI void fma_rows256(__m256 a[4][2], const float *w, __m256 x0, __m256 x1,
+                                                                const int rows) {
+  for (int r = 0; r < rows; r++) {
+    const __m256 wv = _mm256_broadcast_ss(w + r);
+    a[r][0] = _mm256_fmadd_ps(wv, x0, a[r][0]);
+    a[r][1] = _mm256_fmadd_ps(wv, x1, a[r][1]);
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) CK_AI void store_rows256(__m256 a[4][2], float *acc, int r0, const int rows,
+                                                                  int c0) {
+  for (int r = 0; r < rows; r++) {
+    _mm256_storeu_ps(acc + (r0 + r) * CK_S_COLS + c0, a[r][0]);
+    _mm256_storeu_ps(acc + (r0 + r) * CK_S_COLS + c0 + 8, a[r][1]);
+  }
+}
+
 /* 8×32 in passes of 4 rows × 16 columns: 8 accumulators, 2 column vectors, 1 broadcast. */
 __attribute__((target("avx2,fma,f16c"))) CK_AI void tile256(const float *panel, const float *columns, int k,
                                                             float *acc, int r0, const int rows, int c0) {
@@ -354,16 +372,9 @@ __attribute__((target("avx2,fma,f16c"))) CK_AI void tile256(const float *panel, 
   for (int kk = 0; kk < k; kk++) {
     const float *xs = columns + kk * CK_S_COLS + c0;
     const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
-    for (int r = 0; r < rows; r++) {
-      const __m256 wv = _mm256_broadcast_ss(panel + kk * CK_S_ROWS + r0 + r);
-      a[r][0] = _mm256_fmadd_ps(wv, x0, a[r][0]);
-      a[r][1] = _mm256_fmadd_ps(wv, x1, a[r][1]);
-    }
+    fma_rows256(a, panel + kk * CK_S_ROWS + r0, x0, x1, rows);
   }
-  for (int r = 0; r < rows; r++) {
-    _mm256_storeu_ps(acc + (r0 + r) * CK_S_COLS + c0, a[r][0]);
-    _mm256_storeu_ps(acc + (r0 + r) * CK_S_COLS + c0 + 8, a[r][1]);
-  }
+  store_rows256(a, acc, r0, rows, c0);
 }
 
 __attribute__((target("avx2,fma,f16c"))) static void tile_avx2(const float *panel, const float *columns, int k,
@@ -454,16 +465,9 @@ __attribute__((target("avx2,fma,f16c"))) CK_AI void conv256(const float *panel, 
       x0 = _mm256_maskload_ps(at, _mm256_cmpeq_epi32(_mm256_and_si256(mv, bit0), bit0));
       x1 = _mm256_maskload_ps(at + 8, _mm256_cmpeq_epi32(_mm256_and_si256(mv, bit1), bit1));
     }
-    for (int r = 0; r < rows; r++) {
-      const __m256 wv = _mm256_broadcast_ss(panel + kk * CK_S_ROWS + r0 + r);
-      a[r][0] = _mm256_fmadd_ps(wv, x0, a[r][0]);
-      a[r][1] = _mm256_fmadd_ps(wv, x1, a[r][1]);
-    }
+    fma_rows256(a, panel + kk * CK_S_ROWS + r0, x0, x1, rows);
   }
-  for (int r = 0; r < rows; r++) {
-    _mm256_storeu_ps(acc + (r0 + r) * CK_S_COLS + c0, a[r][0]);
-    _mm256_storeu_ps(acc + (r0 + r) * CK_S_COLS + c0 + 8, a[r][1]);
-  }
+  store_rows256(a, acc, r0, rows, c0);
 }
 
 __attribute__((target("avx2,fma,f16c"))) static void conv_tile_avx2(const float *panel, const tap *taps, int k,

@@ -20,17 +20,25 @@ final class RealModelTests: XCTestCase {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-  func compare(model: String, set: String, output: String) throws {
-    let calibration = Self.root.appendingPathComponent("Calibration")
-    let modelURL = calibration.appendingPathComponent("models/\(model)")
+  static let calibration = root.appendingPathComponent("Calibration")
+
+  /// Our FP32 outputs of `model` on the check set `set`; nil (after a failure naming the
+  /// missing file) when `make data` has not prepared the model.
+  func runCheckSet(model: String, set: String) throws -> [String: Tensor]? {
+    let modelURL = Self.calibration.appendingPathComponent("models/\(model)")
     guard FileManager.default.fileExists(atPath: modelURL.path) else {
       XCTFail("\(modelURL.path) is missing: run `make data` (Calibration/prepare) first")
-      return
+      return nil
     }
-    let graph = try ONNXImporter.load(modelURL)
-    let session = try Session(graph: graph)
-    let folder = try InputFolder(calibration.appendingPathComponent(set), for: session.graph)
-    let ours = try XCTUnwrap(try session.run(folder.tensors)[output])
+    let session = try Session(graph: try ONNXImporter.load(modelURL))
+    let folder = try InputFolder(Self.calibration.appendingPathComponent(set), for: session.graph)
+    return try session.run(folder.tensors)
+  }
+
+  func compare(model: String, set: String, output: String) throws {
+    let calibration = Self.calibration
+    guard let outputs = try runCheckSet(model: model, set: set) else { return }
+    let ours = try XCTUnwrap(outputs[output])
     let stem = String(InputFolder.fileName(output).dropLast(4))
     let theirs = try NPY.read(calibration.appendingPathComponent("\(set)/ort/\(stem).npy"))
     let spread = try NPY.read(calibration.appendingPathComponent("\(set)/ort/\(stem).sensitivity.npy")).floats
@@ -69,16 +77,9 @@ final class RealModelTests: XCTestCase {
   /// pixel within 1e-3 of ONNX Runtime, and the text mask at PaddleOCR's threshold 0.3 the same
   /// but for pixels within 1e-3 of it.
   func testDetectorMatchesONNXRuntime() throws {
-    let calibration = Self.root.appendingPathComponent("Calibration")
-    let modelURL = calibration.appendingPathComponent("models/ch_PP-OCRv4_det_infer.onnx")
-    guard FileManager.default.fileExists(atPath: modelURL.path) else {
-      XCTFail("\(modelURL.path) is missing: run `make data` (Calibration/prepare) first")
-      return
-    }
-    let session = try Session(graph: try ONNXImporter.load(modelURL))
-    let folder = try InputFolder(calibration.appendingPathComponent("det-check"), for: session.graph)
-    let ours = try XCTUnwrap(try session.run(folder.tensors)["sigmoid_0.tmp_0"])
-    let theirs = try NPY.read(calibration.appendingPathComponent("det-check/ort/sigmoid_0.tmp_0.npy"))
+    guard let outputs = try runCheckSet(model: "ch_PP-OCRv4_det_infer.onnx", set: "det-check") else { return }
+    let ours = try XCTUnwrap(outputs["sigmoid_0.tmp_0"])
+    let theirs = try NPY.read(Self.calibration.appendingPathComponent("det-check/ort/sigmoid_0.tmp_0.npy"))
     XCTAssertEqual(ours.shape, theirs.shape)
     var worst: Float = 0, flipped = 0
     for (a, b) in zip(ours.floats, theirs.floats) {
@@ -93,18 +94,10 @@ final class RealModelTests: XCTestCase {
   /// The sentence encoder (int64 token inputs, four outputs, two of them int64) on tokenized
   /// sentences: embeddings within 1e-4 of ONNX Runtime, the int64 outputs equal.
   func testEncoderMatchesONNXRuntime() throws {
-    let calibration = Self.root.appendingPathComponent("Calibration")
-    let modelURL = calibration.appendingPathComponent("models/all-MiniLM-L6-v2.onnx")
-    guard FileManager.default.fileExists(atPath: modelURL.path) else {
-      XCTFail("\(modelURL.path) is missing: run `make data` (Calibration/prepare) first")
-      return
-    }
-    let session = try Session(graph: try ONNXImporter.load(modelURL))
-    let folder = try InputFolder(calibration.appendingPathComponent("enc-check"), for: session.graph)
-    let ours = try session.run(folder.tensors)
+    guard let ours = try runCheckSet(model: "all-MiniLM-L6-v2.onnx", set: "enc-check") else { return }
     for name in ["token_embeddings", "sentence_embedding", "input_ids_out", "attention_mask_out"] {
       let a = try XCTUnwrap(ours[name], name)
-      let b = try NPY.read(calibration.appendingPathComponent("enc-check/ort/\(name).npy"))
+      let b = try NPY.read(Self.calibration.appendingPathComponent("enc-check/ort/\(name).npy"))
       XCTAssertEqual(a.shape, b.shape, name)
       XCTAssertEqual(a.dtype, b.dtype, name)
       if a.dtype == .int64 {

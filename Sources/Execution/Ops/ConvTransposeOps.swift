@@ -61,11 +61,14 @@ enum ConvTransposeOps {
     if !out.isEmpty && !cols.isEmpty && icg > 0 {
       xv.withUnsafeBufferPointer { px in wv.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
         cols.withUnsafeMutableBufferPointer { pc in
+          // Each group's transposed weights (ocg·kk rows of depth icg) packed once for all images.
+          let rows = (0..<group).map { g in
+            FloatRowPanels(rows: ocg * kk, depth: icg, pw.baseAddress! + g * icg * ocg * kk, rowStride: 1, depthStride: ocg * kk)
+          }
           for b in 0..<n {
             for g in 0..<group {
-              FloatGEMM.sgemmParallel(transA: true, m: ocg * kk, n: inPlane, k: icg,
-                a: pw.baseAddress! + g * icg * ocg * kk, lda: ocg * kk, b: px.baseAddress! + (b * c + g * icg) * inPlane,
-                ldb: inPlane, c: pc.baseAddress!, ldc: inPlane)
+              FloatGEMM.run(rows: rows[g], columns: .matrix(px.baseAddress! + (b * c + g * icg) * inPlane, depthStride: inPlane,
+                columnStride: 1), count: inPlane, output: pc.baseAddress!, rowStride: inPlane, columnStride: 1)
               // col2im: each output channel gathers its own kH·kW rows, so channels run in parallel.
               let po = po, pc = pc
               Parallel.forEach(ocg, costPerItem: kk * inPlane) { o in

@@ -45,11 +45,13 @@ demo: data build
 # The whole test suite (unit tests, real-model cross-checks against ONNX Runtime, CLI tests);
 # the cross-checks run once more on the scalar kernel twins. The full run comes last so its
 # summary closes the output.
+# A suite that hangs fails with a message instead of running into CI's limit (it takes ~10 min).
+TEST_TIME_LIMIT := timeout --kill-after=30 2700
 test: data
 	swift build --build-tests
-	MIXPREC_ISA=scalar swift test --skip-build --disable-swift-testing --filter 'RealModelTests|ConvTests'
+	MIXPREC_ISA=scalar $(TEST_TIME_LIMIT) swift test --skip-build --disable-swift-testing --filter 'RealModelTests|ConvTests'
 	$(MAKE) fuzz-smoke
-	swift test --skip-build --disable-swift-testing
+	$(TEST_TIME_LIMIT) swift test --skip-build --disable-swift-testing
 
 bench: data build
 	.build/release/mixprec bench kernels

@@ -85,7 +85,7 @@ let package = Package(
     .testTarget(
       name: "MixPrecTests",
       dependencies: ["MixPrec", "Allocation", "Findings", "Sensitivity", "Gradients", "Execution", "Quantizers", "GraphIR", "ONNXFormat", "TensorCore"]),
-    .testTarget(name: "HTMLReportTests", dependencies: ["HTMLReport", "Findings", "Sensitivity"], exclude: ["Snapshots"]),
+    .testTarget(name: "HTMLReportTests", dependencies: ["HTMLReport", "Findings", "Sensitivity", "TensorCore"], exclude: ["Snapshots"]),
     .testTarget(name: "GradientsTests", dependencies: ["Gradients", "Execution", "GraphIR", "TensorCore"]),
     .testTarget(
       name: "SensitivityTests",

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import XCTest
 
 /// `analyze --shard auto` as a Slurm job array on a real one-node cluster (Debian slurm-wlm and
@@ -8,19 +9,26 @@ final class SlurmTests: XCTestCase {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-  /// Runs a tool, returning its status and output.
-  func shell(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
-    p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+  /// Runs a tool with a time limit, returning its status and output (both streams).
+  func shell(_ args: [String], environment: [String: String] = [:], timeLimit: Double = 120) throws -> (status: Int32, out: String) {
+    let r = try ChildProcess.run(args[0], Array(args.dropFirst()), environment: environment, timeLimit: timeLimit)
+    XCTAssertFalse(r.timedOut, "\(args.joined(separator: " ")) ran past \(Int(timeLimit)) s")
+    return (r.status, r.stdout + r.stderr)
+  }
+
+  /// Waits for a job to end (every task of an array), at most `seconds`; nil when it did not.
+  func waitForJob(_ job: String, environment: [String: String], seconds: Double) throws -> String? {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      // squeue lists the job while any task is pending or running.
+      let queued = try shell(["squeue", "-h", "-j", job, "-o", "%T %r"], environment: environment)
+      if queued.status == 0 && queued.out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return "" }
+      if queued.status != 0 && queued.out.contains("Invalid job id") { return "" }
+      // A dependency that can never be met leaves the job pending for ever.
+      if queued.out.contains("DependencyNeverSatisfied") { return queued.out }
+      Thread.sleep(forTimeInterval: 1)
+    }
+    return nil
   }
 
   func testShardedAnalysisOnASlurmArrayEqualsTheUnshardedOne() throws {
@@ -48,6 +56,7 @@ final class SlurmTests: XCTestCase {
       if !idle { Thread.sleep(forTimeInterval: 0.5) }
     }
     XCTAssertTrue(idle, "the Slurm node never became idle")
+    guard idle else { return }
 
     let binary = Bundle.main.bundleURL.appendingPathComponent("mixprec").path
     let model = Self.root.appendingPathComponent("Calibration/models/ch_ppocr_mobile_v2.0_cls_infer.onnx").path
@@ -60,12 +69,23 @@ final class SlurmTests: XCTestCase {
     XCTAssertEqual(array.status, 0, array.out)
     let job = array.out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
     let merged = work.appendingPathComponent("merged.json").path
-    let merge = try shell(["sbatch", "--wait", "--dependency=afterok:\(job)", "--output=\(work.path)/merge.log",
-      "--wrap", "\(binary) merge \(parts.joined(separator: " ")) --out \(merged)"], environment: conf)
+    let merge = try shell(["sbatch", "--parsable", "--kill-on-invalid-dep=yes", "--dependency=afterok:\(job)",
+      "--output=\(work.path)/merge.log", "--wrap", "\(binary) merge \(parts.joined(separator: " ")) --out \(merged)"],
+      environment: conf)
+    XCTAssertEqual(merge.status, 0, merge.out)
+    let mergeJob = merge.out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
+    // Four analyses of 4 samples and a merge take well under a minute here; ten is a hang.
+    let ended = try waitForJob(mergeJob, environment: conf, seconds: 600)
+    if ended == nil { _ = try? shell(["scancel", job, mergeJob], environment: conf) }
     let logs = (try? FileManager.default.contentsOfDirectory(atPath: work.path).filter { $0.hasSuffix(".log") }
       .map { "\($0): " + ((try? String(contentsOfFile: work.appendingPathComponent($0).path, encoding: .utf8)) ?? "") }
       .joined(separator: "\n")) ?? ""
-    XCTAssertEqual(merge.status, 0, merge.out + logs)
+    XCTAssertNotNil(ended, "the Slurm jobs did not end within 10 minutes\n" + logs)
+    XCTAssertEqual(ended ?? "", "", "the merge job could not run\n" + logs)
+    guard ended == "", FileManager.default.fileExists(atPath: merged) else {
+      XCTFail("the merge job wrote no \(merged)\n" + logs)
+      return
+    }
 
     let whole = work.appendingPathComponent("whole.json").path
     let unsharded = try runMixprec(["analyze", model, "--calib", calib, "--candidates", "int8,int4", "--samples", "4", "--out", whole],

@@ -5,6 +5,7 @@ import Foundation
 #endif
 import HTMLReport
 import Sensitivity  // the fixture's correlations (GSL); the page itself needs only Findings
+import TensorCore
 import XCTest
 
 /// The report page: a snapshot of a fixed small analysis, well-formedness, and headless Chromium
@@ -90,17 +91,11 @@ final class ReportPageTests: XCTestCase {
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     func run(_ args: [String]) throws -> (out: String, err: String) {
-      let p = Process()
-      p.executableURL = URL(fileURLWithPath: chromium)
-      p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0",
-                     "--user-data-dir=\(dir.appendingPathComponent("profile").path)"] + args
-      let out = Pipe(), err = Pipe()
-      p.standardOutput = out
-      p.standardError = err
-      try p.run()
-      let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-      p.waitUntilExit()
-      return (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+      let r = try ChildProcess.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+        "--enable-logging=stderr", "--v=0", "--user-data-dir=\(dir.appendingPathComponent("profile").path)"] + args,
+        timeLimit: 180)
+      XCTAssertFalse(r.timedOut, "chromium ran past 180 s")
+      return (r.stdout, r.stderr)
     }
     let page = dir.appendingPathComponent("report.html")
     try ReportPage.render(Self.analysis()).write(to: page, atomically: true, encoding: .utf8)

@@ -25,17 +25,10 @@ final class QDQExportTests: XCTestCase {
     let model = work.appendingPathComponent("mixed.onnx"), out = work.appendingPathComponent("ort.npy")
     try PlanBuilder.exportQDQ(plan, session: session, shapes: ["x": [1, 3, 48, 192]], to: model)
     let python = Self.root.appendingPathComponent(".venv/bin/python").path
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: python)
-    p.arguments = [Self.root.appendingPathComponent("Calibration/ort_run.py").path, model.path,
-      cal.appendingPathComponent("cls-eval").path, out.path, "--rows", "\(Self.rows)"]
-    let err = Pipe()
-    p.standardError = err
-    try p.run()
-    p.waitUntilExit()
-    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    XCTAssertEqual(p.terminationStatus, 0, "ONNX Runtime could not run the \(label) export: \(message.suffix(800))")
-    guard p.terminationStatus == 0 else { return }
+    let r = try ChildProcess.run(python, [Self.root.appendingPathComponent("Calibration/ort_run.py").path, model.path,
+      cal.appendingPathComponent("cls-eval").path, out.path, "--rows", "\(Self.rows)"], timeLimit: 300)
+    XCTAssertEqual(r.status, 0, "ONNX Runtime could not run the \(label) export: \(r.stderr.suffix(800))")
+    guard r.status == 0 else { return }
     let theirs = try NPY.read(out)
     let eval = try InputFolder(cal.appendingPathComponent("cls-eval"), for: session.graph).tensors.mapValues { $0.rows(0..<Self.rows) }
     let mixed = try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session))

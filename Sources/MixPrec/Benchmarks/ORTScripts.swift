@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// ONNX Runtime measured beside mixprec through the `Calibration/` Python scripts (the project's
 /// venv when it exists). Every failure is a note and a nil result: the comparison is optional.
@@ -10,27 +11,20 @@ public enum ORTScripts {
       note("note: ONNX Runtime comparison skipped: \(script) not found (run from the repository root)")
       return nil
     }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: python)
-    p.arguments = (python.hasSuffix("env") ? ["python3"] : []) + [script] + arguments
-    let stdin = Pipe(), stdout = Pipe()
-    if input != nil { p.standardInput = stdin }
-    p.standardOutput = stdout
-    p.standardError = FileHandle.standardError
-    do { try p.run() } catch {
-      note("note: ONNX Runtime comparison skipped: \(error.localizedDescription)")
+    // ONNX Runtime's own quantizer on the detector takes minutes; an hour is a hang.
+    let result: ChildProcessResult
+    do {
+      result = try ChildProcess.run(python, (python.hasSuffix("env") ? ["python3"] : []) + [script] + arguments,
+        input: input, passStandardError: true, timeLimit: 3600)
+    } catch {
+      note("note: ONNX Runtime comparison skipped: \(error)")
       return nil
     }
-    if let input {
-      stdin.fileHandleForWriting.write(input)
-      try? stdin.fileHandleForWriting.close()
-    }
-    let data = stdout.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0, let text = String(data: data, encoding: .utf8) else {
-      note("note: ONNX Runtime comparison failed (\(script) exit \(p.terminationStatus))")
+    guard result.status == 0, !result.timedOut else {
+      note("note: ONNX Runtime comparison failed (\(script) \(result.timedOut ? "ran past an hour" : "exit \(result.status)"))")
       return nil
     }
+    let text = result.stdout
     return text
   }
 

@@ -3,20 +3,43 @@ import TensorCore
 
 /// What `mixprec analyze` writes (`analysis.json`) and the report reads. Versioned, Codable.
 public struct AnalysisResult: Codable, Equatable, Sendable {
-  public static let currentVersion = 2
+  /// 3: `damage` (per output kind, summed over `outputs`) replaced version 2's `kl`.
+  public static let currentVersion = 3
 
   /// One layer at one precision: `OutputComparison`'s figures plus the task metric.
   public struct Entry: Codable, Equatable, Sendable {
-    public var kl: Double, sqnr: Double, cosine: Double, agreement: Double
+    /// What the solver sums (see `OutputComparison.damage`); version 2 files call it `kl`.
+    public var damage: Double
+    public var sqnr: Double, cosine: Double, agreement: Double
     /// The task metric (top1, ctc exact-match) with only this layer quantized, when labels exist.
     public var task: Double?
 
-    public init(kl: Double, sqnr: Double, cosine: Double, agreement: Double, task: Double? = nil) {
-      self.kl = kl
+    public init(damage: Double, sqnr: Double, cosine: Double, agreement: Double, task: Double? = nil) {
+      self.damage = damage
       self.sqnr = sqnr
       self.cosine = cosine
       self.agreement = agreement
       self.task = task
+    }
+
+    enum CodingKeys: String, CodingKey { case damage, kl, sqnr, cosine, agreement, task }
+
+    public init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      damage = try c.decodeIfPresent(Double.self, forKey: .damage) ?? c.decode(Double.self, forKey: .kl)
+      sqnr = try c.decode(Double.self, forKey: .sqnr)
+      cosine = try c.decode(Double.self, forKey: .cosine)
+      agreement = try c.decode(Double.self, forKey: .agreement)
+      task = try c.decodeIfPresent(Double.self, forKey: .task)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(damage, forKey: .damage)
+      try c.encode(sqnr, forKey: .sqnr)
+      try c.encode(cosine, forKey: .cosine)
+      try c.encode(agreement, forKey: .agreement)
+      try c.encodeIfPresent(task, forKey: .task)
     }
   }
 
@@ -80,7 +103,7 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     /// hessian_score, hessian_trace, top_eigenvalue or gram_score.
     public var proxy: String
     public var precision: String
-    /// The measured damage it is ranked against (kl).
+    /// The measured damage it is ranked against ("damage").
     public var measure: String
     public var spearman: Double
     public var layers: Int
@@ -98,6 +121,9 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
   public var model: String
   public var modelSHA256: String
   public var candidates: [String]
+  /// The outputs the damages were measured on, with their kinds (nil in version 2 files: the
+  /// first floating-point output, as logits or probabilities).
+  public var outputs: [ComparedOutput]?
   /// Samples of the calibration set the sweep ran on, and the task metric's name and FP32 value.
   public var samples: Int
   public var taskMetric: String?
@@ -181,7 +207,7 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       }
       for (p, e) in l.sensitivity {
         guard candidates.contains(p) else { throw PlanError("layer '\(l.name)' has figures for '\(p)', which is not a candidate") }
-        guard e.kl.isFinite, e.kl >= 0 else { throw PlanError("layer '\(l.name)' has KL \(e.kl) at \(p); damages are finite and not negative") }
+        guard e.damage.isFinite, e.damage >= 0 else { throw PlanError("layer '\(l.name)' has damage \(e.damage) at \(p); damages are finite and not negative") }
       }
       if let h = l.hessian, !(h.trace.isFinite && h.score.values.allSatisfy(\.isFinite)) {
         throw PlanError("layer '\(l.name)' has a non-finite Hessian trace or score")

@@ -7,19 +7,19 @@ public struct TuningSummary: Codable, Equatable, Sendable {
     public var weightBytes: Int
     public var predictedLatencyMs: Double?
     public var measuredLatencyMs: Double?
-    public var predictedKL: Double?
-    public var measuredKL: Double?
+    public var predictedDamage: Double?
+    public var measuredDamage: Double?
     /// The task metric on the evaluation set.
     public var metric: Double?
 
     public init(label: String, weightBytes: Int, predictedLatencyMs: Double? = nil, measuredLatencyMs: Double? = nil,
-                predictedKL: Double? = nil, measuredKL: Double? = nil, metric: Double? = nil) {
+                predictedDamage: Double? = nil, measuredDamage: Double? = nil, metric: Double? = nil) {
       self.label = label
       self.weightBytes = weightBytes
       self.predictedLatencyMs = predictedLatencyMs
       self.measuredLatencyMs = measuredLatencyMs
-      self.predictedKL = predictedKL
-      self.measuredKL = measuredKL
+      self.predictedDamage = predictedDamage
+      self.measuredDamage = measuredDamage
       self.metric = metric
     }
   }

@@ -105,12 +105,35 @@ public enum ReportPage {
     return "<td data-v=\"\(key)\">\(escape(text ?? figure(v)))</td>"
   }
 
+  /// "the output y (sigmoid, detected)" or "the outputs a (logits) + b (embedding, given)".
+  static func outputsPhrase(_ a: AnalysisResult) -> String {
+    guard let outputs = a.outputs, !outputs.isEmpty else { return "the first floating-point output" }
+    return (outputs.count == 1 ? "the output " : "the outputs ")
+      + outputs.map { "\($0.name) (\($0.kind.rawValue), \($0.detected ? "detected" : "given"))" }.joined(separator: " + ")
+  }
+
+  /// The measures of the kinds the analysis used.
+  static func kindsPhrase(_ a: AnalysisResult) -> String {
+    let kinds = (a.outputs ?? []).map(\.kind)
+    let used = kinds.isEmpty ? [OutputKind.logits] : OutputKind.allCases.filter(kinds.contains)
+    let phrases: [String] = used.map {
+      switch $0 {
+      case .probs: return "probabilities: mean KL per row"
+      case .logits: return "logits: mean KL of the rows' softmax"
+      case .sigmoid: return "sigmoid map: mean binary KL per element"
+      case .embedding: return "embedding: mean 1 − cosine per row"
+      case .regression: return "regression: Σ(y − ŷ)²/Σy²"
+      }
+    }
+    return phrases.joined(separator: "; ") + (kinds.count > 1 ? "; summed over the outputs" : "")
+  }
+
   static func table(_ a: AnalysisResult) -> String {
     let hasH = a.layers.contains { $0.hessian != nil }
     let t = a.tuning
     var head = ["#", "layer", "op", "weight shape", "params"]
     if t != nil { head.append("precision") }
-    head += a.candidates.map { "KL \($0)" }
+    head += a.candidates.map { "damage \($0)" }
     if hasH { head += ["Tr(H)", "±95%", "λmax"] + a.candidates.map { "Ω \($0)" } }
     if t?.latencyMs != nil { head += (["fp32"] + a.candidates).map { "ms \($0)" } }
     var rows = ""
@@ -119,7 +142,7 @@ public enum ReportPage {
       let shape = a.summary?.weightShapes[l.name].map { $0.map(String.init).joined(separator: "×") } ?? ""
       r += "<td class=\"l\">\(escape(shape))</td>" + cell(Double(l.params), "\(l.params)")
       if let t { let p = t.chosen[l.name] ?? "fp32"; r += "<td class=\"l\" data-v=\"\(p)\"><i style=\"color:\(Palette.precision(p))\">■</i> \(p)</td>" }
-      for c in a.candidates { r += cell(l.sensitivity[c]?.kl) }
+      for c in a.candidates { r += cell(l.sensitivity[c]?.damage) }
       if hasH {
         let h = l.hessian
         r += cell(h?.trace) + cell(h?.ci95) + cell(h?.topEigenvalue)
@@ -130,22 +153,22 @@ public enum ReportPage {
       }
       rows += r + "</tr>"
     }
-    return "<h2>Layers</h2><p class=\"note\">KL: the output's KL divergence from FP32 with this layer alone at the precision. Tr(H), λmax: Hessian of the distillation loss in the layer's weights; Ω = Tr(H)/n·‖Q(W)−W‖². Click a header to sort.</p>"
+    return "<h2>Layers</h2><p class=\"note\">Damage: how far \(escape(outputsPhrase(a))) moved from FP32 with this layer alone at the precision (\(kindsPhrase(a))). Tr(H), λmax: Hessian of the distillation loss in the layer's weights; Ω = Tr(H)/n·‖Q(W)−W‖². Click a header to sort.</p>"
       + "<div class=\"scroll\"><table class=\"sortable\"><thead><tr>" + head.map { "<th>\(escape($0))</th>" }.joined() + "</tr></thead><tbody>" + rows + "</tbody></table></div>"
   }
 
   static func damageChart(_ a: AnalysisResult) -> String {
-    let values = a.layers.flatMap { l in a.candidates.compactMap { l.sensitivity[$0]?.kl } }.filter { $0 > 0 && $0.isFinite }
+    let values = a.layers.flatMap { l in a.candidates.compactMap { l.sensitivity[$0]?.damage } }.filter { $0 > 0 && $0.isFinite }
     guard let lo = values.min(), let hi = values.max() else { return "<h2>Damage per layer</h2><p class=\"note\">no damage measured</p>" }
     var c = Chart(width: 1000, height: 280, x: 0...Double(max(a.layers.count, 1)), y: lo...hi, yLog: true)
-    c.axes(xLabel: "layer (model order)", yLabel: "KL (log)", xTicks: false)
+    c.axes(xLabel: "layer (model order)", yLabel: "damage (log)", xTicks: false)
     let slot = (c.width - c.left - c.right) / Double(max(a.layers.count, 1)), bar = slot / Double(max(a.candidates.count, 1))
     for (i, l) in a.layers.enumerated() {
       for (k, p) in a.candidates.enumerated() {
-        guard let v = l.sensitivity[p]?.kl, v > 0 else { continue }
+        guard let v = l.sensitivity[p]?.damage, v > 0 else { continue }
         let top = c.y(v)
         c.rect(x: c.left + Double(i) * slot + Double(k) * bar, y: top, w: bar, h: c.height - c.bottom - top, fill: Palette.precision(p),
-          title: "\(l.name) \(p): KL \(figure(v))")
+          title: "\(l.name) \(p): damage \(figure(v))")
       }
     }
     return "<h2>Damage per layer and precision</h2>" + c.svg + legend(a.candidates.map { ($0, Palette.precision($0)) })
@@ -171,36 +194,36 @@ public enum ReportPage {
   static func scatter(_ a: AnalysisResult) -> String {
     guard let p = a.candidates.last else { return "" }
     let pts = a.layers.compactMap { l -> (String, Double, Double)? in
-      guard let s = l.hessian?.score[p], let k = l.sensitivity[p]?.kl, s > 0, k > 0 else { return nil }
+      guard let s = l.hessian?.score[p], let k = l.sensitivity[p]?.damage, s > 0, k > 0 else { return nil }
       return (l.name, s, k)
     }
     guard let xs = pts.map(\.1).min(), let xh = pts.map(\.1).max(), let ys = pts.map(\.2).min(), let yh = pts.map(\.2).max() else { return "" }
     var c = Chart(width: 520, height: 360, x: xs...xh, y: ys...yh, xLog: true, yLog: true)
-    c.axes(xLabel: "HAWQ-V2 score Ω at \(p) (log)", yLabel: "measured KL at \(p) (log)")
-    for (name, x, y) in pts { c.circle(c.x(x), c.y(y), r: 3.5, fill: Palette.precision(p), title: "\(name): Ω \(figure(x)), KL \(figure(y))") }
+    c.axes(xLabel: "HAWQ-V2 score Ω at \(p) (log)", yLabel: "measured damage at \(p) (log)")
+    for (name, x, y) in pts { c.circle(c.x(x), c.y(y), r: 3.5, fill: Palette.precision(p), title: "\(name): Ω \(figure(x)), damage \(figure(y))") }
     let rows = (a.correlations ?? []).map { "<tr><td class=\"l\">\(escape($0.proxy))</td><td class=\"l\">\($0.precision)</td><td>\(figure($0.spearman))</td><td>\($0.layers)</td></tr>" }.joined()
     return "<h2>Proxy vs measured damage</h2>" + c.svg
-      + "<table><thead><tr><th>proxy</th><th>precision</th><th>Spearman ρ vs KL</th><th>layers</th></tr></thead><tbody>\(rows)</tbody></table>"
+      + "<table><thead><tr><th>proxy</th><th>precision</th><th>Spearman ρ vs damage</th><th>layers</th></tr></thead><tbody>\(rows)</tbody></table>"
   }
 
   static func pareto(_ t: TuningSummary) -> String {
     var out = "<h2>Size and latency vs damage</h2>"
     func plot(_ key: (TuningSummary.Point) -> Double?, _ label: String, budget: Double?) -> String {
       let all = t.front + t.measured + t.baselines + [t.chosenPoint]
-      let xs = all.compactMap(key), ys = all.flatMap { [$0.predictedKL, $0.measuredKL] }.compactMap { $0 }.filter { $0 > 0 }
+      let xs = all.compactMap(key), ys = all.flatMap { [$0.predictedDamage, $0.measuredDamage] }.compactMap { $0 }.filter { $0 > 0 }
       guard let x0 = xs.min(), let x1 = xs.max(), let y0 = ys.min(), let y1 = ys.max() else { return "" }
       var c = Chart(width: 720, height: 320, x: min(x0, budget ?? x0)...max(x1, budget ?? x1), y: y0...y1, yLog: true)
-      c.axes(xLabel: label, yLabel: "KL to FP32 (log)")
+      c.axes(xLabel: label, yLabel: "damage to FP32 (log)")
       let front = t.front.compactMap { p -> (Double, Double)? in
-        guard let x = key(p), let y = p.predictedKL, y > 0 else { return nil }
+        guard let x = key(p), let y = p.predictedDamage, y > 0 else { return nil }
         return (x, y)
       }.sorted { $0.0 < $1.0 }
       c.polyline(front, stroke: Palette.predicted)
-      for (x, y) in front { c.circle(c.x(x), c.y(y), r: 2.5, fill: Palette.predicted, title: "front: predicted KL \(figure(y))") }
-      for p in t.measured { if let x = key(p), let y = p.measuredKL, y > 0 { c.circle(c.x(x), c.y(y), r: 4, fill: Palette.measured, title: "\(p.label): measured KL \(figure(y)), metric \(figure(p.metric))") } }
-      for p in t.baselines { if let x = key(p), let y = p.measuredKL, y > 0 { c.circle(c.x(x), c.y(y), r: 5, fill: "#ffffff", stroke: Palette.precision(String(p.label.split(separator: " ").last ?? "")), title: "\(p.label): measured KL \(figure(y)), metric \(figure(p.metric))") } }
-      if let x = key(t.chosenPoint), let y = t.chosenPoint.measuredKL ?? t.chosenPoint.predictedKL, y > 0 {
-        c.circle(c.x(x), c.y(y), r: 6, fill: Palette.chosen, stroke: "#000", title: "chosen: measured KL \(figure(t.chosenPoint.measuredKL)), metric \(figure(t.chosenPoint.metric))")
+      for (x, y) in front { c.circle(c.x(x), c.y(y), r: 2.5, fill: Palette.predicted, title: "front: predicted damage \(figure(y))") }
+      for p in t.measured { if let x = key(p), let y = p.measuredDamage, y > 0 { c.circle(c.x(x), c.y(y), r: 4, fill: Palette.measured, title: "\(p.label): measured damage \(figure(y)), metric \(figure(p.metric))") } }
+      for p in t.baselines { if let x = key(p), let y = p.measuredDamage, y > 0 { c.circle(c.x(x), c.y(y), r: 5, fill: "#ffffff", stroke: Palette.precision(String(p.label.split(separator: " ").last ?? "")), title: "\(p.label): measured damage \(figure(y)), metric \(figure(p.metric))") } }
+      if let x = key(t.chosenPoint), let y = t.chosenPoint.measuredDamage ?? t.chosenPoint.predictedDamage, y > 0 {
+        c.circle(c.x(x), c.y(y), r: 6, fill: Palette.chosen, stroke: "#000", title: "chosen: measured damage \(figure(t.chosenPoint.measuredDamage)), metric \(figure(t.chosenPoint.metric))")
       }
       if let b = budget { c.line(c.x(b), c.top, c.x(b), c.height - c.bottom, stroke: Palette.budget, dash: true); c.text("budget", x: c.x(b) + 3, y: c.top + 10) }
       return c.svg
@@ -213,9 +236,9 @@ public enum ReportPage {
     out += legend([("Pareto front (predicted)", Palette.predicted), ("measured points", Palette.measured), ("chosen", Palette.chosen), ("uniform baselines (ring, colored by precision)", "ring")])
     var rows = ""
     for p in [t.fp32] + t.baselines + [t.chosenPoint] + t.measured {
-      rows += "<tr><td class=\"l\">\(escape(p.label))</td><td>\(formatBytes(p.weightBytes))</td><td>\(figure(p.predictedLatencyMs))</td><td>\(figure(p.measuredLatencyMs))</td><td>\(figure(p.predictedKL))</td><td>\(figure(p.measuredKL))</td><td>\(figure(p.metric))</td></tr>"
+      rows += "<tr><td class=\"l\">\(escape(p.label))</td><td>\(formatBytes(p.weightBytes))</td><td>\(figure(p.predictedLatencyMs))</td><td>\(figure(p.measuredLatencyMs))</td><td>\(figure(p.predictedDamage))</td><td>\(figure(p.measuredDamage))</td><td>\(figure(p.metric))</td></tr>"
     }
-    out += "<table><thead><tr><th>plan</th><th>weights</th><th>ms predicted</th><th>ms measured</th><th>KL predicted</th><th>KL measured</th><th>\(escape(t.metricName ?? "metric"))</th></tr></thead><tbody>\(rows)</tbody></table>"
+    out += "<table><thead><tr><th>plan</th><th>weights</th><th>ms predicted</th><th>ms measured</th><th>damage predicted</th><th>damage measured</th><th>\(escape(t.metricName ?? "metric"))</th></tr></thead><tbody>\(rows)</tbody></table>"
     return out
   }
 
@@ -223,11 +246,11 @@ public enum ReportPage {
     let losses = q.epochLoss.map { figure($0) }.joined(separator: " → ")
     var rows = ""
     for p in [t.fp32, q.before, t.chosenPoint] {
-      rows += "<tr><td class=\"l\">\(escape(p.label))</td><td>\(figure(p.measuredKL))</td><td>\(figure(p.metric))</td></tr>"
+      rows += "<tr><td class=\"l\">\(escape(p.label))</td><td>\(figure(p.measuredDamage))</td><td>\(figure(p.metric))</td></tr>"
     }
     return "<h2>Quantization-aware training</h2><p class=\"note\">\(q.epochs) epochs on \(q.trainingSamples) samples, loss \(escape(q.loss)) "
       + "(mean per epoch \(escape(losses))), \(figure(q.seconds)) s. Trained: weight codes, per-channel scales, biases and PACT input clips of the integer layers.</p>"
-      + "<table><thead><tr><th>plan</th><th>KL measured</th><th>\(escape(t.metricName ?? "metric"))</th></tr></thead><tbody>\(rows)</tbody></table>"
+      + "<table><thead><tr><th>plan</th><th>damage measured</th><th>\(escape(t.metricName ?? "metric"))</th></tr></thead><tbody>\(rows)</tbody></table>"
   }
 
   static func breakdown(_ a: AnalysisResult, _ t: TuningSummary) -> String {
@@ -276,7 +299,7 @@ public enum ReportPage {
       }
       rows += "</tr>"
     }
-    return "<h2>Range methods on the most sensitive layers</h2><p class=\"note\">KL with the layer alone quantized, per input-range method; the best in bold.</p><table><thead>\(head)</thead><tbody>\(rows)</tbody></table>"
+    return "<h2>Range methods on the most sensitive layers</h2><p class=\"note\">Damage with the layer alone quantized, per input-range method; the best in bold.</p><table><thead>\(head)</thead><tbody>\(rows)</tbody></table>"
   }
 
   static func reproduce(_ t: TuningSummary) -> String {

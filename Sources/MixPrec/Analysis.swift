@@ -22,6 +22,8 @@ public enum Analysis {
     public var hessian: HessianOptions? = nil
     /// Compare the range methods on the most sensitive layers (the report's table); skipped for shards.
     public var rangeComparison = true
+    /// The outputs the damage is measured on, and their kinds where not detected.
+    public var outputs = OutputSelection()
 
     public init() {}
 
@@ -57,6 +59,7 @@ public enum Analysis {
                          metric: TaskMetric? = nil, options: Options, progress: ProgressHandler = { _ in }) throws -> Outcome {
     try options.validate()
     guard model.graph.comparedOutput != nil else { throw MixPrecError.invalidOption(option: "MODEL", rule: "has no outputs to compare (none is floating-point)") }
+    _ = try options.outputs.outputNames(in: model.session.graph)  // names checked before any work
     let clock = ContinuousClock()
     let begin = clock.now
     var mark = begin
@@ -81,6 +84,7 @@ public enum Analysis {
     let names = options.shard.map { s in all.enumerated().filter { $0.offset % s.count == s.index - 1 }.map(\.element) } ?? all
     var sweep = SensitivitySweep(candidates: options.candidates)
     sweep.batch = options.batch
+    sweep.outputs = options.outputs
     let swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names,
       task: metric.map { m in { m.score($0, samples: $1) } }) { done, total, line in
       progress(.step(phase: "sweep", done: done, total: total, unit: "layers×batches", detail: line))
@@ -88,6 +92,7 @@ public enum Analysis {
     lap("sweep")
     var result = AnalysisResult(model: model.name, modelSHA256: model.sha256,
       candidates: options.candidates.map(\.rawValue), samples: count, layers: swept.layers)
+    result.outputs = swept.outputs
     if let h = options.hessian {
       let hessianCount = min(h.samples, available)
       let output = try hessian(session: session, feeds: calibration.mapValues { $0.rows(0..<hessianCount) },
@@ -104,7 +109,8 @@ public enum Analysis {
     result.correlate()
     result.summary = summary(of: session.graph)
     if options.shard == nil && options.rangeComparison {
-      result.rangeComparison = try SensitivitySweep.rangeComparison(session: session, calibrator: calibrator, feeds: feeds, analysis: result)
+      result.rangeComparison = try SensitivitySweep.rangeComparison(session: session, calibrator: calibrator, feeds: feeds, analysis: result,
+        outputs: OutputSelection(swept.outputs))
       lap("range methods")
     }
     phases.append(("total", (clock.now - begin).seconds))

@@ -28,7 +28,7 @@ public struct MaxDropSearch {
   /// - Parameters:
   ///   - problem: the assignment problem; on return its damages carry the promotions and its
   ///     size budget is the chosen point's size.
-  ///   - measure: runs a solution and returns its point with `measuredKL` and `metric`.
+  ///   - measure: runs a solution and returns its point with `measuredDamage` and `metric`.
   ///   - checked: told of every point whose drop was tested against the limit.
   /// - Returns: the chosen solution and every point measured, in order.
   public func run(_ problem: inout AssignmentProblem,
@@ -55,12 +55,12 @@ public struct MaxDropSearch {
       guard let f = failing, f.size < best.size else { break }
       let differing = f.choice.indices.filter { f.choice[$0] != best.choice[$0] }
       guard !differing.isEmpty else { break }
-      let baseKL = try measure("promotion \(r) base", f).measuredKL ?? 0
+      let baseKL = try measure("promotion \(r) base", f).measuredDamage ?? 0
       var scaled = false
       for i in differing {
         var c = f.choice
         c[i] = best.choice[i]
-        let raised = try measure("promotion \(r) layer \(i)", problem.evaluate(c)).measuredKL ?? baseKL
+        let raised = try measure("promotion \(r) layer \(i)", problem.evaluate(c)).measuredDamage ?? baseKL
         let predicted = problem.layers[i][f.choice[i]].damage - problem.layers[i][best.choice[i]].damage
         let saved = baseKL - raised
         // Under-predicted by more than rounding (a relative 1e-6: measured and predicted sums of

@@ -1,4 +1,5 @@
 import Execution
+import Findings
 import Foundation
 import Quantizers
 import Sensitivity
@@ -6,12 +7,12 @@ import TensorCore
 
 /// What running a plan on held-out samples measured.
 public struct PlanEvaluation: Sendable, Equatable {
-  /// KL(FP32 output ‖ plan output), averaged over the rows of the first output.
-  public var kl: Double
+  /// The damage to the FP32 outputs (`OutputComparison.damage`: per output kind, summed).
+  public var damage: Double
   /// The task metric on the samples' labels, when they exist.
   public var metric: Double?
-  public init(kl: Double, metric: Double?) {
-    self.kl = kl
+  public init(damage: Double, metric: Double?) {
+    self.damage = damage
     self.metric = metric
   }
 }
@@ -24,32 +25,41 @@ public protocol PlanEvaluating {
   func evaluate(_ plan: PrecisionPlan, codes: [String: [Int8]]) throws -> PlanEvaluation
 }
 
-/// Runs plans on held-out samples and compares them with FP32.
+/// Runs plans on held-out samples and compares them with FP32 on the compared outputs.
 public struct PlanEvaluator: PlanEvaluating {
   public let session: Session
   public let feeds: [String: Tensor]
   public let batch: Int
-  /// The task metric of the samples' labels (nil without labels).
+  /// The task metric of the samples' labels (nil without labels), scored on the first compared output.
   public let metric: TaskMetric?
-  public let reference: Tensor
+  /// The outputs compared and their kinds (an analysis's, so plans are measured as the sweep measured layers).
+  public let outputs: [ComparedOutput]
+  public let reference: [String: Tensor]
   public let referenceMetric: Double?
 
-  public init(session: Session, feeds: [String: Tensor], batch: Int = 32, metric: TaskMetric?) throws {
+  /// - Parameter outputs: which outputs to compare and as what; kinds not given are detected on `feeds`.
+  public init(session: Session, feeds: [String: Tensor], batch: Int = 32, metric: TaskMetric?,
+              outputs: OutputSelection = OutputSelection()) throws {
     self.session = session
     self.feeds = feeds
     self.batch = batch
     self.metric = metric
-    guard let output = session.graph.comparedOutput?.name else { throw PlanError("the model has no floating-point output to compare") }
-    guard let y = try session.runInBatches(feeds, batch: batch)[output] else { throw PlanError("the model produced no '\(output)'") }
-    reference = y
-    referenceMetric = metric?.score(y)
+    reference = try session.runInBatches(feeds, batch: batch)
+    self.outputs = try outputs.resolve(graph: session.graph, reference: reference)
+    referenceMetric = try metric?.score(Self.first(reference, self.outputs))
   }
 
-  /// KL to FP32 and task metric of `plan` (with AdaRound/QAT `codes` where given).
+  /// Damage to FP32 and task metric of `plan` (with AdaRound/QAT `codes` where given).
   public func evaluate(_ plan: PrecisionPlan, codes: [String: [Int8]] = [:]) throws -> PlanEvaluation {
     let mixed = try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session, codes: codes))
-    guard let output = session.graph.comparedOutput?.name else { throw PlanError("the model has no floating-point output to compare") }
-    guard let y = try mixed.runInBatches(feeds, batch: batch)[output] else { throw PlanError("the model produced no '\(output)'") }
-    return PlanEvaluation(kl: OutputComparison.of(y, reference: reference).kl, metric: metric?.score(y))
+    let y = try mixed.runInBatches(feeds, batch: batch)
+    var sums = OutputComparison.Outputs(outputs)
+    try sums.add(y, reference: reference)
+    return PlanEvaluation(damage: sums.result.damage, metric: try metric?.score(Self.first(y, outputs)))
+  }
+
+  static func first(_ values: [String: Tensor], _ outputs: [ComparedOutput]) throws -> Tensor {
+    guard let name = outputs.first?.name, let t = values[name] else { throw PlanError("the model produced no compared output") }
+    return t
   }
 }

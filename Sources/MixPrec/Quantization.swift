@@ -1,4 +1,5 @@
 import Execution
+import Findings
 import Foundation
 import GraphIR
 import Quantizers
@@ -23,6 +24,8 @@ public enum Quantization {
     public var easyQuantSteps = 50
     /// Samples per forward pass (bounds memory).
     public var batch = 32
+    /// The outputs the evaluation's damage is measured on.
+    public var outputs = OutputSelection()
     public init() {}
   }
 
@@ -47,6 +50,9 @@ public enum Quantization {
   public struct Evaluation {
     /// Fraction (and count) of first-output rows whose argmax agrees with FP32's.
     public var agreement: (fraction: Double, rows: Int)?
+    /// The damage to the FP32 outputs (per output kind, summed) and the outputs it was measured on.
+    public var damage: Double?
+    public var outputs: [ComparedOutput] = []
     /// FP32's and the plan's task metric lines, when the folder has labels.
     public var reference: String?
     public var quantized: String?
@@ -101,6 +107,10 @@ public enum Quantization {
       let reference = try original.runInBatches(feeds, batch: o.batch)  // the model as given
       let mixed = try session.with(quantized: layers).runInBatches(feeds, batch: o.batch)
       var e = Evaluation()
+      e.outputs = try o.outputs.resolve(graph: session.graph, reference: reference)
+      var sums = OutputComparison.Outputs(e.outputs)
+      try sums.add(mixed, reference: reference)
+      e.damage = sums.result.damage
       if let first = session.graph.comparedOutput, let a = reference[first.name], let b = mixed[first.name] {
         e.agreement = Quantization.argmaxAgreement(a, b)
         if let metric {

@@ -42,7 +42,7 @@ public final class Tuner {
     candidates = [.fp32] + analysis.candidates.compactMap(Precision.init(rawValue:))
     let analyzed = Set(analysis.layers.map(\.name))
     layers = session.graph.layers.filter { analyzed.contains($0.name) }
-    let kls = analysis.layers.flatMap { $0.sensitivity.values.map(\.kl) }
+    let kls = analysis.layers.flatMap { $0.sensitivity.values.map(\.damage) }
     let scores = analysis.layers.flatMap { $0.hessian?.score.values.map { $0 } ?? [] }
     meanKL = kls.reduce(0, +) / Double(max(kls.count, 1))
     meanScore = scores.reduce(0, +) / Double(max(scores.count, 1))
@@ -63,7 +63,7 @@ public final class Tuner {
 
   func damage(_ name: String, _ p: Precision) -> Double {
     guard p != .fp32, let l = analysis.layers.first(where: { $0.name == name }) else { return 0 }
-    let kl = l.sensitivity[p.rawValue]?.kl ?? .infinity
+    let kl = l.sensitivity[p.rawValue]?.damage ?? .infinity
     let score = l.hessian?.score[p.rawValue] ?? .infinity
     switch objective {
     case .measured: return kl

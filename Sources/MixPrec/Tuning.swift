@@ -30,6 +30,8 @@ public enum Tuning {
     public var commandLine = ""
     /// Where per-layer latency tables are cached.
     public var latencyCache = LatencyTable.cacheFolder
+    /// The outputs the damage is measured on (a given analysis's outputs take precedence).
+    public var outputs = OutputSelection()
     public init() {}
   }
 
@@ -55,8 +57,14 @@ public enum Tuning {
     }
     guard data.calibrationCount > 0 else { throw MixPrecError.tooFewSamples(folder: "calibration", samples: 0, needed: 1) }
     try MixPrecError.requireFinite(data.calibration)
-    let evaluator = try given_evaluator ?? PlanEvaluator(session: session, feeds: data.evaluation, metric: data.metric)
-    if budget.maxDrop != nil && evaluator.referenceMetric == nil { throw TuningError.maxDropNeedsLabels }
+    if budget.maxDrop != nil && (given_evaluator.map { $0.referenceMetric == nil } ?? (data.metric == nil)) {
+      throw TuningError.maxDropNeedsLabels
+    }
+    _ = try o.outputs.outputNames(in: session.graph)
+    if let a = given, let recorded = a.outputs, !o.outputs.names.isEmpty, o.outputs.names != recorded.map(\.name) {
+      throw MixPrecError.invalidOption(option: "--output",
+        rule: "names \(o.outputs.names.joined(separator: ", ")) but the analysis compared \(recorded.map(\.name).joined(separator: ", ")); analyze again with the same --output")
+    }
 
     var calibrator = Calibrator(session: session)
     progress(.note("calibrating \(calibrator.layerInputs.count) layer inputs on \(data.calibrationCount) samples"))
@@ -68,10 +76,14 @@ public enum Tuning {
       var a = Analysis.Options()
       a.samples = o.samples
       a.rangeComparison = false
+      a.outputs = o.outputs
       if o.objective != .measured { a.hessian = Analysis.HessianOptions() }
       analysis = try Analysis.run(model: model, calibration: data.calibration, calibrator: calibrator, options: a, progress: progress).result
     }
     try checkCoverage(analysis, graph: session.graph)
+    // Plans are measured on the outputs and kinds the layers were measured on.
+    let evaluator = try given_evaluator ?? PlanEvaluator(session: session, feeds: data.evaluation, metric: data.metric,
+      outputs: analysis.outputs.map(OutputSelection.init) ?? o.outputs)
     let template = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8, method: .mse,
       model: model.name, modelSHA256: model.sha256)
     let context = try TuningContext(model: model, template: template, analysis: analysis, calibrator: calibrator, data: data,
@@ -103,7 +115,7 @@ public enum Tuning {
       // QAT starts from the refined plan; that plan is measured first so the report shows what QAT changed.
       var before = try context.point("chosen, no QAT", solution, measure: false)
       let pre = try evaluator.evaluate(chosen, codes: codes)
-      before.measuredKL = pre.kl
+      before.measuredDamage = pre.damage
       before.metric = pre.metric
       let trained = try QuantizationAwareTraining.fineTune(session: session, plan: chosen, codes: codes, feeds: data.training,
         labels: data.trainingLabels, options: q, progress: progress)
@@ -115,7 +127,7 @@ public enum Tuning {
     let layers = try PlanBuilder.layerQuantizations(chosen, session: session, codes: codes)
     let evaluation = try evaluator.evaluate(chosen, codes: codes)
     var chosenPoint = try context.point("chosen", solution, measure: false)
-    chosenPoint.measuredKL = evaluation.kl
+    chosenPoint.measuredDamage = evaluation.damage
     chosenPoint.metric = evaluation.metric
     chosenPoint.measuredLatencyMs = try context.latencyMs(session.with(quantized: layers))
 
@@ -131,19 +143,19 @@ public enum Tuning {
       }
     }
     let fp32Point = TuningSummary.Point(label: "fp32", weightBytes: tuner.fp32Bytes, predictedLatencyMs: context.table.fp32Seconds * 1e3,
-      measuredLatencyMs: try context.latencyMs(session), predictedKL: 0, measuredKL: 0, metric: evaluator.referenceMetric)
+      measuredLatencyMs: try context.latencyMs(session), predictedDamage: 0, measuredDamage: 0, metric: evaluator.referenceMetric)
     let metricName = data.metric?.name
     chosen.predicted = PlanFigures(metric: metricName, reference: evaluator.referenceMetric, weightBytes: chosenPoint.weightBytes,
-      latencyMs: chosenPoint.predictedLatencyMs, kl: solution.damage)
+      latencyMs: chosenPoint.predictedLatencyMs, damage: solution.damage)
     chosen.measured = PlanFigures(metric: metricName, value: evaluation.metric, reference: evaluator.referenceMetric,
-      weightBytes: chosenPoint.weightBytes, latencyMs: chosenPoint.measuredLatencyMs, kl: evaluation.kl)
+      weightBytes: chosenPoint.weightBytes, latencyMs: chosenPoint.measuredLatencyMs, damage: evaluation.damage)
 
     var report = analysis
     report.summary = Analysis.summary(of: session.graph)
     if o.rangeComparison && report.rangeComparison == nil {
       let count = min(o.samples, data.calibrationCount)
       report.rangeComparison = try SensitivitySweep.rangeComparison(session: session, calibrator: calibrator,
-        feeds: data.calibration.mapValues { $0.rows(0..<count) }, analysis: report)
+        feeds: data.calibration.mapValues { $0.rows(0..<count) }, analysis: report, outputs: OutputSelection(report.outputs ?? []))
     }
     let assignment: [String: Precision] = tuner.assignment(solution)
     let sizes: [String: [String: Int]] = tuner.sizes.mapValues { row in Dictionary(uniqueKeysWithValues: row.map { ($0.key.rawValue, $0.value) }) }

@@ -67,11 +67,11 @@ struct TuningContext {
 
   /// A solution's point: size, predicted latency and damage; measured KL and metric when asked.
   func point(_ label: String, _ s: AssignmentProblem.Solution, measure: Bool) throws -> TuningSummary.Point {
-    var pt = TuningSummary.Point(label: label, weightBytes: tuner.weightBytes(s), predictedLatencyMs: tuner.predictedLatencyMs(s), predictedKL: s.damage)
+    var pt = TuningSummary.Point(label: label, weightBytes: tuner.weightBytes(s), predictedLatencyMs: tuner.predictedLatencyMs(s), predictedDamage: s.damage)
     if measure {
       let r = try refined(tuner.plan(s, budget: ""))
       let e = try evaluator.evaluate(r.plan, codes: r.codes)
-      pt.measuredKL = e.kl
+      pt.measuredDamage = e.damage
       pt.metric = e.metric
     }
     return pt
@@ -84,7 +84,7 @@ struct TuningContext {
       var b = try point("uniform \(p.rawValue)", s, measure: false)
       let r = try refined(tuner.plan(s, budget: budget.description), adaRound: options.adaRound && p != .fp16)
       let e = try evaluator.evaluate(r.plan, codes: r.codes)
-      b.measuredKL = e.kl
+      b.measuredDamage = e.damage
       b.metric = e.metric
       b.measuredLatencyMs = try latencyMs(uniformSessions[p]!)
       return b

@@ -5,7 +5,7 @@ import TensorCore
 extension AnalysisResult.Entry {
   /// The figures of one comparison with FP32, plus the task metric when labels exist.
   public init(_ m: OutputComparison, task: Double? = nil) {
-    self.init(kl: m.kl, sqnr: m.sqnr, cosine: m.cosine, agreement: m.agreement, task: task)
+    self.init(damage: m.damage, sqnr: m.sqnr, cosine: m.cosine, agreement: m.agreement, task: task)
   }
 }
 
@@ -26,7 +26,7 @@ public enum AnalysisError: Error, CustomStringConvertible, Equatable, Sendable {
     switch self {
     case .nothingToMerge: return "nothing to merge"
     case .mismatchedParts(let first, let other):
-      return "cannot merge analyses of different models, candidate lists or sample counts (\(other) vs \(first))"
+      return "cannot merge analyses of different models, candidate lists, sample counts or compared outputs (\(other) vs \(first))"
     case .notAShard(let model):
       return "an analysis of \(model) is not a shard (made without --shard); merge only the parts of one `analyze --shard k/n` split"
     case .mixedSplits(let a, let b): return "shards \(a) and \(b) belong to different splits; merge the parts of one split"
@@ -46,7 +46,8 @@ extension AnalysisResult {
     var seen: [Int: String] = [:]
     var count: Int? = nil
     for p in parts {
-      guard p.modelSHA256 == first.modelSHA256, p.candidates == first.candidates, p.samples == first.samples else {
+      guard p.modelSHA256 == first.modelSHA256, p.candidates == first.candidates, p.samples == first.samples,
+        p.outputs == first.outputs else {
         throw AnalysisError.mismatchedParts(first: first.model, other: p.model)
       }
       guard let s = p.shard, let (k, n) = parseShard(s) else { throw AnalysisError.notAShard(model: p.model) }

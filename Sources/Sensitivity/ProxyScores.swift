@@ -57,11 +57,11 @@ extension AnalysisResult {
       ]
       for (name, value) in proxies {
         let pairs = layers.compactMap { l -> (Double, Double)? in
-          guard let x = value(l), let y = l.sensitivity[p]?.kl, x.isFinite, y.isFinite else { return nil }
+          guard let x = value(l), let y = l.sensitivity[p]?.damage, x.isFinite, y.isFinite else { return nil }
           return (x, y)
         }
         guard pairs.count >= 3 else { continue }
-        out.append(Correlation(proxy: name, precision: p, measure: "kl",
+        out.append(Correlation(proxy: name, precision: p, measure: "damage",
           spearman: ProxyScores.spearman(pairs.map(\.0), pairs.map(\.1)), layers: pairs.count))
       }
     }

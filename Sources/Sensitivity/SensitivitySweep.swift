@@ -6,9 +6,11 @@ import Quantizers
 import TensorCore
 
 /// One layer at a time: each candidate precision applied to that layer alone, the model run on
-/// calibration samples, its first output compared with the FP32 output.
+/// calibration samples, its compared outputs (`outputs`) measured against the FP32 ones.
 public struct SensitivitySweep {
   public var candidates: [Precision]
+  /// The outputs compared and their kinds (every floating-point output, kinds detected, by default).
+  public var outputs = OutputSelection()
   /// Range method for the integer candidates (MSE: the best of the saturating methods on both
   /// prepared models, see issue 4's table).
   public var method: RangeMethod = .mse
@@ -16,16 +18,18 @@ public struct SensitivitySweep {
 
   public init(candidates: [Precision]) { self.candidates = candidates }
 
-  /// The measured layers and the FP32 first output they were compared with.
+  /// The measured layers, the outputs they were compared on, and the FP32 values of the first
+  /// compared output (the one a task metric scores).
   public struct Result {
     public var layers: [AnalysisResult.Layer]
+    public var outputs: [ComparedOutput]
     public var reference: Tensor
   }
 
   /// - Parameters:
   ///   - layers: the names to sweep (a shard), nil for all quantizable layers.
   ///   - task: the task metric's mean over the samples `range` of the calibration set given
-  ///     their first-output tensor, when labels exist.
+  ///     the first compared output, when labels exist.
   ///   - progress: (layer passes done, layers × batches, a line about the last one).
   ///
   /// Batch by batch: the FP32 run of the batch keeps every value, each (layer, candidate) run
@@ -36,7 +40,7 @@ public struct SensitivitySweep {
     task: ((Tensor, Range<Int>) -> Double)? = nil, progress: (Int, Int, String) -> Void = { _, _, _ in }
   ) throws -> Result {
     let g = session.graph
-    guard let output = g.comparedOutput?.name else { throw PlanError("the model has no floating-point output to compare") }
+    let first = try outputs.outputNames(in: g)[0]
     let total = feeds.values.first?.shape.first ?? 0
     let slices = stride(from: 0, to: total, by: max(batch, 1)).map { $0..<min($0 + batch, total) }
     let uniform = try Dictionary(uniqueKeysWithValues: candidates.map { p in
@@ -53,19 +57,24 @@ public struct SensitivitySweep {
         return try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session))
       })
     }
-    var sums = [[OutputComparison.Accumulator]](repeating: .init(repeating: .init(), count: candidates.count), count: todo.count)
+    var compared: [ComparedOutput] = []
+    var sums: [[OutputComparison.Outputs]] = []
     var taskSums = [[Double]](repeating: .init(repeating: 0, count: candidates.count), count: todo.count)
     var references: [Tensor] = []
     for (b, range) in slices.enumerated() {
       let x = feeds.mapValues { $0.rows(range) }
       let known = try session.recordingRun(x)
-      let reference = try requireOutput(known[output], output)
-      references.append(reference)
+      if b == 0 {
+        // Kinds are detected on the first batch's FP32 values.
+        compared = try outputs.resolve(graph: g, reference: known)
+        sums = .init(repeating: .init(repeating: OutputComparison.Outputs(compared), count: candidates.count), count: todo.count)
+      }
+      references.append(try requireOutput(known[first], first))
       for (i, (_, layer)) in todo.enumerated() {
         for (c, _) in candidates.enumerated() {
-          let y = try requireOutput(mixed[i][c].run(x, resumingAt: layer.name, from: known)[output], output)
-          sums[i][c].add(y, reference: reference)
-          if let task { taskSums[i][c] += task(y, range) * Double(range.count) }
+          let y = try mixed[i][c].run(x, resumingAt: layer.name, from: known)
+          try sums[i][c].add(y, reference: known)
+          if let task { taskSums[i][c] += task(try requireOutput(y[first], first), range) * Double(range.count) }
         }
         progress(b * todo.count + i + 1, slices.count * todo.count, "\(layer.name), samples \(range.lowerBound)..<\(range.upperBound)")
       }
@@ -78,7 +87,7 @@ public struct SensitivitySweep {
       }
       result.append(entry)
     }
-    return Result(layers: result, reference: try concatenate(references))
+    return Result(layers: result, outputs: compared, reference: try concatenate(references))
   }
 
   private func concatenate(_ parts: [Tensor]) throws -> Tensor {
@@ -95,22 +104,23 @@ public struct SensitivitySweep {
 }
 
 extension SensitivitySweep {
-  /// KL per input-range method for the `top` layers that `analysis` found most sensitive at its
-  /// lowest candidate: layer → method → candidate → KL (integer candidates only).
+  /// Damage per input-range method for the `top` layers that `analysis` found most sensitive at its
+  /// lowest candidate: layer → method → candidate → damage (integer candidates only).
   public static func rangeComparison(
     session: Session, calibrator: Calibrator, feeds: [String: Tensor], analysis: AnalysisResult, top: Int = 3,
-    methods: [RangeMethod] = [.minmax, .percentile, .mse, .kl]
+    methods: [RangeMethod] = [.minmax, .percentile, .mse, .kl], outputs: OutputSelection = OutputSelection()
   ) throws -> [String: [String: [String: Double]]] {
     let integer = analysis.candidates.compactMap(Precision.init(rawValue:)).filter { $0 == .int8 || $0 == .int4 }
     guard let lowest = integer.last else { return [:] }
-    let worst = analysis.layers.sorted { ($0.sensitivity[lowest.rawValue]?.kl ?? 0) > ($1.sensitivity[lowest.rawValue]?.kl ?? 0) }
+    let worst = analysis.layers.sorted { ($0.sensitivity[lowest.rawValue]?.damage ?? 0) > ($1.sensitivity[lowest.rawValue]?.damage ?? 0) }
       .prefix(top).map(\.name)
     var out: [String: [String: [String: Double]]] = [:]
     for m in methods {
       var sweep = SensitivitySweep(candidates: integer)
       sweep.method = m
+      sweep.outputs = outputs
       for l in try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: worst).layers {
-        for (p, e) in l.sensitivity { out[l.name, default: [:]][m.rawValue, default: [:]][p] = e.kl }
+        for (p, e) in l.sensitivity { out[l.name, default: [:]][m.rawValue, default: [:]][p] = e.damage }
       }
     }
     return out

@@ -150,16 +150,16 @@ public struct PlanFigures: Codable, Equatable, Sendable {
   public var weightBytes: Int?
   public var latencyMs: Double?
   /// KL divergence of the output from FP32's (predicted: the layers' one-at-a-time damages summed).
-  public var kl: Double?
+  public var damage: Double?
 
   public init(metric: String? = nil, value: Double? = nil, reference: Double? = nil, weightBytes: Int? = nil,
-              latencyMs: Double? = nil, kl: Double? = nil) {
+              latencyMs: Double? = nil, damage: Double? = nil) {
     self.metric = metric
     self.value = value
     self.reference = reference
     self.weightBytes = weightBytes
     self.latencyMs = latencyMs
-    self.kl = kl
+    self.damage = damage
   }
 }
 

@@ -18,6 +18,7 @@ struct AnalyzeCommand: ParsableCommand {
   @Option(name: .customLong("shard-count"), parsing: .unconditional, help: "With --shard auto: the shard count (a Kubernetes Indexed Job's completions; default MIXPREC_SHARD_COUNT, or Slurm's array size).")
   var shardCount: Int?
   @Option(help: "Where to write the analysis.") var out: String
+  @OptionGroup var outputs: OutputOptions
   @Option(parsing: .unconditional, help: "Samples per forward pass (bounds memory).") var batch: Int = 32
   @Flag(help: "Also estimate each layer's Hessian trace (Hutchinson), top eigenvalue (Lanczos) and HAWQ-V2 score, and rank-correlate them with the measured damage.")
   var hessian = false
@@ -33,10 +34,12 @@ struct AnalyzeCommand: ParsableCommand {
     try outcome.result.write(to: URL(fileURLWithPath: out))
     let result = outcome.result, last = result.candidates.last ?? ""
     print("\(result.layers.count) layers × \(result.candidates.count) candidates on \(result.samples) samples -> \(out)")
-    let worst = result.layers.compactMap { l in l.sensitivity[last].map { (l.name, $0.kl) } }.sorted { $0.1 > $1.1 }.prefix(5)
-    for (name, kl) in worst { print(String(format: "  most sensitive at %@: %@ (KL %.4g)", last, name, kl)) }
+    let worst = result.layers.compactMap { l in l.sensitivity[last].map { (l.name, $0.damage) } }.sorted { $0.1 > $1.1 }.prefix(5)
+    print("  damage measured on " + (result.outputs ?? []).map { "\($0.name) (\($0.kind.rawValue)\($0.detected ? ", detected" : ""))" }
+      .joined(separator: " + "))
+    for (name, damage) in worst { print(String(format: "  most sensitive at %@: %@ (damage %.4g)", last, name, damage)) }
     for c in result.correlations ?? [] where c.precision == last {
-      print(String(format: "  Spearman(%@, measured KL at %@) = %.3f over %d layers", c.proxy, c.precision, c.spearman, c.layers))
+      print(String(format: "  Spearman(%@, measured damage at %@) = %.3f over %d layers", c.proxy, c.precision, c.spearman, c.layers))
     }
     print("  " + outcome.phases.map { String(format: "%@ %.1f s", $0.0, $0.1) }.joined(separator: ", ")
       + String(format: "; peak memory %.0f MB", outcome.peakMegabytes))
@@ -51,6 +54,7 @@ struct AnalyzeCommand: ParsableCommand {
     }
     o.samples = samples
     o.batch = batch
+    o.outputs = try outputs.selection()
     if shard == "auto" {
       if let n = shardCount, n <= 0 { throw CLIError("--shard-count must be positive") }
       o.shard = try ShardScheduler.shard(environment: ProcessInfo.processInfo.environment, count: shardCount)

@@ -26,7 +26,7 @@ extension BenchCommand {
     func measure(_ label: String, _ p: PrecisionPlan, _ c: [String: [Int8]]) throws {
       let runtime = try evaluator.evaluate(p, codes: c)
       let training = try QuantizationAwareTraining(session: loaded.session, plan: p, codes: c).loss(evalFolder.tensors, batch: 16)
-      print(String(format: "%@: eval KL training graph %.4g, integer runtime %.4g; %@ %.4f (FP32 %.4f)", label, training, runtime.kl,
+      print(String(format: "%@: eval KL training graph %.4g, integer runtime %.4g; %@ %.4f (FP32 %.4f)", label, training, runtime.damage,
         metric?.name ?? "metric", runtime.metric ?? .nan, evaluator.referenceMetric ?? .nan))
     }
     print("bench qat: \(loaded.name), plan \(URL(fileURLWithPath: planPath).lastPathComponent), \(n) training samples, \(evalFolder.sampleCount) eval samples")

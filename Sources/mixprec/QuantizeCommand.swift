@@ -27,6 +27,7 @@ struct QuantizeCommand: ParsableCommand {
   var biasCorrection = false
   @Option(help: "Evaluation folder with labels: report the task metric of FP32 and of the plan.") var eval: String?
   @Option(parsing: .unconditional, help: "Samples per forward pass (bounds memory).") var batch: Int = 32
+  @OptionGroup var outputs: OutputOptions
 
   func options() throws -> Quantization.Options {
     var o = Quantization.Options()
@@ -49,6 +50,7 @@ struct QuantizeCommand: ParsableCommand {
     o.easyQuantInterval = bounds[0]...bounds[1]
     o.easyQuantSteps = easyquantSteps
     o.batch = batch
+    o.outputs = try outputs.selection()
     try o.validate()
     return o
   }
@@ -69,6 +71,9 @@ struct QuantizeCommand: ParsableCommand {
     let kept = q.keptFP32 > 0 ? " (\(q.keptFP32) kept fp32: unsupported)" : ""
     print("\(options.precision.rawValue): \(q.layers.count) of \(q.plan.layers.count) layers quantized\(kept); layer weights \(formatBytes(q.weightBytes)) vs \(formatBytes(q.fp32WeightBytes)) fp32 (\(String(format: "%.2f", Double(q.fp32WeightBytes) / Double(max(q.weightBytes, 1))))x smaller)")
     if let e = q.evaluation {
+      if let d = e.damage {
+        print(String(format: "damage to fp32: %.4g on ", d) + e.outputs.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: " + "))
+      }
       if let a = e.agreement { print(String(format: "argmax agreement with fp32: %.4f over %d rows", a.fraction, a.rows)) }
       if let r = e.reference, let m = e.quantized {
         print("fp32  \(r)")

@@ -27,6 +27,7 @@ struct TuneCommand: ParsableCommand {
   var biasCorrection = true
   @Flag(inversion: .prefixedNo, help: "AdaRound the chosen plan's integer weights (codes go to <plan>.codes.npz).") var adaround = true
   @OptionGroup var qat: QATOptions
+  @OptionGroup var outputs: OutputOptions
   @Option(help: "Where to write the plan.") var plan: String
   @Option(help: "Also write the QDQ ONNX model.") var export: String?
   @Option(help: "The HTML report (Reports/NAME.html); its data goes to NAME.analysis.json beside it.") var report: String?
@@ -44,6 +45,7 @@ struct TuneCommand: ParsableCommand {
 
   func options() throws -> Tuning.Options {
     var o = Tuning.Options()
+    o.outputs = try outputs.selection()
     guard let objective = Tuner.Objective(rawValue: objective) else { throw CLIError("unknown --objective '\(objective)'; use measured, hessian or blend") }
     o.objective = objective
     o.samples = samples
@@ -76,18 +78,19 @@ struct TuneCommand: ParsableCommand {
     let written = try outcome.write(to: destinations)
     if let e = written.export { print("QDQ model -> \(e.path)") }
     if let r = written.report, let d = written.reportData { print("report -> \(r.path) (data: \(d.path))") }
-    print("budget: \(budget.description); objective: \(options.objective.rawValue)")
+    print("budget: \(budget.description); objective: \(options.objective.rawValue); damage on "
+      + (outcome.report.outputs ?? []).map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: " + "))
     print("chosen: " + outcome.counts.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", "))
     printTable(outcome.table, metricName: outcome.summary.metricName)
     print("plan -> \(plan)")
   }
 
   func printTable(_ points: [TuningSummary.Point], metricName: String?) {
-    print("plan            weights      x     latency pred/meas (ms)   KL pred / meas        \(metricName ?? "metric")")
+    print("plan            weights      x     latency pred/meas (ms)   damage pred / meas      \(metricName ?? "metric")")
     let fp32 = points.first?.weightBytes ?? 1
     for p in points {
       let lat = String(format: "%7.3f / %7.3f", p.predictedLatencyMs ?? .nan, p.measuredLatencyMs ?? .nan)
-      let kl = String(format: "%9.2e / %9.2e", p.predictedKL ?? .nan, p.measuredKL ?? .nan)
+      let kl = String(format: "%9.2e / %9.2e", p.predictedDamage ?? .nan, p.measuredDamage ?? .nan)
       let m = p.metric.map { String(format: "%.4f", $0) } ?? "-"
       print(p.label.padding(toLength: 15, withPad: " ", startingAt: 0) + " " + formatBytes(p.weightBytes).padding(toLength: 10, withPad: " ", startingAt: 0)
         + String(format: " %5.2f  ", Double(fp32) / Double(max(p.weightBytes, 1))) + lat + "        " + kl + "   " + m)

@@ -192,7 +192,7 @@ final class CLITests: XCTestCase {
       XCTAssertNotNil(l["name"]); XCTAssertNotNil(l["op"]); XCTAssertNotNil(l["params"])
       let s = try XCTUnwrap(l["sensitivity"] as? [String: [String: Any]])
       for p in ["int8", "int4"] {
-        for key in ["kl", "sqnr", "cosine", "agreement", "task"] { XCTAssertNotNil(s[p]?[key], "\(p).\(key) missing in \(l["name"] ?? "")") }
+        for key in ["damage", "sqnr", "cosine", "agreement", "task"] { XCTAssertNotNil(s[p]?[key], "\(p).\(key) missing in \(l["name"] ?? "")") }
       }
       let h = try XCTUnwrap(l["hessian"] as? [String: Any], "hessian missing in \(l["name"] ?? "")")
       XCTAssertGreaterThan(try XCTUnwrap(h["trace"] as? Double), 0)
@@ -227,7 +227,7 @@ final class CLITests: XCTestCase {
     let tuning = try XCTUnwrap(data["tuning"] as? [String: Any])
     let fp32 = try XCTUnwrap((tuning["fp32"] as? [String: Any])?["weightBytes"] as? Int)
     XCTAssertLessThanOrEqual(try XCTUnwrap(predicted["weightBytes"] as? Int) * 5, fp32, "the plan does not fit 5x")
-    XCTAssertNotNil(measured["latencyMs"]); XCTAssertNotNil(measured["kl"]); XCTAssertNotNil(predicted["latencyMs"])
+    XCTAssertNotNil(measured["latencyMs"]); XCTAssertNotNil(measured["damage"]); XCTAssertNotNil(predicted["latencyMs"])
     XCTAssertEqual((tuning["chosen"] as? [String: String])?.count, 54)
     XCTAssertEqual((tuning["baselines"] as? [[String: Any]])?.count, 3)
     XCTAssertTrue(FileManager.default.fileExists(atPath: onnx))

@@ -15,7 +15,7 @@ final class ReportPageTests: XCTestCase {
 
   /// Four layers, every section filled.
   static func analysis() -> AnalysisResult {
-    func entry(_ kl: Double) -> AnalysisResult.Entry { AnalysisResult.Entry(kl: kl, sqnr: 30, cosine: 0.99, agreement: 1) }
+    func entry(_ kl: Double) -> AnalysisResult.Entry { AnalysisResult.Entry(damage: kl, sqnr: 30, cosine: 0.99, agreement: 1) }
     let names = ["conv0", "conv1", "dw2", "fc3"]
     var layers: [AnalysisResult.Layer] = []
     for (i, n) in names.enumerated() {
@@ -29,28 +29,29 @@ final class ReportPageTests: XCTestCase {
       layers.append(l)
     }
     var a = AnalysisResult(model: "tiny.onnx", modelSHA256: "abc123", candidates: ["fp16", "int8", "int4"], samples: 8, layers: layers)
+    a.outputs = [ComparedOutput(name: "y", kind: .logits, detected: true), ComparedOutput(name: "emb", kind: .embedding, detected: false)]
     a.hessianSamples = 8
     a.correlate()
     a.summary = AnalysisResult.ModelSummary(opHistogram: ["Conv": 3, "Gemm": 1, "Relu": 2], layers: 4, parameters: 1000, fp32WeightBytes: 4000,
       machine: "test CPU, 2 cores, avx2", isa: "avx2", weightShapes: ["conv0": [8, 3, 3, 3], "conv1": [8, 8, 1, 1], "dw2": [8, 1, 3, 3], "fc3": [10, 72]])
     a.rangeComparison = ["fc3": ["minmax": ["int8": 2e-3, "int4": 0.1], "mse": ["int8": 1e-3, "int4": 0.05]]]
     typealias P = TuningSummary.Point
-    let chosen = P(label: "chosen", weightBytes: 700, predictedLatencyMs: 0.5, measuredLatencyMs: 0.52, predictedKL: 0.01, measuredKL: 0.008, metric: 0.97)
+    let chosen = P(label: "chosen", weightBytes: 700, predictedLatencyMs: 0.5, measuredLatencyMs: 0.52, predictedDamage: 0.01, measuredDamage: 0.008, metric: 0.97)
     a.tuning = TuningSummary(
       budget: "compression 6x", objective: "measured", commandLine: "mixprec tune tiny.onnx --compression 6x", machine: "test CPU", batch: 1,
       chosen: ["conv0": "int8", "conv1": "fp16", "dw2": "int4", "fc3": "int4"], chosenPoint: chosen,
-      fp32: P(label: "fp32", weightBytes: 4000, predictedLatencyMs: 1, measuredLatencyMs: 1.1, predictedKL: 0, measuredKL: 0, metric: 0.98),
-      baselines: [P(label: "uniform int8", weightBytes: 1100, predictedLatencyMs: 0.6, measuredLatencyMs: 0.6, predictedKL: 0.002, measuredKL: 0.003, metric: 0.98),
-                  P(label: "uniform int4", weightBytes: 600, predictedLatencyMs: 0.55, measuredLatencyMs: 0.5, predictedKL: 0.3, measuredKL: 0.2, metric: 0.9)],
-      front: [P(label: "front 0", weightBytes: 600, predictedLatencyMs: 0.55, predictedKL: 0.3), P(label: "front 1", weightBytes: 900, predictedLatencyMs: 0.6, predictedKL: 0.005),
-              P(label: "front 2", weightBytes: 2000, predictedLatencyMs: 0.8, predictedKL: 1e-5)],
-      measured: [P(label: "front 1", weightBytes: 900, predictedLatencyMs: 0.6, predictedKL: 0.005, measuredKL: 0.004, metric: 0.975)],
+      fp32: P(label: "fp32", weightBytes: 4000, predictedLatencyMs: 1, measuredLatencyMs: 1.1, predictedDamage: 0, measuredDamage: 0, metric: 0.98),
+      baselines: [P(label: "uniform int8", weightBytes: 1100, predictedLatencyMs: 0.6, measuredLatencyMs: 0.6, predictedDamage: 0.002, measuredDamage: 0.003, metric: 0.98),
+                  P(label: "uniform int4", weightBytes: 600, predictedLatencyMs: 0.55, measuredLatencyMs: 0.5, predictedDamage: 0.3, measuredDamage: 0.2, metric: 0.9)],
+      front: [P(label: "front 0", weightBytes: 600, predictedLatencyMs: 0.55, predictedDamage: 0.3), P(label: "front 1", weightBytes: 900, predictedLatencyMs: 0.6, predictedDamage: 0.005),
+              P(label: "front 2", weightBytes: 2000, predictedLatencyMs: 0.8, predictedDamage: 1e-5)],
+      measured: [P(label: "front 1", weightBytes: 900, predictedLatencyMs: 0.6, predictedDamage: 0.005, measuredDamage: 0.004, metric: 0.975)],
       latencyMs: Dictionary(uniqueKeysWithValues: names.map { ($0, ["fp32": 0.2, "fp16": 0.25, "int8": 0.12, "int4": 0.11]) }),
       weightBytes: Dictionary(uniqueKeysWithValues: names.map { ($0, ["fp32": 1000, "fp16": 500, "int8": 280, "int4": 150]) }), metricName: "top1")
     a.tuning?.planJSON = "{\n  \"budget\" : \"compression 6x\"\n}"
     a.tuning?.budgetBytes = 666
     a.tuning?.qat = TuningSummary.QATSummary(epochs: 2, loss: "both", trainingSamples: 64, seconds: 3.5, epochLoss: [0.4, 0.2],
-      before: P(label: "chosen, no QAT", weightBytes: 700, predictedLatencyMs: 0.5, predictedKL: 0.01, measuredKL: 0.012, metric: 0.95))
+      before: P(label: "chosen, no QAT", weightBytes: 700, predictedLatencyMs: 0.5, predictedDamage: 0.01, measuredDamage: 0.012, metric: 0.95))
     return a
   }
 

@@ -107,7 +107,7 @@ final class QATTests: XCTestCase {
       XCTAssertTrue(l.biasShift?.contains { $0 != 0 } ?? false, "\(name): the bias is trained")
       XCTAssertTrue(l.weightScaleFactors?.contains { $0 != 1 } ?? false, "\(name): the scales are trained")
     }
-    let runtime = try PlanEvaluator(session: session, feeds: x, batch: 16, metric: nil).evaluate(result.plan, codes: result.codes).kl
+    let runtime = try PlanEvaluator(session: session, feeds: x, batch: 16, metric: nil).evaluate(result.plan, codes: result.codes).damage
     XCTAssertEqual(runtime, after, accuracy: 0.02 * after, "integer runtime KL \(runtime) vs training graph \(after)")
   }
 

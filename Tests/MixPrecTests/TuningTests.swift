@@ -55,7 +55,7 @@ final class TuningTests: XCTestCase {
     XCTAssertLessThanOrEqual(Double(chosen.weightBytes) * 3, Double(fp32Bytes(m)), "the plan does not fit 3x: \(chosen)")
     XCTAssertEqual(PlanBuilder.weightBytes(outcome.plan, graph: m.graph), chosen.weightBytes, "the plan's size is the solver's")
     XCTAssertEqual(outcome.table.map(\.label), ["fp32", "uniform fp16", "uniform int8", "uniform int4", "chosen"])
-    XCTAssertTrue(try XCTUnwrap(chosen.measuredKL).isFinite)
+    XCTAssertTrue(try XCTUnwrap(chosen.measuredDamage).isFinite)
     XCTAssertNotNil(chosen.measuredLatencyMs)
     XCTAssertEqual(outcome.assignment.count, 3)
     XCTAssertEqual(outcome.report.tuning?.budgetBytes.map { Double($0) * 3 <= Double(fp32Bytes(m)) }, true)
@@ -135,7 +135,7 @@ final class TuningTests: XCTestCase {
     var referenceMetric: Double? { 1 }
     func evaluate(_ plan: PrecisionPlan, codes: [String: [Int8]]) throws -> PlanEvaluation {
       let d = plan.layers.reduce(0.0) { $0 + (damage[$1.name]?[$1.precision] ?? 0) }
-      return PlanEvaluation(kl: d, metric: 1 - c * d)
+      return PlanEvaluation(damage: d, metric: 1 - c * d)
     }
   }
 
@@ -143,7 +143,7 @@ final class TuningTests: XCTestCase {
   func analysis(_ m: LoadedModel, _ table: [String: [Precision: Double]]) -> AnalysisResult {
     let layers = m.graph.layers.enumerated().map { i, l in
       AnalysisResult.Layer(index: i, name: l.name, op: l.opType, params: l.parameterCount,
-        sensitivity: Dictionary(uniqueKeysWithValues: table[l.name]!.map { ($0.key.rawValue, AnalysisResult.Entry(kl: $0.value, sqnr: 0, cosine: 1, agreement: 1)) }))
+        sensitivity: Dictionary(uniqueKeysWithValues: table[l.name]!.map { ($0.key.rawValue, AnalysisResult.Entry(damage: $0.value, sqnr: 0, cosine: 1, agreement: 1)) }))
     }
     return AnalysisResult(model: m.name, modelSHA256: m.sha256, candidates: ["fp16", "int8", "int4"], samples: 8, layers: layers)
   }
@@ -186,8 +186,8 @@ final class TuningTests: XCTestCase {
     var budget = Budget()
     budget.compression = 3
     let outcome = try Tuning.run(model: m, data: data(), budget: budget, options: options())
-    XCTAssertTrue(outcome.report.layers.allSatisfy { $0.sensitivity["int4"].map { $0.kl.isFinite && $0.kl > 0 } == true })
-    XCTAssertTrue(try XCTUnwrap(outcome.summary.chosenPoint.measuredKL).isFinite)
+    XCTAssertTrue(outcome.report.layers.allSatisfy { $0.sensitivity["int4"].map { $0.damage.isFinite && $0.damage > 0 } == true })
+    XCTAssertTrue(try XCTUnwrap(outcome.summary.chosenPoint.measuredDamage).isFinite)
   }
 
   func testMaxDropNeedsLabels() throws {
@@ -212,7 +212,7 @@ final class TuningTests: XCTestCase {
       var p = problem
       let search = MaxDropSearch(drop: drop, reference: 1)
       let r = try search.run(&p) { label, s in
-        TuningSummary.Point(label: label, weightBytes: Int(s.size), predictedKL: s.damage, measuredKL: s.damage, metric: 1 - s.damage)
+        TuningSummary.Point(label: label, weightBytes: Int(s.size), predictedDamage: s.damage, measuredDamage: s.damage, metric: 1 - s.damage)
       }
       let expected = front.first { $0.damage <= drop } ?? front.last!
       XCTAssertEqual(r.solution.size, expected.size, "drop \(drop)")

@@ -106,15 +106,15 @@ final class HessianEstimatorTests: XCTestCase {
   }
 
   func testAnalysisWithHessianRoundTripsAndMergeRecorrelates() throws {
-    func layer(_ i: Int, kl: Double, score: Double) -> AnalysisResult.Layer {
+    func layer(_ i: Int, damage: Double, score: Double) -> AnalysisResult.Layer {
       var l = AnalysisResult.Layer(index: i, name: "l\(i)", op: "Conv", params: 10,
-        sensitivity: ["int4": AnalysisResult.Entry(OutputComparison(kl: kl, sqnr: 10, cosine: 0.9, agreement: 1))])
+        sensitivity: ["int4": AnalysisResult.Entry(OutputComparison(damage: damage, sqnr: 10, cosine: 0.9, agreement: 1))])
       l.hessian = AnalysisResult.Hessian(trace: score, ci95: 0.1, samples: 8, topEigenvalue: score / 2, score: ["int4": score])
       return l
     }
-    var a = AnalysisResult(model: "m", modelSHA256: "x", candidates: ["int4"], samples: 4, layers: [layer(0, kl: 1, score: 1), layer(2, kl: 3, score: 3)])
+    var a = AnalysisResult(model: "m", modelSHA256: "x", candidates: ["int4"], samples: 4, layers: [layer(0, damage: 1, score: 1), layer(2, damage: 3, score: 3)])
     var b = a
-    b.layers = [layer(1, kl: 2, score: 2.5), layer(3, kl: 4, score: 0.5)]
+    b.layers = [layer(1, damage: 2, score: 2.5), layer(3, damage: 4, score: 0.5)]
     a.shard = "1/2"
     b.shard = "2/2"
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("analysis-\(UUID()).json")

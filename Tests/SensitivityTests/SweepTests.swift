@@ -11,17 +11,17 @@ import XCTest
 final class SweepTests: XCTestCase {
   func testComparisonOfKnownOutputs() {
     let ref = Tensor(shape: [2, 3], floats: [0.7, 0.2, 0.1, 0.1, 0.1, 0.8])
-    let same = OutputComparison.of(ref, reference: ref)
-    XCTAssertEqual(same.kl, 0, accuracy: 1e-12)
+    let same = OutputComparison.of(ref, reference: ref, kind: .probs)
+    XCTAssertEqual(same.damage, 0, accuracy: 1e-12)
     XCTAssertEqual(same.sqnr, .infinity)
     XCTAssertEqual(same.cosine, 1, accuracy: 1e-12)
     XCTAssertEqual(same.agreement, 1)
     // Second row's winner flips: agreement 1/2; KL of row 2 = Σ p log(p/q).
     let moved = Tensor(shape: [2, 3], floats: [0.7, 0.2, 0.1, 0.1, 0.8, 0.1])
-    let m = OutputComparison.of(moved, reference: ref)
+    let m = OutputComparison.of(moved, reference: ref, kind: .probs)
     XCTAssertEqual(m.agreement, 0.5)
     let kl2 = 0.1 * log(0.1 / 0.1) + 0.1 * log(0.1 / 0.8) + 0.8 * log(0.8 / 0.1)
-    XCTAssertEqual(m.kl, kl2 / 2, accuracy: 1e-6)
+    XCTAssertEqual(m.damage, kl2 / 2, accuracy: 1e-6)
     // SQNR: Σy² = 1.20, Σ(y−ŷ)² = 0.98 → 10·log10(1.20/0.98).
     XCTAssertEqual(m.sqnr, 10 * log10(1.20 / 0.98), accuracy: 1e-4)
   }
@@ -29,7 +29,7 @@ final class SweepTests: XCTestCase {
   /// Logits are compared through their softmax.
   func testLogitsGoThroughSoftmax() {
     let logits = Tensor(shape: [1, 2], floats: [2, 0]), shifted = Tensor(shape: [1, 2], floats: [3, 1])
-    XCTAssertEqual(OutputComparison.of(shifted, reference: logits).kl, 0, accuracy: 1e-9)  // softmax is shift-invariant
+    XCTAssertEqual(OutputComparison.of(shifted, reference: logits).damage, 0, accuracy: 1e-9)  // softmax is shift-invariant
   }
 
   static func tinyModel() -> Graph {
@@ -61,7 +61,7 @@ final class SweepTests: XCTestCase {
       XCTAssertEqual(Set(s.keys), ["fp16", "int8", "int4"])
       XCTAssertGreaterThan(s["fp16"]!.sqnr, s["int8"]!.sqnr, l.name)
       XCTAssertGreaterThan(s["int8"]!.sqnr, s["int4"]!.sqnr, l.name)
-      XCTAssertGreaterThan(s["int4"]!.kl, 0, l.name)
+      XCTAssertGreaterThan(s["int4"]!.damage, 0, l.name)
     }
   }
 

@@ -49,6 +49,18 @@ public struct TuningSummary: Codable, Equatable, Sendable {
   public var budgetLatencyMs: Double?
   /// Quantization-aware training of the chosen plan, when it ran.
   public var qat: QATSummary?
+  /// Wall seconds per phase of the run, in order (calibration, sweep, Hessian, latency table,
+  /// solve, AdaRound, evaluation, baselines, …), the total last.
+  public var phases: [Phase]?
+
+  public struct Phase: Codable, Equatable, Sendable {
+    public var name: String
+    public var seconds: Double
+    public init(name: String, seconds: Double) {
+      self.name = name
+      self.seconds = seconds
+    }
+  }
 
   /// What QAT did: its settings, losses and the chosen plan's measured figures before it.
   public struct QATSummary: Codable, Equatable, Sendable {

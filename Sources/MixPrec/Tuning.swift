@@ -66,9 +66,17 @@ public enum Tuning {
         rule: "names \(o.outputs.names.joined(separator: ", ")) but the analysis compared \(recorded.map(\.name).joined(separator: ", ")); analyze again with the same --output")
     }
 
+    let clock = ContinuousClock(), begin = clock.now
+    var mark = begin
+    var phases: [TuningSummary.Phase] = []
+    func lap(_ name: String) {
+      phases.append(.init(name: name, seconds: (clock.now - mark).seconds))
+      mark = clock.now
+    }
     var calibrator = Calibrator(session: session)
     progress(.note("calibrating \(calibrator.layerInputs.count) layer inputs on \(data.calibrationCount) samples"))
     try calibrator.observe(data.calibration, batch: 32, grams: o.biasCorrection || o.adaRound || (o.objective != .measured && given == nil))
+    lap("calibration")
     var analysis: AnalysisResult
     if let given {
       analysis = given
@@ -78,7 +86,10 @@ public enum Tuning {
       a.rangeComparison = false
       a.outputs = o.outputs
       if o.objective != .measured { a.hessian = Analysis.HessianOptions() }
-      analysis = try Analysis.run(model: model, calibration: data.calibration, calibrator: calibrator, options: a, progress: progress).result
+      let outcome = try Analysis.run(model: model, calibration: data.calibration, calibrator: calibrator, options: a, progress: progress)
+      analysis = outcome.result
+      phases += outcome.phases.dropLast().map { TuningSummary.Phase(name: $0.0, seconds: $0.1) }
+      mark = clock.now
     }
     try checkCoverage(analysis, graph: session.graph)
     // Plans are measured on the outputs and kinds the layers were measured on.
@@ -88,6 +99,7 @@ public enum Tuning {
       model: model.name, modelSHA256: model.sha256)
     let context = try TuningContext(model: model, template: template, analysis: analysis, calibrator: calibrator, data: data,
       options: o, evaluator: evaluator, progress: progress)
+    lap("latency table")
     let tuner = context.tuner
     var problem = tuner.problem(budget)
 
@@ -109,7 +121,9 @@ public enum Tuning {
       throw context.infeasible(e, budget: budget)
     }
 
+    lap(budget.maxDrop == nil ? "solve" : "max-drop search")
     var (chosen, codes) = try context.refined(tuner.plan(solution, budget: budget.description), adaRound: o.adaRound)
+    lap(o.adaRound ? "adaround + bias correction" : "bias correction")
     var qatSummary: TuningSummary.QATSummary? = nil
     if let q = o.qat, q.epochs > 0 {
       // QAT starts from the refined plan; that plan is measured first so the report shows what QAT changed.
@@ -124,6 +138,7 @@ public enum Tuning {
       qatSummary = TuningSummary.QATSummary(epochs: q.epochs, loss: q.loss.rawValue, trainingSamples: data.training.values.first?.shape.first ?? 0,
         seconds: trained.seconds, epochLoss: trained.epochLoss, before: before)
     }
+    if o.qat != nil { lap("qat") }
     let layers = try PlanBuilder.layerQuantizations(chosen, session: session, codes: codes)
     let evaluation = try evaluator.evaluate(chosen, codes: codes)
     var chosenPoint = try context.point("chosen", solution, measure: false)
@@ -131,7 +146,9 @@ public enum Tuning {
     chosenPoint.metric = evaluation.metric
     chosenPoint.measuredLatencyMs = try context.latencyMs(session.with(quantized: layers))
 
+    lap("evaluation")
     let baselines = try context.baselines(problem, budget: budget)
+    lap("baselines")
     var unbounded = problem
     unbounded.sizeBudget = nil
     unbounded.bitsBudget = nil
@@ -142,6 +159,7 @@ public enum Tuning {
         measured.append(try context.point("front \(k)", front[k], measure: true))
       }
     }
+    lap("front")
     let fp32Point = TuningSummary.Point(label: "fp32", weightBytes: tuner.fp32Bytes, predictedLatencyMs: context.table.fp32Seconds * 1e3,
       measuredLatencyMs: try context.latencyMs(session), predictedDamage: 0, measuredDamage: 0, metric: evaluator.referenceMetric)
     let metricName = data.metric?.name
@@ -156,6 +174,7 @@ public enum Tuning {
       let count = min(o.samples, data.calibrationCount)
       report.rangeComparison = try SensitivitySweep.rangeComparison(session: session, calibrator: calibrator,
         feeds: data.calibration.mapValues { $0.rows(0..<count) }, analysis: report, outputs: OutputSelection(report.outputs ?? []))
+      lap("range methods")
     }
     let assignment: [String: Precision] = tuner.assignment(solution)
     let sizes: [String: [String: Int]] = tuner.sizes.mapValues { row in Dictionary(uniqueKeysWithValues: row.map { ($0.key.rawValue, $0.value) }) }
@@ -168,6 +187,8 @@ public enum Tuning {
     summary.budgetBytes = problem.sizeBudget.map { Int($0) }
     summary.budgetLatencyMs = budget.latencySeconds.map { $0 * 1e3 }
     summary.qat = qatSummary
+    phases.append(.init(name: "total", seconds: (clock.now - begin).seconds))
+    summary.phases = phases
     report.tuning = summary
     return TuningOutcome(plan: chosen, codes: codes, layers: layers, session: session, assignment: assignment, summary: summary,
       report: report, latencyFromCache: context.latencyFromCache, exportShapes: data.exportShapes)

@@ -50,51 +50,39 @@ public enum AdaRound {
     }
     var m = [Float](repeating: 0, count: n * k), s2 = [Float](repeating: 0, count: n * k)
     var delta = [Float](repeating: 0, count: n * k), grad = [Float](repeating: 0, count: n * k)
+    // Each weight's scale, once: the element loops then have no index arithmetic and vectorize.
+    let elementScale = (0..<(n * k)).map(scale)
     let warm = Int(Float(options.iterations) * options.warmup)
     let norm = Float(reference)
     // A is the same every iteration: packed once for the GEMM, which then runs on every core.
     let packedGram = gram.withUnsafeBufferPointer { FloatColumnPanels(columns: k, depth: k, $0.baseAddress!, depthStride: k, columnStride: 1) }
     let chunk = 4096, chunks = (n * k + chunk - 1) / chunk
-    for it in 0..<options.iterations {
-      // ΔW for the soft rounding.
-      delta.withUnsafeMutableBufferPointer { d in
-        let d = d.baseAddress!
+    let count = n * k
+    w.withUnsafeBufferPointer { pw in floorW.withUnsafeBufferPointer { pf in elementScale.withUnsafeBufferPointer { psc in
+    v.withUnsafeMutableBufferPointer { pv in m.withUnsafeMutableBufferPointer { pm in s2.withUnsafeMutableBufferPointer { ps in
+    delta.withUnsafeMutableBufferPointer { pd in grad.withUnsafeMutableBufferPointer { pg in
+      let w = pw.baseAddress!, floorW = pf.baseAddress!, sc = psc.baseAddress!
+      let v = pv.baseAddress!, m = pm.baseAddress!, s2 = ps.baseAddress!, d = pd.baseAddress!, gr = pg.baseAddress!
+      for it in 0..<options.iterations {
+        // ΔW for the soft rounding.
         Parallel.forEach(chunks, costPerItem: chunk * 8) { c in
-          for i in (c * chunk)..<min((c + 1) * chunk, n * k) {
-            d[i] = w[i] - scale(i) * min(max(floorW[i] + soft(v[i]), -qmax), qmax)
-          }
+          let i = c * chunk
+          AdaRoundKernels.softDelta(w: w + i, floorW: floorW + i, scales: sc + i, v: v + i, delta: d + i, count: min(chunk, count - i), qmax: qmax)
+        }
+        // ∂‖ΔW X‖²/∂W̃ = −2 ΔW A.
+        let rows = FloatRowPanels(rows: n, depth: k, d, rowStride: k, depthStride: 1)
+        FloatGEMM.run(rows: rows, columns: .packed(packedGram), count: k, output: gr, rowStride: k, columnStride: 1,
+          epilogue: FloatEpilogue(alpha: -2 / norm))
+        let progress = it < warm ? 0 : Float(it - warm) / Float(max(options.iterations - warm, 1))
+        let beta = 20 - 18 * progress, lambda = it < warm ? 0 : options.lambda
+        let firstMoment = 1 - pow(Float(0.9), Float(it + 1)), secondMoment = 1 - pow(Float(0.999), Float(it + 1))
+        Parallel.forEach(chunks, costPerItem: chunk * 40) { c in
+          let i = c * chunk
+          AdaRoundKernels.adamStep(gradient: gr + i, scales: sc + i, v: v + i, m: m + i, s2: s2 + i, count: min(chunk, count - i),
+            beta: beta, lambda: lambda, rate: options.learningRate, firstMoment: firstMoment, secondMoment: secondMoment)
         }
       }
-      // ∂‖ΔW X‖²/∂W̃ = −2 ΔW A.
-      delta.withUnsafeBufferPointer { d in grad.withUnsafeMutableBufferPointer { gr in
-        let rows = FloatRowPanels(rows: n, depth: k, d.baseAddress!, rowStride: k, depthStride: 1)
-        FloatGEMM.run(rows: rows, columns: .packed(packedGram), count: k, output: gr.baseAddress!, rowStride: k, columnStride: 1,
-          epilogue: FloatEpilogue(alpha: -2 / norm))
-      } }
-      let progress = it < warm ? 0 : Float(it - warm) / Float(max(options.iterations - warm, 1))
-      let beta = 20 - 18 * progress, lambda = it < warm ? 0 : options.lambda
-      let t = Float(it + 1)
-      let firstMoment = 1 - pow(Float(0.9), t), secondMoment = 1 - pow(Float(0.999), t)
-      v.withUnsafeMutableBufferPointer { pv in m.withUnsafeMutableBufferPointer { pm in s2.withUnsafeMutableBufferPointer { ps in
-        let v = pv.baseAddress!, m = pm.baseAddress!, s2 = ps.baseAddress!
-        Parallel.forEach(chunks, costPerItem: chunk * 40) { c in
-          for i in (c * chunk)..<min((c + 1) * chunk, n * k) {
-            let sig = 1 / (1 + exp(-v[i]))
-            let raw = sig * (zeta - gamma) + gamma
-            let dh: Float = raw > 0 && raw < 1 ? sig * (1 - sig) * (zeta - gamma) : 0
-            var gv = grad[i] * scale(i) * dh
-            if lambda > 0 {
-              let h = min(max(raw, 0), 1), u = 2 * h - 1
-              gv += lambda * (-beta * pow(abs(u), beta - 1) * (u >= 0 ? 1 : -1) * 2) * dh
-            }
-            m[i] = 0.9 * m[i] + 0.1 * gv
-            s2[i] = 0.999 * s2[i] + 0.001 * gv * gv
-            let mh = m[i] / firstMoment, sh = s2[i] / secondMoment
-            v[i] -= options.learningRate * mh / (sh.squareRoot() + 1e-8)
-          }
-        }
-      } } }
-    }
+    } } } } } } } }
     guard v.allSatisfy(\.isFinite) else { return (nearest, nearestError, nearestError) }
     var codes = [Int8](repeating: 0, count: n * k)
     for i in 0..<(n * k) { codes[i] = Int8(min(max(floorW[i] + (soft(v[i]) >= 0.5 ? 1 : 0), -qmax), qmax)) }
@@ -102,7 +90,8 @@ public enum AdaRound {
     return adaError <= nearestError ? (codes, adaError, nearestError) : (nearest, nearestError, nearestError)
   }
 
-  static func soft(_ v: Float) -> Float { min(max((1 / (1 + exp(-v))) * (zeta - gamma) + gamma, 0), 1) }
+  /// h(v), as the kernels compute it (their exp), so the final codes round the optimized h.
+  static func soft(_ v: Float) -> Float { min(max((1 / (1 + AdaRoundKernels.exp(-v))) * (zeta - gamma) + gamma, 0), 1) }
 
   /// tr(Δ A Δᵀ) for Δ[i] = delta(i) (n × k).
   static func reconstruction(_ w: [Float], n: Int, k: Int, gram: [Float], delta: (Int) -> Float) -> Double {

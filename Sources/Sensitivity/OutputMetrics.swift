@@ -1,5 +1,6 @@
 import Findings
 import Foundation
+import Kernels
 import TensorCore
 
 /// How far the compared outputs moved from the FP32 reference.
@@ -53,51 +54,102 @@ public struct OutputComparison: Codable, Equatable, Sendable {
 
     public init(kind: OutputKind) { self.kind = kind }
 
+    /// Adds one batch. Rows are summed in fixed blocks of 64 (in parallel when large), the
+    /// blocks in order, so the figures do not depend on the thread count.
     public mutating func add(_ output: Tensor, reference: Tensor) {
       let a = reference.asFloats(), b = output.asFloats()
-      let width = max(reference.shape.last ?? 1, 1)
-      for i in a.indices {
-        let x = Double(a[i]), y = Double(b[i])
-        signal += x * x
-        noise += (x - y) * (x - y)
-        ab += x * y
-        bb += y * y
-      }
-      switch kind {
-      case .probs, .logits:
-        for r in 0..<(a.count / width) {
-          let rows = (r * width)..<((r + 1) * width)
-          let p = Self.distribution(a[rows], kind), q = Self.distribution(b[rows], kind)
-          for c in 0..<width where p[c] > 0 { measure += p[c] * log(p[c] / max(q[c], 1e-30)) }
-          if Self.argmax(p) == Self.argmax(q) { agree += 1 }
-        }
-        units += a.count / width
-        decisions += a.count / width
-      case .sigmoid:
-        let eps = 1e-7
-        for i in a.indices {
-          let p = min(max(Double(a[i]), eps), 1 - eps), q = min(max(Double(b[i]), eps), 1 - eps)
-          measure += p * log(p / q) + (1 - p) * log((1 - p) / (1 - q))
-          if (a[i] >= 0.5) == (b[i] >= 0.5) { agree += 1 }
-        }
-        units += a.count
-        decisions += a.count
-      case .embedding, .regression:
-        for r in 0..<(a.count / width) {
-          var xy = 0.0, xx = 0.0, yy = 0.0, err = 0.0
-          for i in (r * width)..<((r + 1) * width) {
-            let x = Double(a[i]), y = Double(b[i])
-            xy += x * y
-            xx += x * x
-            yy += y * y
-            err += (x - y) * (x - y)
+      let width = max(reference.shape.last ?? 1, 1), rows = a.count / width
+      let blockRows = 64, blocks = (rows + blockRows - 1) / blockRows
+      var parts = [Partial](repeating: Partial(), count: blocks)
+      let kind = self.kind
+      a.withUnsafeBufferPointer { x in
+        b.withUnsafeBufferPointer { y in
+          parts.withUnsafeMutableBufferPointer { out in
+            let out = out
+            Parallel.forEach(blocks, costPerItem: blockRows * width * 20) { k in
+              var part = Partial()
+              for r in (k * blockRows)..<min((k + 1) * blockRows, rows) {
+                part.add(row: UnsafeBufferPointer(rebasing: x[(r * width)..<((r + 1) * width)]),
+                         UnsafeBufferPointer(rebasing: y[(r * width)..<((r + 1) * width)]), kind: kind)
+              }
+              out[k] = part
+            }
           }
+        }
+      }
+      for part in parts {
+        signal += part.signal
+        noise += part.noise
+        ab += part.ab
+        bb += part.bb
+        measure += part.measure
+        agree += part.agree
+      }
+      let perRow = kind == .sigmoid ? width : 1
+      units += rows * perRow
+      decisions += rows * perRow
+    }
+
+    /// The sums of a block of rows.
+    struct Partial {
+      var signal = 0.0, noise = 0.0, ab = 0.0, bb = 0.0, measure = 0.0, agree = 0
+
+      /// One row: x the FP32 values, y the quantized ones; one pass, no copies.
+      mutating func add(row x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, kind: OutputKind) {
+        var xx = 0.0, yy = 0.0, xy = 0.0, err = 0.0
+        for i in x.indices {
+          let u = Double(x[i]), v = Double(y[i])
+          xx += u * u
+          yy += v * v
+          xy += u * v
+          err += (u - v) * (u - v)
+        }
+        signal += xx
+        bb += yy
+        ab += xy
+        noise += err
+        switch kind {
+        case .probs:
+          // KL of the renormalised rows: Σ p·log(x/y) + log(Σy/Σx), one log per element.
+          var sx = 0.0, sy = 0.0
+          for i in x.indices { sx += max(Double(x[i]), 0); sy += max(Double(y[i]), 0) }
+          if sx > 0 && sy > 0 {
+            var kl = 0.0
+            for i in x.indices where x[i] > 0 { kl += Double(x[i]) * log(Double(x[i]) / max(Double(y[i]), 1e-30 * sy)) }
+            measure += max(kl / sx + log(sy / sx), 0)
+          }
+          if Self.argmax(x) == Self.argmax(y) { agree += 1 }
+        case .logits:
+          // log p = x − mx − log Σe^(x−mx), so KL = Σ p·(x − y) − (mx + log Sx) + (my + log Sy).
+          let mx = Double(x.max() ?? 0), my = Double(y.max() ?? 0)
+          var sx = 0.0, sy = 0.0, pd = 0.0
+          for i in x.indices {
+            let e = exp(Double(x[i]) - mx)
+            sx += e
+            pd += e * (Double(x[i]) - Double(y[i]))
+            sy += exp(Double(y[i]) - my)
+          }
+          measure += max(pd / sx - (mx + log(sx)) + (my + log(sy)), 0)
+          if Self.argmax(x) == Self.argmax(y) { agree += 1 }
+        case .sigmoid:
+          let eps = 1e-7
+          for i in x.indices {
+            let p = min(max(Double(x[i]), eps), 1 - eps), q = min(max(Double(y[i]), eps), 1 - eps)
+            measure += p * log(p / q) + (1 - p) * log((1 - p) / (1 - q))
+            if (x[i] >= 0.5) == (y[i] >= 0.5) { agree += 1 }
+          }
+        case .embedding, .regression:
           let cos = xx > 0 && yy > 0 ? xy / (xx * yy).squareRoot() : (err == 0 ? 1 : 0)
           if kind == .embedding { measure += 1 - cos }
           if cos >= 0.99 { agree += 1 }
         }
-        units += a.count / width
-        decisions += a.count / width
+      }
+
+      /// The first index of the largest value (NaN never wins).
+      static func argmax(_ v: UnsafeBufferPointer<Float>) -> Int {
+        var best = 0
+        for i in v.indices where v[i] > v[best] { best = i }
+        return best
       }
     }
 
@@ -108,21 +160,6 @@ public struct OutputComparison: Codable, Equatable, Sendable {
     }
 
     var agreement: Double { decisions > 0 ? Double(agree) / Double(decisions) : 1 }
-
-    /// The row as probabilities: for probs itself renormalised (a quantized softmax may be off
-    /// by rounding), for logits its softmax.
-    static func distribution(_ row: ArraySlice<Float>, _ kind: OutputKind) -> [Double] {
-      if kind == .probs {
-        let sum = row.reduce(0.0) { $0 + max(Double($1), 0) }
-        if sum > 0 { return row.map { max(Double($0), 0) / sum } }
-      }
-      let m = Double(row.max() ?? 0)
-      let e = row.map { exp(Double($0) - m) }
-      let s = e.reduce(0, +)
-      return e.map { $0 / s }
-    }
-
-    static func argmax(_ v: [Double]) -> Int { v.indices.max { v[$0] < v[$1] } ?? 0 }
   }
 
   /// Accumulators for every compared output, fed whole model outputs batch by batch.

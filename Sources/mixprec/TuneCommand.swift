@@ -82,6 +82,8 @@ struct TuneCommand: ParsableCommand {
       + (outcome.report.outputs ?? []).map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: " + "))
     print("chosen: " + outcome.counts.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", "))
     printTable(outcome.table, metricName: outcome.summary.metricName)
+    print("time: " + (outcome.summary.phases ?? []).map { String(format: "%@ %.1f s", $0.name, $0.seconds) }.joined(separator: ", ")
+      + String(format: "; peak memory %.0f MB", ProcessResources.peakResidentMegabytes))
     print("plan -> \(plan)")
   }
 

@@ -3,6 +3,7 @@
 #include "ck_runtime.h"
 #include "ck_depthwise_f32.h"
 #include "ck_softmax_f32.h"
+#include "ck_adaround.h"
 #include "ck_qgemm.h"
 #include "ck_hgemm.h"
 #include "ck_sgemm.h"

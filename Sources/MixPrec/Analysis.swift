@@ -37,9 +37,20 @@ public enum Analysis {
     public var tolerance = 0.01
     public var iterations = 64
     public var lanczosSteps = 8
+    /// Samples the top eigenvalues run on; 0 skips them.
     public var eigenSamples = 4
     public var seed: UInt64 = 0
     public init() {}
+
+    /// What `tune` estimates by default: the traces alone on 8 samples, at most 16 Hutchinson
+    /// iterations (HAWQ-V2 scores and the proxy correlations, at a tenth of `analyze --hessian`'s cost).
+    public static var tuning: HessianOptions {
+      var h = HessianOptions()
+      h.samples = 8
+      h.iterations = 16
+      h.eigenSamples = 0
+      return h
+    }
   }
 
   /// What an analysis found and what it cost.
@@ -100,7 +111,8 @@ public enum Analysis {
         options: h, progress: progress)
       for i in result.layers.indices { result.layers[i].hessian = output.figures[result.layers[i].name] }
       result.hessianSamples = hessianCount
-      phases += [("hessian traces", output.seconds["traces"] ?? 0), ("eigenvalues", output.seconds["eigenvalues"] ?? 0)]
+      phases.append(("hessian traces", output.seconds["traces"] ?? 0))
+      if h.eigenSamples > 0 { phases.append(("eigenvalues", output.seconds["eigenvalues"] ?? 0)) }
       mark = clock.now
     }
     result.shard = options.shard.map { "\($0.index)/\($0.count)" }
@@ -125,9 +137,9 @@ public enum Analysis {
     if let s = o.shard, !(s.count > 0 && (1...s.count).contains(s.index)) {
       throw MixPrecError.invalidOption(option: "--shard", rule: "takes k/n with 1 ≤ k ≤ n, e.g. 2/4")
     }
-    if let h = o.hessian, !(h.samples > 0 && h.eigenSamples > 0 && h.iterations > 0 && h.lanczosSteps > 0 && h.tolerance > 0 && h.tolerance.isFinite) {
+    if let h = o.hessian, !(h.samples > 0 && h.eigenSamples >= 0 && h.iterations > 0 && h.lanczosSteps > 0 && h.tolerance > 0 && h.tolerance.isFinite) {
       throw MixPrecError.invalidOption(option: "--hessian-samples, --eigen-samples, --trace-iterations, --lanczos-steps and --trace-tolerance",
-        rule: "must be positive")
+        rule: "must be positive (--eigen-samples may be 0: no eigenvalues)")
     }
   }
 

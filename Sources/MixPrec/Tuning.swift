@@ -30,6 +30,10 @@ public enum Tuning {
     public var commandLine = ""
     /// Where per-layer latency tables are cached.
     public var latencyCache = LatencyTable.cacheFolder
+    /// Estimate the Hessian traces with the sweep (`Analysis.HessianOptions.tuning`), so the
+    /// report shows the curvature and how well Ω ranks the layers; the hessian and blend
+    /// objectives always estimate them (with `analyze --hessian`'s settings).
+    public var hessian = true
     /// The outputs the damage is measured on (a given analysis's outputs take precedence).
     public var outputs = OutputSelection()
     public init() {}
@@ -75,7 +79,7 @@ public enum Tuning {
     }
     var calibrator = Calibrator(session: session)
     progress(.note("calibrating \(calibrator.layerInputs.count) layer inputs on \(data.calibrationCount) samples"))
-    try calibrator.observe(data.calibration, batch: 32, grams: o.biasCorrection || o.adaRound || (o.objective != .measured && given == nil))
+    try calibrator.observe(data.calibration, batch: 32, grams: o.biasCorrection || o.adaRound || ((o.objective != .measured || o.hessian) && given == nil))
     lap("calibration")
     var analysis: AnalysisResult
     if let given {
@@ -85,7 +89,7 @@ public enum Tuning {
       a.samples = o.samples
       a.rangeComparison = false
       a.outputs = o.outputs
-      if o.objective != .measured { a.hessian = Analysis.HessianOptions() }
+      if o.objective != .measured { a.hessian = Analysis.HessianOptions() } else if o.hessian { a.hessian = .tuning }
       let outcome = try Analysis.run(model: model, calibration: data.calibration, calibrator: calibrator, options: a, progress: progress)
       analysis = outcome.result
       phases += outcome.phases.dropLast().map { TuningSummary.Phase(name: $0.0, seconds: $0.1) }

@@ -12,7 +12,7 @@ public struct HessianAnalysis {
   public var candidates: [Precision]
   public var batch = 32
   /// Samples (the first ones) the Lanczos eigenvalues run on: each layer needs its own
-  /// products, so this is the expensive part.
+  /// products, so this is the expensive part; 0 skips the eigenvalues.
   public var eigenSamples = 4
 
   public init(estimator: HessianEstimator, candidates: [Precision]) {
@@ -42,9 +42,9 @@ public struct HessianAnalysis {
     var done = 0
     lap("traces")
     let count = feeds.values.first?.shape.first ?? 0
-    let small = count <= eigenSamples ? model
+    let small = count <= eigenSamples || eigenSamples == 0 ? model
       : try CurvatureModel(session: session, feeds: feeds.mapValues { $0.rows(0..<eigenSamples) }, layers: names, batch: batch)
-    let top = try e.topEigenvalues(small) { name in
+    let top = eigenSamples == 0 ? [:] : try e.topEigenvalues(small) { name in
       done += 1
       progress("lanczos", done, model.layers.count, name)
     }

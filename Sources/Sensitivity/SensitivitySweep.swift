@@ -105,11 +105,14 @@ public struct SensitivitySweep {
 
 extension SensitivitySweep {
   /// Damage per input-range method for the `top` layers that `analysis` found most sensitive at its
-  /// lowest candidate: layer → method → candidate → damage (integer candidates only).
+  /// lowest candidate: layer → method → candidate → damage (integer candidates only), on the
+  /// first `samples` of `feeds` (a ranking of methods; the sweep's damages use them all).
   public static func rangeComparison(
     session: Session, calibrator: Calibrator, feeds: [String: Tensor], analysis: AnalysisResult, top: Int = 3,
-    methods: [RangeMethod] = [.minmax, .percentile, .mse, .kl], outputs: OutputSelection = OutputSelection()
+    methods: [RangeMethod] = [.minmax, .percentile, .mse, .kl], outputs: OutputSelection = OutputSelection(), samples: Int = 16
   ) throws -> [String: [String: [String: Double]]] {
+    let total = feeds.values.first?.shape.first ?? 0
+    let feeds = feeds.mapValues { $0.rows(0..<min(samples, total)) }
     let integer = analysis.candidates.compactMap(Precision.init(rawValue:)).filter { $0 == .int8 || $0 == .int4 }
     guard let lowest = integer.last else { return [:] }
     let worst = analysis.layers.sorted { ($0.sensitivity[lowest.rawValue]?.damage ?? 0) > ($1.sensitivity[lowest.rawValue]?.damage ?? 0) }

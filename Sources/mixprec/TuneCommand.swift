@@ -26,6 +26,8 @@ struct TuneCommand: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Correct integer layers' biases for the mean output shift of their quantized weights.")
   var biasCorrection = true
   @Flag(inversion: .prefixedNo, help: "AdaRound the chosen plan's integer weights (codes go to <plan>.codes.npz).") var adaround = true
+  @Flag(inversion: .prefixedNo, help: "Estimate each layer's Hessian trace (Hutchinson, 8 samples, 16 iterations) with the sweep: the report's curvature section and Ω-vs-damage correlation.")
+  var hessian = true
   @OptionGroup var qat: QATOptions
   @OptionGroup var outputs: OutputOptions
   @Option(help: "Where to write the plan.") var plan: String
@@ -53,6 +55,7 @@ struct TuneCommand: ParsableCommand {
     o.runs = runs
     o.biasCorrection = biasCorrection
     o.adaRound = adaround
+    o.hessian = hessian
     o.qat = qat.trainingOptions
     o.rangeComparison = report != nil
     o.commandLine = CommandLine.arguments.joined(separator: " ")

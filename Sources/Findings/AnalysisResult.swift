@@ -133,6 +133,9 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
   public var layers: [Layer]
   /// Samples the Hessian was estimated on, and each proxy's rank correlation with the damage.
   public var hessianSamples: Int?
+  /// Why the Hessian figures are missing when they were asked for as optional (tune's default):
+  /// e.g. an op without a gradient yet.
+  public var hessianSkipped: String?
   public var correlations: [Correlation]?
   /// Written by `tune`: the decision and its measurements.
   public var tuning: TuningSummary?

@@ -15,6 +15,8 @@ public enum ReportPage {
     if a.layers.contains(where: { $0.hessian != nil }) {
       sections.append(traceChart(a))
       sections.append(scatter(a))
+    } else if let why = a.hessianSkipped {
+      sections.append("<h2>Hessian trace per layer</h2><p class=\"note\">Not estimated: \(escape(why)).</p>")
     }
     if let t = a.tuning {
       sections.append(pareto(t))

@@ -39,6 +39,9 @@ public enum Analysis {
     public var lanczosSteps = 8
     /// Samples the top eigenvalues run on; 0 skips them.
     public var eigenSamples = 4
+    /// When false, a model the curvature model cannot differentiate (an op without a gradient)
+    /// gets an analysis without Hessian figures and the reason, instead of an error.
+    public var required = true
     public var seed: UInt64 = 0
     public init() {}
 
@@ -49,6 +52,7 @@ public enum Analysis {
       h.samples = 8
       h.iterations = 16
       h.eigenSamples = 0
+      h.required = false
       return h
     }
   }
@@ -106,13 +110,20 @@ public enum Analysis {
     result.outputs = swept.outputs
     if let h = options.hessian {
       let hessianCount = min(h.samples, available)
-      let output = try hessian(session: session, feeds: calibration.mapValues { $0.rows(0..<hessianCount) },
-        layers: swept.layers.map(\.name), grams: calibrator.grams, candidates: options.candidates, batch: options.batch,
-        options: h, progress: progress)
-      for i in result.layers.indices { result.layers[i].hessian = output.figures[result.layers[i].name] }
-      result.hessianSamples = hessianCount
-      phases.append(("hessian traces", output.seconds["traces"] ?? 0))
-      if h.eigenSamples > 0 { phases.append(("eigenvalues", output.seconds["eigenvalues"] ?? 0)) }
+      do {
+        let output = try hessian(session: session, feeds: calibration.mapValues { $0.rows(0..<hessianCount) },
+          layers: swept.layers.map(\.name), grams: calibrator.grams, candidates: options.candidates, batch: options.batch,
+          options: h, progress: progress)
+        for i in result.layers.indices { result.layers[i].hessian = output.figures[result.layers[i].name] }
+        result.hessianSamples = hessianCount
+        phases.append(("hessian traces", output.seconds["traces"] ?? 0))
+        if h.eigenSamples > 0 { phases.append(("eigenvalues", output.seconds["eigenvalues"] ?? 0)) }
+      } catch let e as GraphError where !h.required {
+        // The reason without the list of ops that do have gradients.
+        let reason = String(e.description.split(separator: ";").first ?? "")
+        result.hessianSkipped = reason
+        progress(.note("Hessian traces skipped: \(reason)"))
+      }
       mark = clock.now
     }
     result.shard = options.shard.map { "\($0.index)/\($0.count)" }

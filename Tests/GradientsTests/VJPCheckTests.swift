@@ -134,6 +134,17 @@ final class VJPCheckTests: XCTestCase {
       ["x": grid([2, 3, 9], seed: 28), "w": grid([2, 3, 3], seed: 29)], wrt: ["x", "w"])
   }
 
+  /// ConvTranspose: the DB detector's 2×2 stride-2 upsampling, and pads, groups, dilation and
+  /// output_padding.
+  func testTransposedConvolutions() throws {
+    let x = grid([2, 4, 3, 4], seed: 40, scale: 0.3)
+    try check(node("ConvTranspose", ["x", "w", "b"], ["y"], ["strides": .ints([2, 2])]),
+      ["x": x, "w": grid([4, 3, 2, 2], seed: 41, scale: 0.3), "b": grid([3], seed: 42)], wrt: ["x", "w", "b"])
+    try check(node("ConvTranspose", ["x", "w"], ["y"], ["group": .int(2), "strides": .ints([2, 1]), "dilations": .ints([1, 2]),
+      "pads": .ints([1, 0, 0, 1]), "output_padding": .ints([1, 0])]),
+      ["x": x, "w": grid([4, 2, 3, 3], seed: 43, scale: 0.3)], wrt: ["x", "w"])
+  }
+
   func testMovement() throws {
     let x = grid([2, 3, 4], seed: 30)
     try check(node("Reshape", ["x", "s"]), ["x": x, "s": Tensor(shape: [2], ints: [6, 4])], wrt: ["x"])

@@ -190,6 +190,45 @@ final class TuningTests: XCTestCase {
     XCTAssertTrue(try XCTUnwrap(outcome.summary.chosenPoint.measuredDamage).isFinite)
   }
 
+  /// The Hessian traces come with every tune unless turned off; the report then correlates Ω
+  /// with the measured damage.
+  func testTuneEstimatesTheHessianUnlessTold() throws {
+    let m = try model()
+    var budget = Budget()
+    budget.compression = 3
+    let with = try Tuning.run(model: m, data: data(), budget: budget, options: options())
+    XCTAssertTrue(with.report.layers.allSatisfy { $0.hessian.map { $0.trace.isFinite && $0.samples > 0 && $0.topEigenvalue == nil } == true })
+    XCTAssertTrue(with.report.correlations?.contains { $0.proxy == "hessian_score" } == true)
+    XCTAssertEqual(with.report.hessianSamples, 8)
+    XCTAssertTrue(with.summary.phases?.contains { $0.name == "hessian traces" } == true)
+    XCTAssertEqual(with.summary.phases?.last?.name, "total")
+    var o = options()
+    o.hessian = false
+    let without = try Tuning.run(model: m, data: data(), budget: budget, options: o)
+    XCTAssertTrue(without.report.layers.allSatisfy { $0.hessian == nil })
+    XCTAssertEqual(without.assignment, with.assignment, "the measured objective does not use the traces")
+  }
+
+  /// A model with an op that has no gradient yet still tunes: the default Hessian is skipped
+  /// with the reason in the report, while the hessian objective is refused.
+  func testAnOpWithoutAGradientSkipsTheDefaultHessian() throws {
+    var g = QATTests.model()
+    g.nodes.insert(Node(name: "rs", opType: "Resize", inputs: ["ar", "", "sc"], outputs: ["arr"], attributes: ["mode": .string("nearest")]), at: 2)
+    g.nodes[3].inputs[0] = "arr"
+    g.initializers["sc"] = Tensor(shape: [4], floats: [1, 1, 1, 1])
+    let url = work.appendingPathComponent("resize.onnx")
+    try ONNXExporter.write(g, opset: 13, to: url)
+    let m = try LoadedModel(url)
+    var budget = Budget()
+    budget.compression = 3
+    let outcome = try Tuning.run(model: m, data: data(), budget: budget, options: options())
+    XCTAssertTrue(outcome.report.layers.allSatisfy { $0.hessian == nil })
+    XCTAssertTrue(try XCTUnwrap(outcome.report.hessianSkipped).contains("Resize"))
+    var o = options()
+    o.objective = .hessian
+    XCTAssertThrowsError(try Tuning.run(model: m, data: data(), budget: budget, options: o))
+  }
+
   func testMaxDropNeedsLabels() throws {
     let m = try model()
     var budget = Budget()

@@ -14,45 +14,10 @@ enum ConvTransposeOps {
     guard x.rank == w.rank, x.rank == 3 || x.rank == 4 else {
       throw opError(node, "input \(x.shape) and weight \(w.shape) must both be 3-D or 4-D")
     }
-    let group = node.int("group", default: 1)
-    let n = x.shape[0], c = x.shape[1]
-    guard group > 0, w.shape[0] == c, c % group == 0 else {
-      throw opError(node, "input channels \(c), weight \(w.shape) and group \(group) disagree")
-    }
-    let ocg = w.shape[1], oc = ocg * group, icg = c / group
-    let r = x.rank - 2
-    let spatial = Array(x.shape.dropFirst(2)), kernel = Array(w.shape.dropFirst(2))
-    let strides = node.ints("strides") ?? [Int](repeating: 1, count: r)
-    let dil = node.ints("dilations") ?? [Int](repeating: 1, count: r)
-    let outPad = node.ints("output_padding") ?? [Int](repeating: 0, count: r)
-    var pads = node.ints("pads") ?? [Int](repeating: 0, count: 2 * r)
-    guard strides.count == r, dil.count == r, outPad.count == r, pads.count == 2 * r else {
-      throw opError(node, "attributes do not match \(r) spatial dims")
-    }
-    let autoPad = node.string("auto_pad") ?? "NOTSET"
-    var outSpatial = [Int](repeating: 0, count: r)
-    let explicitOut = node.ints("output_shape").map { Array($0.suffix(r)) }
-    for i in 0..<r {
-      let full = strides[i] * (spatial[i] - 1) + outPad[i] + (kernel[i] - 1) * dil[i] + 1
-      if let os = explicitOut ?? (autoPad.hasPrefix("SAME") ? spatial.map { $0 * strides[i] } : nil) {
-        let total = Swift.max(full - os[i], 0)
-        if autoPad == "SAME_UPPER" {
-          pads[i] = total / 2; pads[i + r] = total - total / 2
-        } else {
-          pads[i] = total - total / 2; pads[i + r] = total / 2
-        }
-        outSpatial[i] = os[i]
-      } else {
-        outSpatial[i] = full - pads[i] - pads[i + r]
-      }
-    }
-    guard outSpatial.allSatisfy({ $0 >= 0 }) else { throw opError(node, "negative output size \(outSpatial)") }
-    let (inH, inW) = r == 1 ? (1, spatial[0]) : (spatial[0], spatial[1])
-    let (kH, kW) = r == 1 ? (1, kernel[0]) : (kernel[0], kernel[1])
-    let (sH, sW) = r == 1 ? (1, strides[0]) : (strides[0], strides[1])
-    let (dH, dW) = r == 1 ? (1, dil[0]) : (dil[0], dil[1])
-    let (pT, pL) = r == 1 ? (0, pads[0]) : (pads[0], pads[1])
-    let (outH, outW) = r == 1 ? (1, outSpatial[0]) : (outSpatial[0], outSpatial[1])
+    let geo = try ConvTransposeGeometry(node: node, input: x.shape, weight: w.shape)
+    let n = geo.n, c = geo.c, group = geo.group, ocg = geo.ocg, oc = geo.oc, icg = geo.icg
+    let (inH, inW, kH, kW, sH, sW, dH, dW, pT, pL) = (geo.inH, geo.inW, geo.kH, geo.kW, geo.sH, geo.sW, geo.dH, geo.dW, geo.pT, geo.pL)
+    let (outH, outW, outSpatial) = (geo.outH, geo.outW, geo.outSpatial)
     let bias = try inputs.optional(2).map { try $0.floatValues(node) }
     let xv = try x.floatValues(node), wv = try w.floatValues(node)
     let inPlane = inH * inW, outPlane = outH * outW, kk = kH * kW
@@ -99,5 +64,63 @@ enum ConvTransposeOps {
       }
     }
     return Tensor(dtype: x.dtype, shape: [n, oc] + outSpatial, storage: .float(out))
+  }
+}
+
+/// The sizes of one ConvTranspose: input X [n, c, inH, inW], weight [c, ocg, kH, kW], output
+/// [n, ocg·group, outH, outW]; output position = input position · stride − pad + tap · dilation.
+public struct ConvTransposeGeometry: Sendable {
+  public var n: Int, c: Int, group: Int, ocg: Int, oc: Int, icg: Int
+  public var inH: Int, inW: Int, kH: Int, kW: Int, sH: Int, sW: Int, dH: Int, dW: Int, pT: Int, pL: Int
+  public var outH: Int, outW: Int
+  public var outSpatial: [Int]
+
+  public init(node: Node, input: [Int], weight: [Int]) throws {
+    guard input.count == weight.count, input.count == 3 || input.count == 4 else {
+      throw opError(node, "input \(input) and weight \(weight) must both be 3-D or 4-D")
+    }
+    group = node.int("group", default: 1)
+    n = input[0]
+    c = input[1]
+    guard group > 0, weight[0] == c, c % group == 0 else {
+      throw opError(node, "input channels \(c), weight \(weight) and group \(group) disagree")
+    }
+    ocg = weight[1]
+    oc = ocg * group
+    icg = c / group
+    let r = input.count - 2
+    let spatial = Array(input.dropFirst(2)), kernel = Array(weight.dropFirst(2))
+    let strides = node.ints("strides") ?? [Int](repeating: 1, count: r)
+    let dil = node.ints("dilations") ?? [Int](repeating: 1, count: r)
+    let outPad = node.ints("output_padding") ?? [Int](repeating: 0, count: r)
+    var pads = node.ints("pads") ?? [Int](repeating: 0, count: 2 * r)
+    guard strides.count == r, dil.count == r, outPad.count == r, pads.count == 2 * r else {
+      throw opError(node, "attributes do not match \(r) spatial dims")
+    }
+    let autoPad = node.string("auto_pad") ?? "NOTSET"
+    var outSpatial = [Int](repeating: 0, count: r)
+    let explicitOut = node.ints("output_shape").map { Array($0.suffix(r)) }
+    for i in 0..<r {
+      let full = strides[i] * (spatial[i] - 1) + outPad[i] + (kernel[i] - 1) * dil[i] + 1
+      if let os = explicitOut ?? (autoPad.hasPrefix("SAME") ? spatial.map { $0 * strides[i] } : nil) {
+        let total = Swift.max(full - os[i], 0)
+        if autoPad == "SAME_UPPER" {
+          pads[i] = total / 2; pads[i + r] = total - total / 2
+        } else {
+          pads[i] = total - total / 2; pads[i + r] = total / 2
+        }
+        outSpatial[i] = os[i]
+      } else {
+        outSpatial[i] = full - pads[i] - pads[i + r]
+      }
+    }
+    guard outSpatial.allSatisfy({ $0 >= 0 }) else { throw opError(node, "negative output size \(outSpatial)") }
+    self.outSpatial = outSpatial
+    (inH, inW) = r == 1 ? (1, spatial[0]) : (spatial[0], spatial[1])
+    (kH, kW) = r == 1 ? (1, kernel[0]) : (kernel[0], kernel[1])
+    (sH, sW) = r == 1 ? (1, strides[0]) : (strides[0], strides[1])
+    (dH, dW) = r == 1 ? (1, dil[0]) : (dil[0], dil[1])
+    (pT, pL) = r == 1 ? (0, pads[0]) : (pads[0], pads[1])
+    (outH, outW) = r == 1 ? (1, outSpatial[0]) : (outSpatial[0], outSpatial[1])
   }
 }

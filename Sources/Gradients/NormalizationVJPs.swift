@@ -31,9 +31,37 @@ enum NormalizationVJPs {
       }
       return [dx]
     },
+    "BatchNormalization": { c in try batchNorm(c) },
     "AveragePool": { c in try pool(c, max: false) },
     "MaxPool": { c in try pool(c, max: true) },
   ]
+
+  /// Inference BatchNormalization, y = (x − mean)·k + bias with k = scale/√(var + ε) per channel:
+  /// dx = dy·k, dscale = Σ dy·(x − mean)/√(var + ε), dbias = Σ dy (mean and var are statistics:
+  /// no gradient).
+  static func batchNorm(_ c: VJPContext) throws -> [[Float]?] {
+    let x = try c.floats(0), scale = try c.floats(1), mean = try c.floats(3), variance = try c.floats(4)
+    let xs = c.shape(0), channels = xs.count > 1 ? xs[1] : 1, inner = xs.dropFirst(2).reduce(1, *), n = xs.first ?? 0
+    let eps = c.node.float("epsilon", default: 1e-5)
+    let inv = (0..<channels).map { 1 / (variance[$0] + eps).squareRoot() }
+    let g = c.grad
+    var dx = [Float](repeating: 0, count: c.need(0) ? x.count : 0)
+    var dscale = [Float](repeating: 0, count: channels), dbias = [Float](repeating: 0, count: channels)
+    for b in 0..<n {
+      for ch in 0..<channels {
+        let base = (b * channels + ch) * inner, k = scale[ch] * inv[ch]
+        var sg: Float = 0, sgx: Float = 0
+        for i in base..<(base + inner) {
+          if !dx.isEmpty { dx[i] = g[i] * k }
+          sg += g[i]
+          sgx += g[i] * (x[i] - mean[ch]) * inv[ch]
+        }
+        dscale[ch] += sgx
+        dbias[ch] += sg
+      }
+    }
+    return [c.need(0) ? dx : nil, c.need(1) ? dscale : nil, c.need(2) ? dbias : nil, nil, nil]
+  }
 
   /// (outer, length, inner) view of a Softmax along its axis (coerced to 2-D before opset 13).
   static func softmaxView(_ c: VJPContext) throws -> (outer: Int, length: Int, inner: Int) {

@@ -51,7 +51,7 @@ public typealias VJP = @Sendable (VJPContext) throws -> [[Float]?]
 public enum VJPRegistry {
   public static let rules: [String: VJP] = {
     var r: [String: VJP] = [:]
-    for family in [ElementwiseVJPs.rules, LinearVJPs.rules, ConvVJPs.rules, ConvTransposeVJPs.rules, NormalizationVJPs.rules, MovementVJPs.rules, TrainingOps.rules] {
+    for family in [ElementwiseVJPs.rules, LinearVJPs.rules, ConvVJPs.rules, ConvTransposeVJPs.rules, ResizeVJPs.rules, NormalizationVJPs.rules, MovementVJPs.rules, TrainingOps.rules] {
       r.merge(family) { _, new in new }
     }
     return r

@@ -145,6 +145,22 @@ final class VJPCheckTests: XCTestCase {
       ["x": x, "w": grid([4, 2, 3, 3], seed: 43, scale: 0.3)], wrt: ["x", "w"])
   }
 
+  /// Resize: the detector's nearest ×2 upsampling, and linear at a non-integer scale.
+  func testResize() throws {
+    let x = grid([1, 2, 3, 4], seed: 48)
+    try check(node("Resize", ["x", "", "s"], ["y"], ["mode": .string("nearest")]),
+      ["x": x, "s": Tensor(shape: [4], floats: [1, 1, 2, 2])], wrt: ["x"])
+    try check(node("Resize", ["x", "", "s"], ["y"], ["mode": .string("linear")]),
+      ["x": x, "s": Tensor(shape: [4], floats: [1, 1, 1.5, 2.5])], wrt: ["x"])
+  }
+
+  func testBatchNormalization() throws {
+    let x = grid([2, 3, 4, 2], seed: 44)
+    let variance = Tensor(shape: [3], floats: [0.5, 1.2, 2.0])
+    try check(node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], ["epsilon": .float(1e-3)]),
+      ["x": x, "s": grid([3], seed: 45), "b": grid([3], seed: 46), "m": grid([3], seed: 47), "v": variance], wrt: ["x", "s", "b"])
+  }
+
   func testMovement() throws {
     let x = grid([2, 3, 4], seed: 30)
     try check(node("Reshape", ["x", "s"]), ["x": x, "s": Tensor(shape: [2], ints: [6, 4])], wrt: ["x"])

@@ -5,13 +5,32 @@ import TensorCore
 
 /// Resize (opset 10+) and Upsample (opset 7–9): nearest and linear modes, applied separably one
 /// axis at a time, with the ONNX coordinate transformation modes.
-enum ResizeOps {
+public enum ResizeOps {
   static let kernels: [String: OpKernel] = [
     "Resize": { node, inputs, opset in [try resize(node, inputs, opset)] },
     "Upsample": { node, inputs, opset in [try resize(node, inputs, 10)] },
   ]
 
   static func resize(_ node: Node, _ inputs: [Tensor?], _ opset: Int) throws -> Tensor {
+    let x = try inputs.required(0, node)
+    var cur = try x.floatValues(node)
+    var shape = x.shape
+    for step in try plan(node, inputs, opset) {
+      cur = resample(cur, shape: shape, step: step)
+      shape[step.axis] = step.outLength
+    }
+    return Tensor(dtype: x.dtype, shape: shape, storage: .float(cur))
+  }
+
+  /// One axis of a Resize: output index j reads input i0[j]·(1 − w1[j]) + i1[j]·w1[j].
+  public struct AxisStep: Sendable {
+    public var axis: Int, inLength: Int, outLength: Int
+    public var i0: [Int], i1: [Int], w1: [Float]
+  }
+
+  /// The axes a Resize changes, in the order it applies them (the gradient applies their
+  /// adjoints in reverse).
+  public static func plan(_ node: Node, _ inputs: [Tensor?], _ opset: Int) throws -> [AxisStep] {
     let x = try inputs.required(0, node)
     let r = x.rank
     let mode = node.string("mode") ?? "nearest"
@@ -43,14 +62,10 @@ enum ResizeOps {
     }
     let ctm = opset < 11 ? "asymmetric" : (node.string("coordinate_transformation_mode") ?? "half_pixel")
     let nearestMode = opset < 11 ? "floor" : (node.string("nearest_mode") ?? "round_prefer_floor")
-    var cur = try x.floatValues(node)
-    var shape = x.shape
-    for a in 0..<r where sizes[a] != shape[a] || scales[a] != 1 {
-      cur = try resample(node, cur, shape: shape, axis: a, outLength: sizes[a], scale: scales[a],
-        linear: mode == "linear", ctm: ctm, nearestMode: nearestMode)
-      shape[a] = sizes[a]
+    return try (0..<r).filter { sizes[$0] != x.shape[$0] || scales[$0] != 1 }.map { a in
+      try taps(node, axis: a, inLength: x.shape[a], outLength: sizes[a], scale: scales[a], linear: mode == "linear", ctm: ctm,
+        nearestMode: nearestMode)
     }
-    return Tensor(dtype: x.dtype, shape: shape, storage: .float(cur))
   }
 
   /// Source coordinate of output index `j` along one axis.
@@ -66,10 +81,8 @@ enum ResizeOps {
     }
   }
 
-  static func resample(_ node: Node, _ v: [Float], shape: [Int], axis: Int, outLength: Int, scale: Float,
-                       linear: Bool, ctm: String, nearestMode: String) throws -> [Float] {
-    let inLength = shape[axis]
-    let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+  static func taps(_ node: Node, axis: Int, inLength: Int, outLength: Int, scale: Float,
+                   linear: Bool, ctm: String, nearestMode: String) throws -> AxisStep {
     var i0 = [Int](repeating: 0, count: outLength), i1 = i0, w1 = [Float](repeating: 0, count: outLength)
     for j in 0..<outLength {
       let s = try sourceCoordinate(node, j, inLength: inLength, outLength: outLength, scale: scale, ctm: ctm)
@@ -89,6 +102,12 @@ enum ResizeOps {
         i0[j] = Swift.min(Swift.max(k, 0), inLength - 1); i1[j] = i0[j]
       }
     }
+    return AxisStep(axis: axis, inLength: inLength, outLength: outLength, i0: i0, i1: i1, w1: w1)
+  }
+
+  static func resample(_ v: [Float], shape: [Int], step: AxisStep) -> [Float] {
+    let (axis, inLength, outLength, i0, i1, w1) = (step.axis, step.inLength, step.outLength, step.i0, step.i1, step.w1)
+    let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
     var out = [Float](repeating: 0, count: outer * outLength * inner)
     v.withUnsafeBufferPointer { pv in
       out.withUnsafeMutableBufferPointer { po in

@@ -8,7 +8,7 @@ DET_MODEL := $(MODELS)/ch_PP-OCRv4_det_infer.onnx
 ENC_MODEL := $(MODELS)/all-MiniLM-L6-v2.onnx
 APT_PACKAGES := protobuf-compiler libopenblas-dev libgsl-dev libglpk-dev python3-venv chromium slurm-wlm munge
 
-.PHONY: deps venv data build demo test bench clean fuzz-build fuzz fuzz-smoke
+.PHONY: deps venv data build demo test bench quality clean fuzz-build fuzz fuzz-smoke
 
 # System libraries (Debian). Installs only what is missing; needs root or sudo.
 deps:
@@ -62,6 +62,20 @@ bench: data build
 	.build/release/mixprec bench model $(REC_MODEL) --shape x=1x3x48x320 --calib Calibration/rec-calib
 	.build/release/mixprec bench model $(DET_MODEL) --shape x=1x3x640x640 --calib Calibration/det-calib
 	.build/release/mixprec bench model $(ENC_MODEL) --shape input_ids=1x32 --shape attention_mask=1x32 --shape token_type_ids=1x32 --calib Calibration/enc-calib
+
+# Quality next to ONNX Runtime's own static INT8 (MinMax, Percentile), both scored by ONNX Runtime
+# on held-out data: the encoder's embeddings (cosine) and the detector's map (mask IoU, box recall),
+# each from `tune --compression 4x`.
+quality: data build
+	mkdir -p Reports/quality
+	.build/release/mixprec tune $(ENC_MODEL) --calib Calibration/enc-calib --eval Calibration/enc-eval --compression 4x \
+	  --plan Reports/quality/enc.plan.json --export Reports/quality/enc.onnx
+	$(PY) Calibration/ort_quality.py $(ENC_MODEL) --calib Calibration/enc-calib --eval Calibration/enc-eval \
+	  --output sentence_embedding --kind embedding --ours "mixprec 4x=Reports/quality/enc.onnx"
+	.build/release/mixprec tune $(DET_MODEL) --calib Calibration/det-calib --eval Calibration/det-eval --compression 4x \
+	  --plan Reports/quality/det.plan.json --export Reports/quality/det.onnx
+	$(PY) Calibration/ort_quality.py $(DET_MODEL) --calib Calibration/det-calib --eval Calibration/det-eval \
+	  --output sigmoid_0.tmp_0 --kind mask --ours "mixprec 4x=Reports/quality/det.onnx"
 
 # libFuzzer targets for the loaders (Fuzz/, its own package: libFuzzer supplies the driver). Each
 # runs FUZZ_SECONDS from the seeds in Fuzz/Corpus/<target> (a working copy in Fuzz/.corpus keeps

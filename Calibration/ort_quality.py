@@ -41,8 +41,10 @@ for name in ("INT4", "UINT4"):
 
 
 def weight_bytes(path):
+    """Bytes of every constant tensor with at least one dimension: initializers and Constant nodes."""
     g = onnx.load(path, load_external_data=False).graph
-    return int(sum(np.prod(t.dims, dtype=np.int64) * WIDTH.get(t.data_type, 4) for t in g.initializer if len(t.dims) > 0))
+    tensors = list(g.initializer) + [a.t for n in g.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
+    return int(sum(np.prod(t.dims, dtype=np.int64) * WIDTH.get(t.data_type, 4) for t in tensors if len(t.dims) > 0))
 
 
 def run(path):

@@ -82,4 +82,42 @@ final class QDQExportTests: XCTestCase {
     XCTAssertEqual(kinds.count, 5, "the seed should give every kind: \(kinds)")
     try compare(plan, session, label: "random mixed")
   }
+
+  /// The export keeps the model's dynamic axes: ONNX Runtime runs it at two shapes other than the
+  /// calibration's 48×192 (other batches and widths: eval images cropped to 160 columns and
+  /// padded with zeros to 256, as PaddleOCR pads), and agrees with the mixed run there.
+  func testExportRunsAtOtherShapes() throws {
+    let (session, calibrator) = try classifier()
+    let plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8, model: "cls", modelSHA256: "-")
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("mixprec-shapes-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+    let model = work.appendingPathComponent("int8.onnx")
+    try PlanBuilder.exportQDQ(plan, session: session, shapes: ["x": [1, 3, 48, 192]], to: model)
+    let mixed = try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session))
+    let eval = try InputFolder(Self.root.appendingPathComponent("Calibration/cls-eval"), for: session.graph).tensors["x"]!
+    let source = eval.floats, (h, w) = (eval.shape[2], eval.shape[3])
+    for shape in [[16, 3, 48, 160], [8, 3, 48, 256]] {
+      var values = [Float](repeating: 0, count: shape.reduce(1, *))
+      let width = shape[3]
+      for n in 0..<shape[0] { for c in 0..<3 { for y in 0..<h { for x in 0..<min(width, w) {
+        values[((n * 3 + c) * h + y) * width + x] = source[((n * 3 + c) * h + y) * w + x]
+      } } } }
+      let x = Tensor(shape: shape, floats: values)
+      let folder = work.appendingPathComponent("in-\(shape.map(String.init).joined(separator: "x"))")
+      try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+      try NPY.write(x, to: folder.appendingPathComponent("x.npy"))
+      let out = folder.appendingPathComponent("y.npy")
+      let r = try ChildProcess.run(Self.root.appendingPathComponent(".venv/bin/python").path,
+        [Self.root.appendingPathComponent("Calibration/ort_run.py").path, model.path, folder.path, out.path], timeLimit: 300)
+      XCTAssertEqual(r.status, 0, "ONNX Runtime could not run the export at \(shape): \(r.stderr.suffix(800))")
+      guard r.status == 0 else { continue }
+      let theirs = try NPY.read(out)
+      let ours = try XCTUnwrap(mixed.run(["x": x])[session.graph.outputs[0].name])
+      XCTAssertEqual(theirs.shape, [shape[0], 2])
+      XCTAssertEqual(ours.shape, theirs.shape)
+      let mean = zip(ours.floats, theirs.floats).map { abs($0 - $1) }.reduce(0, +) / Float(max(ours.floats.count, 1))
+      XCTAssertLessThan(mean, Self.meanSoftmaxBound, "mean |Δ| at \(shape)")
+    }
+  }
 }

@@ -11,6 +11,8 @@ enum ElementwiseVJPs {
       "Add": { c in additive(c, sign: 1) },
       "Sub": { c in additive(c, sign: -1) },
       "Mul": { c in try binary(c) { g, a, b in (g * b, g * a) } },
+      // y = x < 0 ? x·s : x (s broadcast, e.g. one slope per channel).
+      "PRelu": { c in try binary(c) { g, x, s in x < 0 ? (g * s, g * x) : (g, 0) } },
       "Div": { c in try binary(c) { g, a, b in (g / b, -g * a / (b * b)) } },
       "Pow": { c in
         if c.need(1) { throw c.unsupported("with respect to the exponent (only constant exponents)") }

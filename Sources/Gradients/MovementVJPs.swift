@@ -17,6 +17,14 @@ enum MovementVJPs {
       r[op] = { c in try routed(c, dataInputs: [0]) }
     }
     r["Concat"] = { c in try routed(c, dataInputs: Array(c.inputs.indices)) }
+    // Every output element copies one input element or the constant (every mode): scatter back.
+    r["Pad"] = { c in
+      let sources = try MovementOps.padSources(c.node, c.inputs, c.opset).sources
+      let g = c.grad
+      var dx = [Float](repeating: 0, count: c.shape(0).reduce(1, *))
+      for (i, s) in sources.enumerated() where s >= 0 { dx[s] += g[i] }
+      return [dx] + [[Float]?](repeating: nil, count: max(c.inputs.count - 1, 0))
+    }
     return r
   }()
 

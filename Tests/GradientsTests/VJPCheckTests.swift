@@ -154,6 +154,15 @@ final class VJPCheckTests: XCTestCase {
       ["x": x, "s": Tensor(shape: [4], floats: [1, 1, 1.5, 2.5])], wrt: ["x"])
   }
 
+  func testPadAndPRelu() throws {
+    let x = grid([1, 2, 3, 4], seed: 49)
+    for mode in ["constant", "reflect", "edge"] {
+      try check(node("Pad", ["x", "p", "v"], ["y"], ["mode": .string(mode)]),
+        ["x": x, "p": Tensor(shape: [8], ints: [0, 0, 1, 2, 0, 0, 2, 1]), "v": Tensor(shape: [], floats: [0.5])], wrt: ["x"])
+    }
+    try check(node("PRelu", ["x", "s"]), ["x": x, "s": Tensor(shape: [2, 1, 1], floats: [0.1, 0.3])], wrt: ["x", "s"])
+  }
+
   func testBatchNormalization() throws {
     let x = grid([2, 3, 4, 2], seed: 44)
     let variance = Tensor(shape: [3], floats: [0.5, 1.2, 2.0])

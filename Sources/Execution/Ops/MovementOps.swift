@@ -3,7 +3,7 @@ import Kernels
 import TensorCore
 
 /// Ops that move data: Transpose, Concat, Split, Gather, Expand, Tile, Pad.
-enum MovementOps {
+public enum MovementOps {
   static let kernels: [String: OpKernel] = [
     "Transpose": { node, inputs, _ in [try transpose(node, try inputs.required(0, node))] },
     "Concat": { node, inputs, _ in [try concat(node, inputs.compactMap { $0 })] },
@@ -146,6 +146,18 @@ enum MovementOps {
 
   static func pad(_ node: Node, _ inputs: [Tensor?], _ opset: Int) throws -> Tensor {
     let x = try inputs.required(0, node)
+    let (shape, src, value) = try padSources(node, inputs, opset)
+    switch x.storage {
+    case .float(let v): return Tensor(dtype: x.dtype, shape: shape, storage: .float(src.map { $0 < 0 ? value : v[$0] }))
+    case .int(let v): return Tensor(dtype: x.dtype, shape: shape, storage: .int(src.map { $0 < 0 ? Int64(value) : v[$0] }))
+    case .bool(let v): return Tensor(shape: shape, bools: src.map { $0 < 0 ? value != 0 : v[$0] })
+    }
+  }
+
+  /// A Pad's output shape, the input element each output element copies (−1 where the constant
+  /// goes; edge, reflect and wrap copy an input element) and the constant.
+  public static func padSources(_ node: Node, _ inputs: [Tensor?], _ opset: Int) throws -> (shape: [Int], sources: [Int], value: Float) {
+    let x = try inputs.required(0, node)
     let r = x.rank
     let rawPads = opset < 11 ? node.ints("pads") : inputs.optional(1)?.asInts().map { Int($0) }
     guard let rawPads else { throw opError(node, "needs pads") }
@@ -191,10 +203,6 @@ enum MovementOps {
       }
       if inside { src[flat] = s }
     }
-    switch x.storage {
-    case .float(let v): return Tensor(dtype: x.dtype, shape: shape, storage: .float(src.map { $0 < 0 ? value : v[$0] }))
-    case .int(let v): return Tensor(dtype: x.dtype, shape: shape, storage: .int(src.map { $0 < 0 ? Int64(value) : v[$0] }))
-    case .bool(let v): return Tensor(shape: shape, bools: src.map { $0 < 0 ? value != 0 : v[$0] })
-    }
+    return (shape, src, value)
   }
 }

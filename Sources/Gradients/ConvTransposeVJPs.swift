@@ -34,17 +34,13 @@ enum ConvTransposeVJPs {
                 let kh = tap / geo.kW, kw = tap % geo.kW
                 let dst = pc.baseAddress! + (o * kk + tap) * inPlane
                 for ih in 0..<geo.inH {
-                  let oh = ih * geo.sH - geo.pT + kh * geo.dH
                   let to = dst + ih * geo.inW
-                  if oh < 0 || oh >= geo.outH {
+                  guard let oh = geo.outputRow(ih, tap: kh) else {
                     to.update(repeating: 0, count: geo.inW)
                     continue
                   }
                   let from = src + oh * geo.outW
-                  for iw in 0..<geo.inW {
-                    let ow = iw * geo.sW - geo.pL + kw * geo.dW
-                    to[iw] = ow >= 0 && ow < geo.outW ? from[ow] : 0
-                  }
+                  for iw in 0..<geo.inW { to[iw] = geo.outputColumn(iw, tap: kw).map { from[$0] } ?? 0 }
                 }
               }
             }

@@ -49,8 +49,9 @@ public struct OutputComparison: Codable, Equatable, Sendable {
   public struct Accumulator: Sendable {
     public let kind: OutputKind
     var signal = 0.0, noise = 0.0, ab = 0.0, bb = 0.0
-    /// Σ of the kind's per-unit measure, its units (rows or elements), decisions kept.
-    var measure = 0.0, units = 0, agree = 0, decisions = 0
+    /// Σ of the kind's per-unit measure, its units (rows, or elements for sigmoid maps: one
+    /// decision each), decisions kept.
+    var measure = 0.0, units = 0, agree = 0
 
     public init(kind: OutputKind) { self.kind = kind }
 
@@ -87,7 +88,6 @@ public struct OutputComparison: Codable, Equatable, Sendable {
       }
       let perRow = kind == .sigmoid ? width : 1
       units += rows * perRow
-      decisions += rows * perRow
     }
 
     /// The sums of a block of rows.
@@ -159,7 +159,7 @@ public struct OutputComparison: Codable, Equatable, Sendable {
       return units > 0 ? max(measure / Double(units), 0) : 0
     }
 
-    var agreement: Double { decisions > 0 ? Double(agree) / Double(decisions) : 1 }
+    var agreement: Double { units > 0 ? Double(agree) / Double(units) : 1 }
   }
 
   /// Accumulators for every compared output, fed whole model outputs batch by batch.

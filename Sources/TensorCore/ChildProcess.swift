@@ -94,6 +94,7 @@ public enum ChildProcess {
       if r < 0 && errno != EINTR { throw Failure(description: "cannot wait for '\(executable)': \(String(cString: strerror(errno)))") }
       if ContinuousClock.now >= deadline {
         timedOut = true
+        // The child and whatever it started that stayed in its group.
         kill(-pid, SIGKILL)
         while waitpid(pid, &waitStatus, 0) < 0 && errno == EINTR {}
         break
@@ -101,8 +102,6 @@ public enum ChildProcess {
       usleep(pause)
       pause = min(pause * 2, 50_000)
     }
-    // Whatever the child left running in its group has no one to report to.
-    if timedOut { kill(-pid, SIGKILL) }
     let signal = waitStatus & 0x7f
     let status = signal == 0 ? (waitStatus >> 8) & 0xff : 128 + signal
     return ChildProcessResult(status: status, stdout: readAll(stdoutFile), stderr: readAll(stderrFile), timedOut: timedOut)

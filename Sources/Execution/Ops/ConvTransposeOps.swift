@@ -16,7 +16,7 @@ enum ConvTransposeOps {
     }
     let geo = try ConvTransposeGeometry(node: node, input: x.shape, weight: w.shape)
     let n = geo.n, c = geo.c, group = geo.group, ocg = geo.ocg, oc = geo.oc, icg = geo.icg
-    let (inH, inW, kH, kW, sH, sW, dH, dW, pT, pL) = (geo.inH, geo.inW, geo.kH, geo.kW, geo.sH, geo.sW, geo.dH, geo.dW, geo.pT, geo.pL)
+    let (inH, inW, kH, kW) = (geo.inH, geo.inW, geo.kH, geo.kW)
     let (outH, outW, outSpatial) = (geo.outH, geo.outW, geo.outSpatial)
     let bias = try inputs.optional(2).map { try $0.floatValues(node) }
     let xv = try x.floatValues(node), wv = try w.floatValues(node)
@@ -42,12 +42,10 @@ enum ConvTransposeOps {
                   let kh = tap / kW, kw = tap % kW
                   let src = pc.baseAddress! + (o * kk + tap) * inPlane
                   for ih in 0..<inH {
-                    let oh = ih * sH - pT + kh * dH
-                    if oh < 0 || oh >= outH { continue }
+                    guard let oh = geo.outputRow(ih, tap: kh) else { continue }
                     let from = src + ih * inW, to = dst + oh * outW
                     for iw in 0..<inW {
-                      let ow = iw * sW - pL + kw * dW
-                      if ow >= 0 && ow < outW { to[ow] += from[iw] }
+                      if let ow = geo.outputColumn(iw, tap: kw) { to[ow] += from[iw] }
                     }
                   }
                 }
@@ -74,6 +72,18 @@ public struct ConvTransposeGeometry: Sendable {
   public var inH: Int, inW: Int, kH: Int, kW: Int, sH: Int, sW: Int, dH: Int, dW: Int, pT: Int, pL: Int
   public var outH: Int, outW: Int
   public var outSpatial: [Int]
+
+  /// The output row input row `ih` feeds through kernel row `kh` (nil outside the output).
+  @inline(__always) public func outputRow(_ ih: Int, tap kh: Int) -> Int? {
+    let oh = ih * sH - pT + kh * dH
+    return oh >= 0 && oh < outH ? oh : nil
+  }
+
+  /// The output column input column `iw` feeds through kernel column `kw` (nil outside).
+  @inline(__always) public func outputColumn(_ iw: Int, tap kw: Int) -> Int? {
+    let ow = iw * sW - pL + kw * dW
+    return ow >= 0 && ow < outW ? ow : nil
+  }
 
   public init(node: Node, input: [Int], weight: [Int]) throws {
     guard input.count == weight.count, input.count == 3 || input.count == 4 else {

@@ -24,8 +24,7 @@ public enum ORTScripts {
       note("note: ONNX Runtime comparison failed (\(script) \(result.timedOut ? "ran past an hour" : "exit \(result.status)"))")
       return nil
     }
-    let text = result.stdout
-    return text
+    return result.stdout
   }
 
   /// ONNX Runtime's median milliseconds on the same model and shapes (`Calibration/ort_bench.py`).

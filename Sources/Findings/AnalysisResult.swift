@@ -13,6 +13,9 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     public var sqnr: Double, cosine: Double, agreement: Double
     /// The task metric (top1, ctc exact-match) with only this layer quantized, when labels exist.
     public var task: Double?
+    /// True when the damage was predicted from the layer's Hessian score by the screened sweep
+    /// (`Screening`), not measured; sqnr, cosine and agreement are then 0 (not measured either).
+    public var predicted: Bool
 
     public init(damage: Double, sqnr: Double, cosine: Double, agreement: Double, task: Double? = nil) {
       self.damage = damage
@@ -20,9 +23,17 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       self.cosine = cosine
       self.agreement = agreement
       self.task = task
+      predicted = false
     }
 
-    enum CodingKeys: String, CodingKey { case damage, kl, sqnr, cosine, agreement, task }
+    /// A damage predicted, not measured.
+    public static func prediction(_ damage: Double) -> Entry {
+      var e = Entry(damage: damage, sqnr: 0, cosine: 0, agreement: 0)
+      e.predicted = true
+      return e
+    }
+
+    enum CodingKeys: String, CodingKey { case damage, kl, sqnr, cosine, agreement, task, predicted }
 
     public init(from decoder: any Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -31,6 +42,7 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       cosine = try c.decode(Double.self, forKey: .cosine)
       agreement = try c.decode(Double.self, forKey: .agreement)
       task = try c.decodeIfPresent(Double.self, forKey: .task)
+      predicted = try c.decodeIfPresent(Bool.self, forKey: .predicted) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -40,6 +52,7 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       try c.encode(cosine, forKey: .cosine)
       try c.encode(agreement, forKey: .agreement)
       try c.encodeIfPresent(task, forKey: .task)
+      if predicted { try c.encode(true, forKey: .predicted) }
     }
   }
 
@@ -137,6 +150,8 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
   /// e.g. an op without a gradient yet.
   public var hessianSkipped: String?
   public var correlations: [Correlation]?
+  /// How the screened sweep chose what to measure (nil: every pair measured).
+  public var screening: Screening?
   /// Written by `tune`: the decision and its measurements.
   public var tuning: TuningSummary?
   /// What the model is (ops, layers, parameters, FP32 size; machine and kernels).
@@ -144,6 +159,37 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
   /// Layer name → range method → KL at each integer candidate ("int8" → …), for the layers most
   /// sensitive at the lowest candidate.
   public var rangeComparison: [String: [String: [String: Double]]]?
+
+  /// The screened sweep's record: Ω screened every (layer, candidate) pair, the pairs whose choice
+  /// under the budget was uncertain were measured, round after round, until none was left.
+  public struct Screening: Codable, Equatable, Sendable {
+    /// log damage ≈ intercept + slope · log Ω, fitted on the measured pairs of one candidate;
+    /// `spread`: the residuals' standard deviation (natural log).
+    public struct Fit: Codable, Equatable, Sendable {
+      public var intercept: Double, slope: Double, spread: Double, pairs: Int
+      public init(intercept: Double, slope: Double, spread: Double, pairs: Int) {
+        self.intercept = intercept
+        self.slope = slope
+        self.spread = spread
+        self.pairs = pairs
+      }
+    }
+    /// Pairs measured in each round (the first: the seed spread over Ω's ranks).
+    public var measuredPerRound: [Int]
+    public var totalPairs: Int
+    /// The resource the Lagrangian trades (bytes or bits) and its budget.
+    public var resource: String
+    public var budget: Double
+    public var fits: [String: Fit]
+    public init(measuredPerRound: [Int], totalPairs: Int, resource: String, budget: Double, fits: [String: Fit]) {
+      self.measuredPerRound = measuredPerRound
+      self.totalPairs = totalPairs
+      self.resource = resource
+      self.budget = budget
+      self.fits = fits
+    }
+    public var measuredPairs: Int { measuredPerRound.reduce(0, +) }
+  }
 
   public struct ModelSummary: Codable, Equatable, Sendable {
     public var opHistogram: [String: Int]

@@ -52,7 +52,7 @@ public enum ReportPage {
     th{cursor:pointer;background:#f6f6f6;position:sticky;top:0}td:first-child,th:first-child,td.l{text-align:left}
     .axis{stroke:#333;stroke-width:1}.grid{stroke:#e4e4e4;stroke-width:1}.tick{font-size:10px;fill:#444}.label{font-size:11px;fill:#222}
     .legend span{margin-right:14px;font-size:12px}.legend i{display:inline-block;width:11px;height:11px;margin-right:4px;vertical-align:-1px}
-    .note{color:#555;font-size:12px}pre{background:#f6f6f6;padding:8px;font-size:11px;overflow-x:auto;white-space:pre-wrap}
+    .note{color:#555;font-size:12px}td.p{font-style:italic;color:#777}pre{background:#f6f6f6;padding:8px;font-size:11px;overflow-x:auto;white-space:pre-wrap}
     .scroll{max-height:520px;overflow:auto}.legend i.ring{background:#fff;border:2px solid #555;width:8px;height:8px;border-radius:50%}
     @media print{.scroll{max-height:none;overflow:visible}th{position:static}body{margin:0}}
     """
@@ -144,7 +144,13 @@ public enum ReportPage {
       let shape = a.summary?.weightShapes[l.name].map { $0.map(String.init).joined(separator: "×") } ?? ""
       r += "<td class=\"l\">\(escape(shape))</td>" + cell(Double(l.params), "\(l.params)")
       if let t { let p = t.chosen[l.name] ?? "fp32"; r += "<td class=\"l\" data-v=\"\(p)\"><i style=\"color:\(Palette.precision(p))\">■</i> \(p)</td>" }
-      for c in a.candidates { r += cell(l.sensitivity[c]?.damage) }
+      for c in a.candidates {
+        if let e = l.sensitivity[c], e.predicted {
+          r += "<td class=\"p\" data-v=\"\(String(format: "%.6e", e.damage))\" title=\"predicted from Ω, not measured\">\(escape(figure(e.damage)))</td>"
+        } else {
+          r += cell(l.sensitivity[c]?.damage)
+        }
+      }
       if hasH {
         let h = l.hessian
         r += cell(h?.trace) + cell(h?.ci95) + cell(h?.topEigenvalue)
@@ -155,8 +161,17 @@ public enum ReportPage {
       }
       rows += r + "</tr>"
     }
-    return "<h2>Layers</h2><p class=\"note\">Damage: how far \(escape(outputsPhrase(a))) moved from FP32 with this layer alone at the precision (\(kindsPhrase(a))). Tr(H), λmax: Hessian of the distillation loss in the layer's weights; Ω = Tr(H)/n·‖Q(W)−W‖². Click a header to sort.</p>"
+    return "<h2>Layers</h2><p class=\"note\">Damage: how far \(escape(outputsPhrase(a))) moved from FP32 with this layer alone at the precision (\(kindsPhrase(a))). Tr(H), λmax: Hessian of the distillation loss in the layer's weights; Ω = Tr(H)/n·‖Q(W)−W‖².\(screeningPhrase(a)) Click a header to sort.</p>"
       + "<div class=\"scroll\"><table class=\"sortable\"><thead><tr>" + head.map { "<th>\(escape($0))</th>" }.joined() + "</tr></thead><tbody>" + rows + "</tbody></table></div>"
+  }
+
+  /// What the screened sweep measured, or nothing for a full sweep.
+  static func screeningPhrase(_ a: AnalysisResult) -> String {
+    guard let s = a.screening else { return "" }
+    let fits = s.fits.sorted { $0.key < $1.key }.map { String(format: "%@: log d ≈ %.2f + %.2f·log Ω (σ %.2f, %d pairs)", $0.key, $0.value.intercept, $0.value.slope, $0.value.spread, $0.value.pairs) }
+    return " Screened sweep: \(s.measuredPairs) of \(s.totalPairs) layer × precision pairs measured in \(s.measuredPerRound.count) rounds "
+      + "(\(s.measuredPerRound.map(String.init).joined(separator: " + "))), the others (in italics) predicted from Ω by the fit per precision "
+      + "(\(escape(fits.joined(separator: "; ")))); a pair was measured when its layer's choice under the budget (\(escape(s.resource)) ≤ \(figure(s.budget))) was uncertain within the fit's band."
   }
 
   static func damageChart(_ a: AnalysisResult) -> String {
@@ -196,7 +211,8 @@ public enum ReportPage {
   static func scatter(_ a: AnalysisResult) -> String {
     guard let p = a.candidates.last else { return "" }
     let pts = a.layers.compactMap { l -> (String, Double, Double)? in
-      guard let s = l.hessian?.score[p], let k = l.sensitivity[p]?.damage, s > 0, k > 0 else { return nil }
+      guard let s = l.hessian?.score[p], let e = l.sensitivity[p], !e.predicted, s > 0, e.damage > 0 else { return nil }
+      let k = e.damage
       return (l.name, s, k)
     }
     guard let xs = pts.map(\.1).min(), let xh = pts.map(\.1).max(), let ys = pts.map(\.2).min(), let yh = pts.map(\.2).max() else { return "" }

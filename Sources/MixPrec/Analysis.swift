@@ -24,6 +24,9 @@ public enum Analysis {
     public var rangeComparison = true
     /// The outputs the damage is measured on, and their kinds where not detected.
     public var outputs = OutputSelection()
+    /// Measure only the pairs whose choice under this budget Ω leaves uncertain (`ScreenedSweep`);
+    /// needs `hessian` (without its figures every pair is measured). Nil: the full sweep.
+    public var screening: ScreeningBudget? = nil
 
     public init() {}
 
@@ -54,6 +57,19 @@ public enum Analysis {
       h.eigenSamples = 0
       h.required = false
       return h
+    }
+  }
+
+  /// The budget the screened sweep decides against: a resource per (layer, precision) and its limit.
+  public struct ScreeningBudget: Sendable {
+    public enum Resource: String, Sendable { case bytes, bits }
+    public var resource: Resource
+    public var limit: Double
+    /// Seed layers per candidate (nil: a sixth of the layers, at least 4).
+    public var seedPerCandidate: Int? = nil
+    public init(resource: Resource, limit: Double) {
+      self.resource = resource
+      self.limit = limit
     }
   }
 
@@ -100,32 +116,51 @@ public enum Analysis {
     var sweep = SensitivitySweep(candidates: options.candidates)
     sweep.batch = options.batch
     sweep.outputs = options.outputs
-    let swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names,
-      task: metric.map { m in { m.score($0, samples: $1) } }) { done, total, line in
-      progress(.step(phase: "sweep", done: done, total: total, unit: "layers×batches", detail: line))
-    }
-    lap("sweep")
-    var result = AnalysisResult(model: model.name, modelSHA256: model.sha256,
-      candidates: options.candidates.map(\.rawValue), samples: count, layers: swept.layers)
-    result.outputs = swept.outputs
+    let task: ((Tensor, Range<Int>) -> Double)? = metric.map { m in { m.score($0, samples: $1) } }
+    // The Hessian first: the screened sweep ranks the pairs by its Ω.
+    var figures: [String: AnalysisResult.Hessian]? = nil
+    var hessianSamples: Int? = nil, hessianSkipped: String? = nil
     if let h = options.hessian {
       let hessianCount = min(h.samples, available)
+      let swept = session.graph.layers.filter { names.contains($0.name) && QuantizedLayer.supports(session.graph.nodes[$0.nodeIndex], in: session.graph) }
       do {
         let output = try hessian(session: session, feeds: calibration.mapValues { $0.rows(0..<hessianCount) },
-          layers: swept.layers.map(\.name), grams: calibrator.grams, candidates: options.candidates, batch: options.batch,
+          layers: swept.map(\.name), grams: calibrator.grams, candidates: options.candidates, batch: options.batch,
           options: h, progress: progress)
-        for i in result.layers.indices { result.layers[i].hessian = output.figures[result.layers[i].name] }
-        result.hessianSamples = hessianCount
+        figures = output.figures
+        hessianSamples = hessianCount
         phases.append(("hessian traces", output.seconds["traces"] ?? 0))
         if h.eigenSamples > 0 { phases.append(("eigenvalues", output.seconds["eigenvalues"] ?? 0)) }
       } catch let e as GraphError where !h.required {
         // The reason without the list of ops that do have gradients.
         let reason = String(e.description.split(separator: ";").first ?? "")
-        result.hessianSkipped = reason
+        hessianSkipped = reason
         progress(.note("Hessian traces skipped: \(reason)"))
       }
       mark = clock.now
     }
+    var screening: AnalysisResult.Screening? = nil
+    let swept: SensitivitySweep.Result
+    if let budget = options.screening, let figures {
+      let screened = try ScreenedSweep(sweep: sweep, budget: budget).run(session: session, calibrator: calibrator, feeds: feeds,
+        layers: names, hessian: figures, task: task, progress: progress)
+      swept = SensitivitySweep.Result(layers: screened.layers, outputs: screened.outputs, reference: screened.reference)
+      screening = screened.record
+      progress(.note("screened sweep: measured \(screened.record.measuredPairs) of \(screened.record.totalPairs) pairs in \(screened.record.measuredPerRound.count) rounds"))
+    } else {
+      if options.screening != nil { progress(.note("no Hessian scores to screen with: every pair is measured")) }
+      swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: names, task: task) { done, total, line in
+        progress(.step(phase: "sweep", done: done, total: total, unit: "layers×batches", detail: line))
+      }
+    }
+    lap("sweep")
+    var result = AnalysisResult(model: model.name, modelSHA256: model.sha256,
+      candidates: options.candidates.map(\.rawValue), samples: count, layers: swept.layers)
+    result.outputs = swept.outputs
+    result.screening = screening
+    result.hessianSamples = hessianSamples
+    result.hessianSkipped = hessianSkipped
+    if let figures { for i in result.layers.indices { result.layers[i].hessian = figures[result.layers[i].name] } }
     result.shard = options.shard.map { "\($0.index)/\($0.count)" }
     result.taskMetric = metric?.name
     result.taskReference = metric?.score(swept.reference, samples: 0..<count)

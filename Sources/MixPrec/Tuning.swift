@@ -36,7 +36,29 @@ public enum Tuning {
     public var hessian = true
     /// The outputs the damage is measured on (a given analysis's outputs take precedence).
     public var outputs = OutputSelection()
+    /// How the sweep picks its pairs when no analysis is given.
+    public var sweep: SweepMode = .screened
     public init() {}
+  }
+
+  public enum SweepMode: String, Sendable, CaseIterable {
+    /// Ω screens every pair; only the pairs whose choice under the budget stays uncertain are
+    /// measured (`ScreenedSweep`). Size, compression and average-bit budgets with the measured
+    /// objective; any other case measures every pair.
+    case screened
+    /// Every layer at every candidate measured.
+    case full
+  }
+
+  /// The screened sweep's budget, nil when the sweep must be full (`SweepMode.screened`).
+  static func screeningBudget(_ budget: Budget, options o: Options, graph: Graph) -> Analysis.ScreeningBudget? {
+    guard o.sweep == .screened, o.objective == .measured, budget.maxDrop == nil, budget.latencySeconds == nil else { return nil }
+    let layers = graph.layers.filter { QuantizedLayer.supports(graph.nodes[$0.nodeIndex], in: graph) }
+    let fp32 = Double(layers.reduce(0) { $0 + $1.fp32WeightBytes })
+    let bytes = min(budget.sizeBytes ?? .infinity, budget.compression.map { fp32 / $0 } ?? .infinity)
+    if bytes.isFinite { return Analysis.ScreeningBudget(resource: .bytes, limit: bytes) }
+    if let bits = budget.averageBits { return Analysis.ScreeningBudget(resource: .bits, limit: bits * Double(layers.reduce(0) { $0 + $1.weightCount })) }
+    return nil
   }
 
   /// - Parameters:
@@ -90,6 +112,11 @@ public enum Tuning {
       a.rangeComparison = false
       a.outputs = o.outputs
       if o.objective != .measured { a.hessian = Analysis.HessianOptions() } else if o.hessian { a.hessian = .tuning }
+      // Ω is what screens: --no-hessian measures every pair.
+      a.screening = a.hessian == nil ? nil : screeningBudget(budget, options: o, graph: session.graph)
+      if o.sweep == .screened && a.screening == nil {
+        progress(.note("the screened sweep needs the Hessian, the measured objective and a size, compression or average-bit budget: every pair is measured"))
+      }
       let outcome = try Analysis.run(model: model, calibration: data.calibration, calibrator: calibrator, options: a, progress: progress)
       analysis = outcome.result
       phases += outcome.phases.dropLast().map { TuningSummary.Phase(name: $0.0, seconds: $0.1) }

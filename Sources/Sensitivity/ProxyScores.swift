@@ -57,7 +57,8 @@ extension AnalysisResult {
       ]
       for (name, value) in proxies {
         let pairs = layers.compactMap { l -> (Double, Double)? in
-          guard let x = value(l), let y = l.sensitivity[p]?.damage, x.isFinite, y.isFinite else { return nil }
+          guard let x = value(l), let e = l.sensitivity[p], !e.predicted, x.isFinite, e.damage.isFinite else { return nil }
+          let y = e.damage
           return (x, y)
         }
         guard pairs.count >= 3 else { continue }

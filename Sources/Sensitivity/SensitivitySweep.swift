@@ -24,10 +24,18 @@ public struct SensitivitySweep {
     public var layers: [AnalysisResult.Layer]
     public var outputs: [ComparedOutput]
     public var reference: Tensor
+
+    public init(layers: [AnalysisResult.Layer], outputs: [ComparedOutput], reference: Tensor) {
+      self.layers = layers
+      self.outputs = outputs
+      self.reference = reference
+    }
   }
 
   /// - Parameters:
   ///   - layers: the names to sweep (a shard), nil for all quantizable layers.
+  ///   - pairs: when given, only these candidates of each layer (layers it omits are skipped);
+  ///     the result has entries for those pairs only.
   ///   - task: the task metric's mean over the samples `range` of the calibration set given
   ///     the first compared output, when labels exist.
   ///   - progress: (layer passes done, layers × batches, a line about the last one).
@@ -37,7 +45,7 @@ public struct SensitivitySweep {
   /// one batch's activations whatever the sample count.
   public func run(
     session: Session, calibrator: Calibrator, feeds: [String: Tensor], layers names: [String]? = nil,
-    task: ((Tensor, Range<Int>) -> Double)? = nil, progress: (Int, Int, String) -> Void = { _, _, _ in }
+    pairs: [String: Set<Precision>]? = nil, task: ((Tensor, Range<Int>) -> Double)? = nil, progress: (Int, Int, String) -> Void = { _, _, _ in }
   ) throws -> Result {
     let g = session.graph
     let first = try outputs.outputNames(in: g)[0]
@@ -48,10 +56,12 @@ public struct SensitivitySweep {
     })
     let todo = g.layers.enumerated().filter { names?.contains($0.element.name) ?? true }
       .filter { QuantizedLayer.supports(g.nodes[$0.element.nodeIndex], in: g) }
-    // One session per (layer, candidate): only that layer quantized.
-    var mixed: [[Session]] = []
+      .filter { pairs == nil || !(pairs?[$0.element.name]?.isEmpty ?? true) }
+    // One session per (layer, candidate): only that layer quantized (nil: a pair not asked for).
+    var mixed: [[Session?]] = []
     for (_, layer) in todo {
       mixed.append(try candidates.map { p in
+        if let pairs, pairs[layer.name]?.contains(p) != true { return nil }
         var plan = uniform[p]!
         for i in plan.layers.indices where plan.layers[i].name != layer.name { plan.layers[i].precision = .fp32 }
         return try session.with(quantized: PlanBuilder.layerQuantizations(plan, session: session))
@@ -72,7 +82,8 @@ public struct SensitivitySweep {
       references.append(try requireOutput(known[first], first))
       for (i, (_, layer)) in todo.enumerated() {
         for (c, _) in candidates.enumerated() {
-          let y = try mixed[i][c].run(x, resumingAt: layer.name, from: known)
+          guard let pass = mixed[i][c] else { continue }
+          let y = try pass.run(x, resumingAt: layer.name, from: known)
           try sums[i][c].add(y, reference: known)
           if let task { taskSums[i][c] += task(try requireOutput(y[first], first), range) * Double(range.count) }
         }
@@ -82,7 +93,7 @@ public struct SensitivitySweep {
     var result: [AnalysisResult.Layer] = []
     for (i, (index, layer)) in todo.enumerated() {
       var entry = AnalysisResult.Layer(index: index, name: layer.name, op: layer.opType, params: layer.parameterCount)
-      for (c, p) in candidates.enumerated() {
+      for (c, p) in candidates.enumerated() where mixed[i][c] != nil {
         entry.sensitivity[p.rawValue] = AnalysisResult.Entry(sums[i][c].result, task: task == nil ? nil : taskSums[i][c] / Double(max(total, 1)))
       }
       result.append(entry)

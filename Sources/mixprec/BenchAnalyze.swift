@@ -5,6 +5,7 @@ extension BenchCommand {
   /// `bench analyze`: the full analysis (sweep + Hessian traces + eigenvalues) timed per phase,
   /// with the peak memory, on the default classifier and its calibration set unless told.
   func benchAnalyze() throws {
+    let samples = self.samples ?? 128
     let modelPath = model ?? Self.defaultModel
     guard let folder = calib ?? (model == nil ? "Calibration/cls-calib" : nil) else {
       throw CLIError("bench analyze needs --calib DIR for a model other than the default")

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Benchmarks: `bench kernels` times the int8/W4A8/fp16 kernels, `bench model MODEL` the FP32 runtime and uniform INT8; both against ONNX Runtime.")
 
-  @Argument(help: "What to benchmark: kernels, model, analyze, solver or qat.") var target: String
+  @Argument(help: "What to benchmark: kernels, model, analyze, solver, sweep or qat.") var target: String
   @Argument(help: "The ONNX model (for `bench model`).") var model: String?
   @Option(name: .long, help: "Input shape NAME=1x3x48x192 (the batch dim is replaced by each of --batches).")
   var shape: [String] = []
@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
   @Flag(name: .customLong("no-ort"), help: "Skip the ONNX Runtime comparison.") var noORT = false
   @Flag(help: "Print time per op type for each batch size.") var profile = false
   @Option(help: "`bench analyze`: the calibration folder; `bench model`: samples the INT8 ranges come from (default: random inputs).") var calib: String?
-  @Option(parsing: .unconditional, help: "`bench analyze`: calibration samples of the sweep and of the Hessian.") var samples: Int = 128
+  @Option(parsing: .unconditional, help: "`bench analyze`: calibration samples of the sweep and of the Hessian (128); `bench sweep`: of the sweep (64).") var samples: Int?
   @Option(help: "Thread counts for `bench kernels`.") var threads: String = "1,2"
   @Option(name: .customLong("min-seconds"), parsing: .unconditional, help: "`bench kernels`: time each kernel for at least this long (0: one run).")
   var minSeconds: Double = 0.25
@@ -38,8 +38,9 @@ struct BenchCommand: ParsableCommand {
     case "analyze": try benchAnalyze()
     case "solver": try benchSolver()
     case "qat": try benchQAT()
+    case "sweep": try benchSweep()
     default:
-      throw CLIError("unknown benchmark '\(target)'; use: bench kernels, bench model MODEL, bench analyze [MODEL] --calib DIR, bench solver, or bench qat MODEL --plan P --calib DIR --eval DIR --qat N")
+      throw CLIError("unknown benchmark '\(target)'; use: bench kernels, bench model MODEL, bench analyze [MODEL] --calib DIR, bench solver, bench sweep [MODEL] --calib DIR [--eval DIR], or bench qat MODEL --plan P --calib DIR --eval DIR --qat N")
     }
   }
 

@@ -9,6 +9,7 @@ extension BenchCommand {
   /// integer runtime's KL and task metric on the evaluation folder, with the wall time and peak
   /// memory. The training graph's and the runtime's KL should agree (same model, two executors).
   func benchQAT() throws {
+    let samples = self.samples ?? 128
     guard let model, let planPath = plan, let calib, let eval else {
       throw CLIError("bench qat needs MODEL --plan PLAN --calib DIR --eval DIR")
     }

@@ -22,6 +22,8 @@ struct TuneCommand: ParsableCommand {
   @Option(help: "What the solver minimizes: measured (one-layer KL), hessian (HAWQ-V2 score) or blend.") var objective: String = "measured"
   @Option(help: "Reuse an analysis.json of this model instead of running the sweep.") var analysis: String?
   @Option(parsing: .unconditional, help: "Calibration samples the sweep runs on (when no --analysis).") var samples: Int = 64
+  @Option(help: "screened: Ω ranks every layer × candidate and only the pairs whose choice under a size, compression or bits budget stays uncertain are measured; full: measure every pair.")
+  var sweep: String = "screened"
   @Option(parsing: .unconditional, help: "Timed runs per latency figure (median).") var runs: Int = 30
   @Flag(inversion: .prefixedNo, help: "Correct integer layers' biases for the mean output shift of their quantized weights.")
   var biasCorrection = true
@@ -56,6 +58,8 @@ struct TuneCommand: ParsableCommand {
     o.biasCorrection = biasCorrection
     o.adaRound = adaround
     o.hessian = hessian
+    guard let mode = Tuning.SweepMode(rawValue: sweep) else { throw CLIError("unknown --sweep '\(sweep)'; use screened or full") }
+    o.sweep = mode
     o.qat = qat.trainingOptions
     o.rangeComparison = report != nil
     o.commandLine = CommandLine.arguments.joined(separator: " ")

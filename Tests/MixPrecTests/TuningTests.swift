@@ -61,6 +61,32 @@ final class TuningTests: XCTestCase {
     XCTAssertEqual(outcome.report.tuning?.budgetBytes.map { Double($0) * 3 <= Double(fp32Bytes(m)) }, true)
   }
 
+  /// The screened sweep (the default under a compression budget) records what it measured and
+  /// marks predictions; `--sweep full` measures every pair and records no screening.
+  func testScreenedAndFullSweepsRecordWhatTheyMeasured() throws {
+    let m = try model()
+    var budget = Budget()
+    budget.compression = 3
+    let screened = try Tuning.run(model: m, data: data(), budget: budget, options: options()).report
+    let record = try XCTUnwrap(screened.screening)
+    let pairs = screened.layers.count * screened.candidates.count
+    XCTAssertEqual(record.totalPairs, pairs)
+    let predicted = screened.layers.reduce(0) { $0 + $1.sensitivity.values.filter(\.predicted).count }
+    XCTAssertEqual(record.measuredPairs + predicted, pairs, "every pair is measured or predicted")
+    XCTAssertEqual(record.resource, "bytes")
+    XCTAssertNotNil(screened.layers.first?.hessian, "Ω screens")
+    var o = options()
+    o.sweep = .full
+    let full = try Tuning.run(model: m, data: data(), budget: budget, options: o).report
+    XCTAssertNil(full.screening)
+    XCTAssertFalse(full.layers.contains { $0.sensitivity.values.contains(where: \.predicted) })
+    XCTAssertEqual(full.layers.map { $0.sensitivity.count }, full.layers.map { _ in full.candidates.count })
+    // Measured pairs are the same numbers either way.
+    for (a, b) in zip(screened.layers, full.layers) {
+      for (p, e) in a.sensitivity where !e.predicted { XCTAssertEqual(e.damage, b.sensitivity[p]?.damage ?? .nan, accuracy: 1e-12 * max(1, e.damage)) }
+    }
+  }
+
   func testLatencyBudgetBoundsThePrediction() throws {
     let m = try model()
     var budget = Budget()

@@ -2,15 +2,21 @@ import Foundation
 import MixPrec
 
 extension BenchCommand {
+  /// The model (the default classifier unless given), its calibration folder (the default one for
+  /// the default model, else `--calib` is required) and the positive sample count.
+  func modelCalibrationAndSamples(bench: String, defaultSamples: Int) throws -> (model: String, calibration: String, samples: Int) {
+    guard let folder = calib ?? (model == nil ? "Calibration/cls-calib" : nil) else {
+      throw CLIError("bench \(bench) needs --calib DIR for a model other than the default")
+    }
+    let samples = self.samples ?? defaultSamples
+    guard samples > 0 else { throw CLIError("--samples must be positive") }
+    return (model ?? Self.defaultModel, folder, samples)
+  }
+
   /// `bench analyze`: the full analysis (sweep + Hessian traces + eigenvalues) timed per phase,
   /// with the peak memory, on the default classifier and its calibration set unless told.
   func benchAnalyze() throws {
-    let samples = self.samples ?? 128
-    let modelPath = model ?? Self.defaultModel
-    guard let folder = calib ?? (model == nil ? "Calibration/cls-calib" : nil) else {
-      throw CLIError("bench analyze needs --calib DIR for a model other than the default")
-    }
-    guard samples > 0 else { throw CLIError("--samples must be positive") }
+    let (modelPath, folder, samples) = try modelCalibrationAndSamples(bench: "analyze", defaultSamples: 128)
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("mixprec-bench-\(getpid()).json").path
     let command = try AnalyzeCommand.parse([modelPath, "--calib", folder, "--samples", "\(samples)", "--hessian", "--out", out])
     let outcome = try command.analyze()

@@ -7,12 +7,7 @@ extension BenchCommand {
   /// `bench sweep MODEL --calib DIR [--eval DIR]`: `tune --compression 4x` with the full and the
   /// screened sweep; pairs measured, time, Spearman of the lowest candidate's damages, metrics.
   func benchSweep() throws {
-    let samples = self.samples ?? 64
-    let modelPath = model ?? Self.defaultModel
-    guard let folder = calib ?? (model == nil ? "Calibration/cls-calib" : nil) else {
-      throw CLIError("bench sweep needs --calib DIR for a model other than the default")
-    }
-    guard samples > 0 else { throw CLIError("--samples must be positive") }
+    let (modelPath, folder, samples) = try modelCalibrationAndSamples(bench: "sweep", defaultSamples: 64)
     let loaded = try openModel(modelPath)
     let data = try TuningData(calibration: inputFolder(folder, for: loaded.graph), evaluation: eval.map { try inputFolder($0, for: loaded.graph) },
       training: nil, graph: loaded.graph)

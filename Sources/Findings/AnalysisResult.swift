@@ -13,9 +13,9 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     public var sqnr: Double, cosine: Double, agreement: Double
     /// The task metric (top1, ctc exact-match) with only this layer quantized, when labels exist.
     public var task: Double?
-    /// True when the damage was predicted from the layer's Hessian score by the screened sweep
-    /// (`Screening`), not measured; sqnr, cosine and agreement are then 0 (not measured either).
-    public var predicted: Bool
+    /// The number of calibration samples the figures were measured on when the screened sweep
+    /// measured this pair on a leading sub-sample only (its choice was never in doubt); nil: all.
+    public var samples: Int?
 
     public init(damage: Double, sqnr: Double, cosine: Double, agreement: Double, task: Double? = nil) {
       self.damage = damage
@@ -23,17 +23,17 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       self.cosine = cosine
       self.agreement = agreement
       self.task = task
-      predicted = false
+      samples = nil
     }
 
-    /// A damage predicted, not measured.
-    public static func prediction(_ damage: Double) -> Entry {
-      var e = Entry(damage: damage, sqnr: 0, cosine: 0, agreement: 0)
-      e.predicted = true
+    /// The same figures, recorded as measured on the first `samples` calibration samples.
+    public func subsampled(_ samples: Int) -> Entry {
+      var e = self
+      e.samples = samples
       return e
     }
 
-    enum CodingKeys: String, CodingKey { case damage, kl, sqnr, cosine, agreement, task, predicted }
+    enum CodingKeys: String, CodingKey { case damage, kl, sqnr, cosine, agreement, task, samples }
 
     public init(from decoder: any Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -42,7 +42,7 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       cosine = try c.decode(Double.self, forKey: .cosine)
       agreement = try c.decode(Double.self, forKey: .agreement)
       task = try c.decodeIfPresent(Double.self, forKey: .task)
-      predicted = try c.decodeIfPresent(Bool.self, forKey: .predicted) ?? false
+      samples = try c.decodeIfPresent(Int.self, forKey: .samples)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -52,7 +52,7 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       try c.encode(cosine, forKey: .cosine)
       try c.encode(agreement, forKey: .agreement)
       try c.encodeIfPresent(task, forKey: .task)
-      if predicted { try c.encode(true, forKey: .predicted) }
+      try c.encodeIfPresent(samples, forKey: .samples)
     }
   }
 
@@ -161,7 +161,8 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
   public var rangeComparison: [String: [String: [String: Double]]]?
 
   /// The screened sweep's record: Ω screened every (layer, candidate) pair, the pairs whose choice
-  /// under the budget was uncertain were measured, round after round, until none was left.
+  /// under the budget was uncertain were measured, round after round, until none was left; the
+  /// rest were measured on a leading sub-sample, and those whose choice that left uncertain in full.
   public struct Screening: Codable, Equatable, Sendable {
     /// log damage ≈ intercept + slope · log Ω, fitted on the measured pairs of one candidate;
     /// `spread`: the residuals' standard deviation (natural log).
@@ -181,7 +182,16 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     public var resource: String
     public var budget: Double
     public var fits: [String: Fit]
-    public init(measuredPerRound: [Int], totalPairs: Int, resource: String, budget: Double, fits: [String: Fit]) {
+    /// Pairs measured on the leading `probeSamples` only, and the spread (natural log) of the
+    /// sub-sample's damage around the full one on the pairs measured both ways.
+    public var probedPairs: Int
+    public var probeSamples: Int
+    public var probeSpread: Double
+    public init(measuredPerRound: [Int], totalPairs: Int, resource: String, budget: Double, fits: [String: Fit],
+                probedPairs: Int = 0, probeSamples: Int = 0, probeSpread: Double = 0) {
+      self.probedPairs = probedPairs
+      self.probeSamples = probeSamples
+      self.probeSpread = probeSpread
       self.measuredPerRound = measuredPerRound
       self.totalPairs = totalPairs
       self.resource = resource
@@ -189,6 +199,21 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       self.fits = fits
     }
     public var measuredPairs: Int { measuredPerRound.reduce(0, +) }
+
+    enum CodingKeys: String, CodingKey { case measuredPerRound, totalPairs, resource, budget, fits, probedPairs, probeSamples, probeSpread }
+
+    /// Files written before the sub-sample probe have no probe fields (their unmeasured pairs were predicted).
+    public init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      measuredPerRound = try c.decode([Int].self, forKey: .measuredPerRound)
+      totalPairs = try c.decode(Int.self, forKey: .totalPairs)
+      resource = try c.decode(String.self, forKey: .resource)
+      budget = try c.decode(Double.self, forKey: .budget)
+      fits = try c.decode([String: Fit].self, forKey: .fits)
+      probedPairs = try c.decodeIfPresent(Int.self, forKey: .probedPairs) ?? 0
+      probeSamples = try c.decodeIfPresent(Int.self, forKey: .probeSamples) ?? 0
+      probeSpread = try c.decodeIfPresent(Double.self, forKey: .probeSpread) ?? 0
+    }
   }
 
   public struct ModelSummary: Codable, Equatable, Sendable {

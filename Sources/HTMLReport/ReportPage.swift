@@ -145,8 +145,8 @@ public enum ReportPage {
       r += "<td class=\"l\">\(escape(shape))</td>" + cell(Double(l.params), "\(l.params)")
       if let t { let p = t.chosen[l.name] ?? "fp32"; r += "<td class=\"l\" data-v=\"\(p)\"><i style=\"color:\(Palette.precision(p))\">■</i> \(p)</td>" }
       for c in a.candidates {
-        if let e = l.sensitivity[c], e.predicted {
-          r += "<td class=\"p\" data-v=\"\(String(format: "%.6e", e.damage))\" title=\"predicted from Ω, not measured\">\(escape(figure(e.damage)))</td>"
+        if let e = l.sensitivity[c], let n = e.samples {
+          r += "<td class=\"p\" data-v=\"\(String(format: "%.6e", e.damage))\" title=\"measured on the first \(n) samples\">\(escape(figure(e.damage)))</td>"
         } else {
           r += cell(l.sensitivity[c]?.damage)
         }
@@ -169,9 +169,14 @@ public enum ReportPage {
   static func screeningPhrase(_ a: AnalysisResult) -> String {
     guard let s = a.screening else { return "" }
     let fits = s.fits.sorted { $0.key < $1.key }.map { String(format: "%@: log d ≈ %.2f + %.2f·log Ω (σ %.2f, %d pairs)", $0.key, $0.value.intercept, $0.value.slope, $0.value.spread, $0.value.pairs) }
-    return " Screened sweep: \(s.measuredPairs) of \(s.totalPairs) layer × precision pairs measured in \(s.measuredPerRound.count) rounds "
-      + "(\(s.measuredPerRound.map(String.init).joined(separator: " + "))), the others (in italics) predicted from Ω by the fit per precision "
-      + "(\(escape(fits.joined(separator: "; ")))); a pair was measured when its layer's choice under the budget (\(escape(s.resource)) ≤ \(figure(s.budget))) was uncertain within the fit's band."
+    var out = " Screened sweep: \(s.measuredPairs) of \(s.totalPairs) layer × precision pairs measured on every sample in \(s.measuredPerRound.count) rounds "
+      + "(\(s.measuredPerRound.map(String.init).joined(separator: " + "))), chosen where the layer's choice under the budget (\(escape(s.resource)) ≤ \(figure(s.budget))) "
+      + "was uncertain within the band of Ω's fit per precision (\(escape(fits.joined(separator: "; "))))."
+    if s.probedPairs > 0 {
+      out += String(format: " The other %d (in italics) were measured on the first %d samples only (their damage strays from the full one by a log spread of %.2f on the pairs measured both ways) and were not in doubt within that band.",
+                    s.probedPairs, s.probeSamples, s.probeSpread)
+    }
+    return out
   }
 
   static func damageChart(_ a: AnalysisResult) -> String {
@@ -211,7 +216,7 @@ public enum ReportPage {
   static func scatter(_ a: AnalysisResult) -> String {
     guard let p = a.candidates.last else { return "" }
     let pts = a.layers.compactMap { l -> (String, Double, Double)? in
-      guard let s = l.hessian?.score[p], let e = l.sensitivity[p], !e.predicted, s > 0, e.damage > 0 else { return nil }
+      guard let s = l.hessian?.score[p], let e = l.sensitivity[p], s > 0, e.damage > 0 else { return nil }
       let k = e.damage
       return (l.name, s, k)
     }

@@ -8,8 +8,10 @@ import TensorCore
 
 /// The sweep that measures where it matters (`tune --sweep screened`): Ω screens every
 /// (layer, candidate) pair, a seed spread over Ω's ranks is measured, and then, round after
-/// round, the pairs `Screening.uncertain` names, until none is left (or `maxRounds`). Unmeasured
-/// pairs keep the fitted prediction, marked `predicted` in the analysis.
+/// round, the pairs `Screening.uncertain` names, until none is left (or `maxRounds`). Then
+/// sequential estimation: the pairs still unmeasured run on the leading `probeSamples` only
+/// (recorded with `samples`), and those whose choice that sub-sample's band leaves uncertain
+/// are measured on every sample.
 struct ScreenedSweep {
   var sweep: SensitivitySweep
   var budget: Analysis.ScreeningBudget
@@ -21,6 +23,9 @@ struct ScreenedSweep {
     var reference: Tensor
     var record: AnalysisResult.Screening
   }
+
+  /// The sub-sample size for `total` calibration samples: a quarter, at least 8 (all when fewer).
+  static func probeSamples(total: Int) -> Int { min(total, max(8, total / 4)) }
 
   /// - Parameter hessian: the Hessian figures of every layer to sweep (their Ω scores).
   func run(session: Session, calibrator: Calibrator, feeds: [String: Tensor], layers names: [String],
@@ -37,47 +42,88 @@ struct ScreenedSweep {
     } }
     let omega = todo.map { _, l in options.map { p in p == .fp32 ? nil : hessian[l.name]?.score[p.rawValue] } }
     let rules = Screening(resource: resource, budget: budget.limit, omega: omega)
+    let total = feeds.values.first?.shape.first ?? 0
+    let probe = Self.probeSamples(total: total)
+    let row = Dictionary(uniqueKeysWithValues: todo.enumerated().map { ($0.element.element.name, $0.offset) })
     var entries = todo.map { _ in [AnalysisResult.Entry?](repeating: nil, count: options.count) }
+    var probedEntries = entries
+    var probePairs: [(probe: Double, full: Double)] = []
     var outputs: [ComparedOutput] = [], reference: Tensor? = nil
     var perRound: [Int] = []
     var fits = Screening.Fits()
-    var next = rules.seed(count: budget.seedPerCandidate ?? max(4, (todo.count + 5) / 6))
-    while !next.isEmpty && perRound.count < maxRounds {
-      var pairs: [String: Set<Precision>] = [:]
-      for p in next { pairs[todo[p.layer].element.name, default: []].insert(options[p.option]) }
-      progress(.note("screened sweep, round \(perRound.count + 1): measuring \(next.count) of \(todo.count * sweep.candidates.count) pairs"))
-      let swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: Array(pairs.keys), pairs: pairs, task: task) { done, total, line in
-        progress(.step(phase: "sweep", done: done, total: total, unit: "layers×batches", detail: line))
+    var spread = 0.0
+    func pairs(_ set: Set<Screening.Pair>) -> [String: Set<Precision>] {
+      var out: [String: Set<Precision>] = [:]
+      for p in set { out[todo[p.layer].element.name, default: []].insert(options[p.option]) }
+      return out
+    }
+    func measure(_ set: Set<Screening.Pair>, samples: Int, what: String) throws -> SensitivitySweep.Result {
+      let asked = pairs(set)
+      progress(.note("screened sweep, round \(perRound.count + 1): \(what) \(set.count) of \(todo.count * sweep.candidates.count) pairs"))
+      let x = samples < total ? feeds.mapValues { $0.rows(0..<samples) } : feeds
+      return try sweep.run(session: session, calibrator: calibrator, feeds: x, layers: Array(asked.keys), pairs: asked, task: task,
+                           probe: samples == total && probe < total ? probe : nil) { done, all, line in
+        progress(.step(phase: "sweep", done: done, total: all, unit: "layers×batches", detail: line))
       }
+    }
+    func record(_ swept: SensitivitySweep.Result) {
       if reference == nil {
         outputs = swept.outputs
         reference = swept.reference
       }
-      let row = Dictionary(uniqueKeysWithValues: todo.enumerated().map { ($0.element.element.name, $0.offset) })
       for l in swept.layers {
-        for (key, e) in l.sensitivity { if let p = Precision(rawValue: key), let o = options.firstIndex(of: p) { entries[row[l.name]!][o] = e } }
+        for (key, e) in l.sensitivity {
+          guard let p = Precision(rawValue: key), let o = options.firstIndex(of: p) else { continue }
+          entries[row[l.name]!][o] = e
+          if let d = swept.probe[l.name]?[key] { probePairs.append((d, e.damage)) }
+        }
       }
+    }
+    var next = rules.seed(count: budget.seedPerCandidate ?? max(4, (todo.count + 5) / 6))
+    while !next.isEmpty && perRound.count < maxRounds {
+      record(try measure(next, samples: total, what: "measuring"))
       perRound.append(next.count)
       let measured = entries.map { $0.map { $0?.damage } }
       fits = rules.fits(measured: measured)
       next = rules.uncertain(measured: measured, fits: fits)
     }
-    let measured = entries.map { $0.map { $0?.damage } }
-    let bands = rules.bands(measured: measured, fits: fits)
+    // Sequential estimation: what Ω left decided runs on the sub-sample; what that leaves
+    // uncertain, on every sample.
+    let rest = Set(todo.indices.flatMap { l in (1..<options.count).filter { entries[l][$0] == nil }.map { Screening.Pair(layer: l, option: $0) } })
+    if !rest.isEmpty && probe < total {
+      let swept = try measure(rest, samples: probe, what: "a \(probe)-sample probe of")
+      for l in swept.layers {
+        for (key, e) in l.sensitivity { if let p = Precision(rawValue: key), let o = options.firstIndex(of: p) { probedEntries[row[l.name]!][o] = e.subsampled(probe) } }
+      }
+      spread = Screening.probeSpread(probePairs)
+      let doubtful = rules.uncertain(measured: entries.map { $0.map { $0?.damage } }, fits: fits,
+                                     probed: probedEntries.map { $0.map { $0?.damage } }, probeSpread: spread)
+      if !doubtful.isEmpty {
+        record(try measure(doubtful, samples: total, what: "measuring"))
+        perRound.append(doubtful.count)
+      }
+    } else if !rest.isEmpty {
+      record(try measure(rest, samples: total, what: "measuring"))
+      perRound.append(rest.count)
+    }
+    if reference == nil {
+      // Nothing measured on every sample (no layer to sweep): the FP32 outputs still come from a run.
+      let swept = try sweep.run(session: session, calibrator: calibrator, feeds: feeds, layers: [], task: task)
+      outputs = swept.outputs
+      reference = swept.reference
+    }
     let layers = todo.enumerated().map { i, item -> AnalysisResult.Layer in
       var entry = AnalysisResult.Layer(index: item.offset, name: item.element.name, op: item.element.opType, params: item.element.parameterCount)
       for (o, p) in options.enumerated() where o > 0 {
-        if let e = entries[i][o] {
-          entry.sensitivity[p.rawValue] = e
-        } else if let b = bands[i][o] {
-          entry.sensitivity[p.rawValue] = .prediction(sqrt(b.lowerBound * b.upperBound))
-        }
+        if let e = entries[i][o] ?? probedEntries[i][o] { entry.sensitivity[p.rawValue] = e }
       }
       return entry
     }
+    let probedCount = todo.indices.reduce(0) { n, l in n + (1..<options.count).filter { entries[l][$0] == nil && probedEntries[l][$0] != nil }.count }
     let record = AnalysisResult.Screening(measuredPerRound: perRound, totalPairs: todo.count * sweep.candidates.count,
       resource: budget.resource.rawValue, budget: budget.limit,
-      fits: Dictionary(uniqueKeysWithValues: fits.direct.map { (options[$0.key].rawValue, $0.value) }))
+      fits: Dictionary(uniqueKeysWithValues: fits.direct.map { (options[$0.key].rawValue, $0.value) }),
+      probedPairs: probedCount, probeSamples: probedCount > 0 ? probe : 0, probeSpread: spread)
     return Result(layers: layers, outputs: outputs, reference: reference ?? Tensor.zeros([0]), record: record)
   }
 }

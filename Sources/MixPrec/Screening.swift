@@ -107,13 +107,18 @@ public struct Screening: Sendable {
     return out
   }
 
-  /// The damage band of every pair: measured ones exact, predicted ones d̂·e^{±zσ} from the fit
-  /// with the smallest spread, FP32 0; nil for a pair neither measured nor predictable.
-  public func bands(measured: [[Double?]], fits: Fits) -> [[ClosedRange<Double>?]] {
+  /// The damage band of every pair: measured ones exact, ones measured on a sub-sample only
+  /// (`probed`, the sub-sample's log spread `probeSpread`) d·e^{±zσ}, predicted ones d̂·e^{±zσ}
+  /// from the fit with the smallest spread, FP32 0; nil for a pair neither measured nor predictable.
+  public func bands(measured: [[Double?]], fits: Fits, probed: [[Double?]] = [], probeSpread: Double = 0) -> [[ClosedRange<Double>?]] {
     omega.indices.map { l in
       (0..<resource[l].count).map { o -> ClosedRange<Double>? in
         if o == 0 { return 0...0 }
         if let d = measured[l][o] { return d...d }
+        if l < probed.count, let d = probed[l][o] {
+          let w = exp(z * probeSpread)
+          return (d / w)...(d * w)
+        }
         guard usable(omega[l][o]) else { return nil }
         var best: (d: Double, spread: Double)? = fits.direct[o].map { (Self.predict($0, omega: omega[l][o]!), $0.spread) }
         for (q, f) in fits.neighbor[o] ?? [:] {
@@ -154,10 +159,18 @@ public struct Screening: Sendable {
     return exp(hi)
   }
 
+  /// The log spread of sub-sample damages around full ones (root mean square of log(probe/full)
+  /// over the pairs with both above 1e-12, at least 0.05); 1 with fewer than 3 such pairs.
+  public static func probeSpread(_ pairs: [(probe: Double, full: Double)]) -> Double {
+    let logs = pairs.filter { $0.probe > 1e-12 && $0.full > 1e-12 }.map { log($0.probe / $0.full) }
+    guard logs.count >= 3 else { return 1 }
+    return max(sqrt(logs.reduce(0) { $0 + $1 * $1 } / Double(logs.count)), 0.05)
+  }
+
   /// The unmeasured pairs whose measurement could change a layer's choice; empty when every
   /// layer is decided. Pairs with no band (no Ω, no fit) are always returned.
-  public func uncertain(measured: [[Double?]], fits: Fits) -> Set<Pair> {
-    let band = bands(measured: measured, fits: fits)
+  public func uncertain(measured: [[Double?]], fits: Fits, probed: [[Double?]] = [], probeSpread: Double = 0) -> Set<Pair> {
+    let band = bands(measured: measured, fits: fits, probed: probed, probeSpread: probeSpread)
     var out = Set<Pair>()
     for (l, row) in band.enumerated() {
       for (o, b) in row.enumerated() where b == nil { out.insert(Pair(layer: l, option: o)) }

@@ -57,7 +57,7 @@ extension AnalysisResult {
       ]
       for (name, value) in proxies {
         let pairs = layers.compactMap { l -> (Double, Double)? in
-          guard let x = value(l), let e = l.sensitivity[p], !e.predicted, x.isFinite, e.damage.isFinite else { return nil }
+          guard let x = value(l), let e = l.sensitivity[p], x.isFinite, e.damage.isFinite else { return nil }
           let y = e.damage
           return (x, y)
         }

@@ -24,6 +24,8 @@ public struct SensitivitySweep {
     public var layers: [AnalysisResult.Layer]
     public var outputs: [ComparedOutput]
     public var reference: Tensor
+    /// With `run(probe:)`: layer → candidate → the damage on the first `probe` samples alone.
+    public var probe: [String: [String: Double]] = [:]
 
     public init(layers: [AnalysisResult.Layer], outputs: [ComparedOutput], reference: Tensor) {
       self.layers = layers
@@ -38,6 +40,8 @@ public struct SensitivitySweep {
   ///     the result has entries for those pairs only.
   ///   - task: the task metric's mean over the samples `range` of the calibration set given
   ///     the first compared output, when labels exist.
+  ///   - probe: when given, the first batch is samples 0..<probe and each pair's damage on it
+  ///     alone is kept too (`Result.probe`: how far a sub-sample's damage strays from the full one).
   ///   - progress: (layer passes done, layers × batches, a line about the last one).
   ///
   /// Batch by batch: the FP32 run of the batch keeps every value, each (layer, candidate) run
@@ -45,12 +49,15 @@ public struct SensitivitySweep {
   /// one batch's activations whatever the sample count.
   public func run(
     session: Session, calibrator: Calibrator, feeds: [String: Tensor], layers names: [String]? = nil,
-    pairs: [String: Set<Precision>]? = nil, task: ((Tensor, Range<Int>) -> Double)? = nil, progress: (Int, Int, String) -> Void = { _, _, _ in }
+    pairs: [String: Set<Precision>]? = nil, task: ((Tensor, Range<Int>) -> Double)? = nil, probe: Int? = nil,
+    progress: (Int, Int, String) -> Void = { _, _, _ in }
   ) throws -> Result {
     let g = session.graph
     let first = try outputs.outputNames(in: g)[0]
     let total = feeds.values.first?.shape.first ?? 0
-    let slices = stride(from: 0, to: total, by: max(batch, 1)).map { $0..<min($0 + batch, total) }
+    let lead = min(max(probe ?? 0, 0), total)
+    let slices = (lead > 0 ? [0..<lead] : []) + stride(from: lead, to: total, by: max(batch, 1)).map { $0..<min($0 + batch, total) }
+    var probed: [String: [String: Double]] = [:]
     let uniform = try Dictionary(uniqueKeysWithValues: candidates.map { p in
       (p, try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: p, method: method, model: "", modelSHA256: ""))
     })
@@ -89,6 +96,11 @@ public struct SensitivitySweep {
         }
         progress(b * todo.count + i + 1, slices.count * todo.count, "\(layer.name), samples \(range.lowerBound)..<\(range.upperBound)")
       }
+      if b == 0 && lead > 0 {
+        for (i, (_, layer)) in todo.enumerated() {
+          for (c, p) in candidates.enumerated() where mixed[i][c] != nil { probed[layer.name, default: [:]][p.rawValue] = sums[i][c].result.damage }
+        }
+      }
     }
     var result: [AnalysisResult.Layer] = []
     for (i, (index, layer)) in todo.enumerated() {
@@ -98,7 +110,9 @@ public struct SensitivitySweep {
       }
       result.append(entry)
     }
-    return Result(layers: result, outputs: compared, reference: try concatenate(references))
+    var out = Result(layers: result, outputs: compared, reference: try concatenate(references))
+    out.probe = probed
+    return out
   }
 
   private func concatenate(_ parts: [Tensor]) throws -> Tensor {

@@ -62,7 +62,8 @@ final class TuningTests: XCTestCase {
   }
 
   /// The screened sweep (the default under a compression budget) records what it measured and
-  /// marks predictions; `--sweep full` measures every pair and records no screening.
+  /// marks the pairs measured on a sub-sample; `--sweep full` measures every pair on every
+  /// sample and records no screening.
   func testScreenedAndFullSweepsRecordWhatTheyMeasured() throws {
     let m = try model()
     var budget = Budget()
@@ -71,19 +72,22 @@ final class TuningTests: XCTestCase {
     let record = try XCTUnwrap(screened.screening)
     let pairs = screened.layers.count * screened.candidates.count
     XCTAssertEqual(record.totalPairs, pairs)
-    let predicted = screened.layers.reduce(0) { $0 + $1.sensitivity.values.filter(\.predicted).count }
-    XCTAssertEqual(record.measuredPairs + predicted, pairs, "every pair is measured or predicted")
+    let probed = screened.layers.reduce(0) { $0 + $1.sensitivity.values.filter { $0.samples != nil }.count }
+    XCTAssertEqual(screened.layers.reduce(0) { $0 + $1.sensitivity.count }, pairs, "every pair has figures")
+    XCTAssertEqual(record.measuredPairs + probed, pairs, "every pair is measured in full or on the probe")
+    XCTAssertEqual(record.probedPairs, probed)
+    if probed > 0 { XCTAssertLessThan(record.probeSamples, data().calibration.values.first?.shape.first ?? 0) }
     XCTAssertEqual(record.resource, "bytes")
     XCTAssertNotNil(screened.layers.first?.hessian, "Ω screens")
     var o = options()
     o.sweep = .full
     let full = try Tuning.run(model: m, data: data(), budget: budget, options: o).report
     XCTAssertNil(full.screening)
-    XCTAssertFalse(full.layers.contains { $0.sensitivity.values.contains(where: \.predicted) })
+    XCTAssertFalse(full.layers.contains { $0.sensitivity.values.contains { $0.samples != nil } })
     XCTAssertEqual(full.layers.map { $0.sensitivity.count }, full.layers.map { _ in full.candidates.count })
     // Measured pairs are the same numbers either way.
     for (a, b) in zip(screened.layers, full.layers) {
-      for (p, e) in a.sensitivity where !e.predicted { XCTAssertEqual(e.damage, b.sensitivity[p]?.damage ?? .nan, accuracy: 1e-12 * max(1, e.damage)) }
+      for (p, e) in a.sensitivity where e.samples == nil { XCTAssertEqual(e.damage, b.sensitivity[p]?.damage ?? .nan, accuracy: 1e-9 * max(1, e.damage)) }
     }
   }
 

@@ -14,7 +14,8 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     /// The task metric (top1, ctc exact-match) with only this layer quantized, when labels exist.
     public var task: Double?
     /// The number of calibration samples the figures were measured on when the screened sweep
-    /// measured this pair on a leading sub-sample only (its choice was never in doubt); nil: all.
+    /// measured this pair on a sub-sample only (spread evenly over the set; its choice was never
+    /// in doubt); nil: all.
     public var samples: Int?
 
     public init(damage: Double, sqnr: Double, cosine: Double, agreement: Double, task: Double? = nil) {
@@ -26,7 +27,7 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       samples = nil
     }
 
-    /// The same figures, recorded as measured on the first `samples` calibration samples.
+    /// The same figures, recorded as measured on a sub-sample of `samples` calibration samples.
     public func subsampled(_ samples: Int) -> Entry {
       var e = self
       e.samples = samples
@@ -162,7 +163,7 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
 
   /// The screened sweep's record: Ω screened every (layer, candidate) pair, the pairs whose choice
   /// under the budget was uncertain were measured, round after round, until none was left; the
-  /// rest were measured on a leading sub-sample, and those whose choice that left uncertain in full.
+  /// rest were measured on a sub-sample, and those whose choice that left uncertain in full.
   public struct Screening: Codable, Equatable, Sendable {
     /// log damage ≈ intercept + slope · log Ω, fitted on the measured pairs of one candidate;
     /// `spread`: the residuals' standard deviation (natural log).
@@ -182,13 +183,13 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     public var resource: String
     public var budget: Double
     public var fits: [String: Fit]
-    /// Pairs measured on the leading `probeSamples` only, and the spread (natural log) of the
-    /// sub-sample's damage around the full one on the pairs measured both ways.
+    /// Pairs measured on a sub-sample of `probeSamples` only, and per candidate the spread (natural
+    /// log) of the sub-sample's damage around the full one on the pairs measured both ways.
     public var probedPairs: Int
     public var probeSamples: Int
-    public var probeSpread: Double
+    public var probeSpread: [String: Double]
     public init(measuredPerRound: [Int], totalPairs: Int, resource: String, budget: Double, fits: [String: Fit],
-                probedPairs: Int = 0, probeSamples: Int = 0, probeSpread: Double = 0) {
+                probedPairs: Int = 0, probeSamples: Int = 0, probeSpread: [String: Double] = [:]) {
       self.probedPairs = probedPairs
       self.probeSamples = probeSamples
       self.probeSpread = probeSpread
@@ -212,7 +213,7 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
       fits = try c.decode([String: Fit].self, forKey: .fits)
       probedPairs = try c.decodeIfPresent(Int.self, forKey: .probedPairs) ?? 0
       probeSamples = try c.decodeIfPresent(Int.self, forKey: .probeSamples) ?? 0
-      probeSpread = try c.decodeIfPresent(Double.self, forKey: .probeSpread) ?? 0
+      probeSpread = try c.decodeIfPresent([String: Double].self, forKey: .probeSpread) ?? [:]
     }
   }
 

@@ -146,7 +146,7 @@ public enum ReportPage {
       if let t { let p = t.chosen[l.name] ?? "fp32"; r += "<td class=\"l\" data-v=\"\(p)\"><i style=\"color:\(Palette.precision(p))\">■</i> \(p)</td>" }
       for c in a.candidates {
         if let e = l.sensitivity[c], let n = e.samples {
-          r += "<td class=\"p\" data-v=\"\(String(format: "%.6e", e.damage))\" title=\"measured on the first \(n) samples\">\(escape(figure(e.damage)))</td>"
+          r += "<td class=\"p\" data-v=\"\(String(format: "%.6e", e.damage))\" title=\"measured on \(n) samples spread over the set\">\(escape(figure(e.damage)))</td>"
         } else {
           r += cell(l.sensitivity[c]?.damage)
         }
@@ -173,8 +173,9 @@ public enum ReportPage {
       + "(\(s.measuredPerRound.map(String.init).joined(separator: " + "))), chosen where the layer's choice under the budget (\(escape(s.resource)) ≤ \(figure(s.budget))) "
       + "was uncertain within the band of Ω's fit per precision (\(escape(fits.joined(separator: "; "))))."
     if s.probedPairs > 0 {
-      out += String(format: " The other %d (in italics) were measured on the first %d samples only (their damage strays from the full one by a log spread of %.2f on the pairs measured both ways) and were not in doubt within that band.",
-                    s.probedPairs, s.probeSamples, s.probeSpread)
+      let spreads = s.probeSpread.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", ")
+      out += String(format: " The other %d (in italics) were measured on %d samples spread over the set only and were not in doubt within that band", s.probedPairs, s.probeSamples)
+        + " (the sub-sample's damage strays from the full one by a log spread of \(escape(spreads)) on the pairs measured both ways)."
     }
     return out
   }

@@ -9,9 +9,11 @@ import TensorCore
 /// The sweep that measures where it matters (`tune --sweep screened`): Ω screens every
 /// (layer, candidate) pair, a seed spread over Ω's ranks is measured, and then, round after
 /// round, the pairs `Screening.uncertain` names, until none is left (or `maxRounds`). Then
-/// sequential estimation: the pairs still unmeasured run on the leading `probeSamples` only
-/// (recorded with `samples`), and those whose choice that sub-sample's band leaves uncertain
-/// are measured on every sample.
+/// sequential estimation: the pairs still unmeasured run on a sub-sample only (`probeSamples`
+/// spread evenly over the calibration set, recorded with `samples`), and those whose choice
+/// that sub-sample's band leaves uncertain are measured on every sample. The samples run in
+/// `probeOrder` (the sub-sample first), so every full measurement also gives its sub-sample's
+/// damage: how far a sub-sample strays is measured, not assumed.
 struct ScreenedSweep {
   var sweep: SensitivitySweep
   var budget: Analysis.ScreeningBudget
@@ -26,6 +28,14 @@ struct ScreenedSweep {
 
   /// The sub-sample size for `total` calibration samples: a quarter, at least 8 (all when fewer).
   static func probeSamples(total: Int) -> Int { min(total, max(8, total / 4)) }
+
+  /// The sub-sample's indices (evenly spaced: calibration folders are often sorted by class or
+  /// difficulty, so the leading samples are no sample of the whole), then the others ascending.
+  static func probeOrder(total: Int, probe: Int) -> [Int] {
+    let picked = (0..<min(probe, total)).map { $0 * total / max(probe, 1) }
+    let chosen = Set(picked)
+    return picked + (0..<total).filter { !chosen.contains($0) }
+  }
 
   /// - Parameter hessian: the Hessian figures of every layer to sweep (their Ω scores).
   func run(session: Session, calibrator: Calibrator, feeds: [String: Tensor], layers names: [String],
@@ -44,14 +54,22 @@ struct ScreenedSweep {
     let rules = Screening(resource: resource, budget: budget.limit, omega: omega)
     let total = feeds.values.first?.shape.first ?? 0
     let probe = Self.probeSamples(total: total)
+    let order = Self.probeOrder(total: total, probe: probe)
+    var inverse = [Int](repeating: 0, count: total)
+    for (j, i) in order.enumerated() { inverse[i] = j }
+    let feeds = feeds.mapValues { $0.rows(at: order) }
+    // The task scores samples by their calibration index: each reordered sample on its own.
+    let task = task.map { score in { (y: Tensor, r: Range<Int>) -> Double in
+      r.reduce(0) { s, j in s + score(y.rows((j - r.lowerBound)..<(j - r.lowerBound + 1)), order[j]..<(order[j] + 1)) } / Double(max(r.count, 1))
+    } }
     let row = Dictionary(uniqueKeysWithValues: todo.enumerated().map { ($0.element.element.name, $0.offset) })
     var entries = todo.map { _ in [AnalysisResult.Entry?](repeating: nil, count: options.count) }
     var probedEntries = entries
-    var probePairs: [(probe: Double, full: Double)] = []
+    var probePairs = [[(probe: Double, full: Double)]](repeating: [], count: options.count)
     var outputs: [ComparedOutput] = [], reference: Tensor? = nil
     var perRound: [Int] = []
     var fits = Screening.Fits()
-    var spread = 0.0
+    var spread: [Double] = []
     func pairs(_ set: Set<Screening.Pair>) -> [String: Set<Precision>] {
       var out: [String: Set<Precision>] = [:]
       for p in set { out[todo[p.layer].element.name, default: []].insert(options[p.option]) }
@@ -75,7 +93,7 @@ struct ScreenedSweep {
         for (key, e) in l.sensitivity {
           guard let p = Precision(rawValue: key), let o = options.firstIndex(of: p) else { continue }
           entries[row[l.name]!][o] = e
-          if let d = swept.probe[l.name]?[key] { probePairs.append((d, e.damage)) }
+          if let d = swept.probe[l.name]?[key] { probePairs[o].append((d, e.damage)) }
         }
       }
     }
@@ -95,7 +113,7 @@ struct ScreenedSweep {
       for l in swept.layers {
         for (key, e) in l.sensitivity { if let p = Precision(rawValue: key), let o = options.firstIndex(of: p) { probedEntries[row[l.name]!][o] = e.subsampled(probe) } }
       }
-      spread = Screening.probeSpread(probePairs)
+      spread = probePairs.map(Screening.probeSpread)
       let doubtful = rules.uncertain(measured: entries.map { $0.map { $0?.damage } }, fits: fits,
                                      probed: probedEntries.map { $0.map { $0?.damage } }, probeSpread: spread)
       if !doubtful.isEmpty {
@@ -123,7 +141,7 @@ struct ScreenedSweep {
     let record = AnalysisResult.Screening(measuredPerRound: perRound, totalPairs: todo.count * sweep.candidates.count,
       resource: budget.resource.rawValue, budget: budget.limit,
       fits: Dictionary(uniqueKeysWithValues: fits.direct.map { (options[$0.key].rawValue, $0.value) }),
-      probedPairs: probedCount, probeSamples: probedCount > 0 ? probe : 0, probeSpread: spread)
-    return Result(layers: layers, outputs: outputs, reference: reference ?? Tensor.zeros([0]), record: record)
+      probedPairs: probedCount, probeSamples: probedCount > 0 ? probe : 0, probeSpread: Dictionary(uniqueKeysWithValues: spread.enumerated().dropFirst().map { (options[$0.offset].rawValue, $0.element) }))
+    return Result(layers: layers, outputs: outputs, reference: reference.map { $0.rows(at: inverse) } ?? Tensor.zeros([0]), record: record)
   }
 }

@@ -108,15 +108,15 @@ public struct Screening: Sendable {
   }
 
   /// The damage band of every pair: measured ones exact, ones measured on a sub-sample only
-  /// (`probed`, the sub-sample's log spread `probeSpread`) d·e^{±zσ}, predicted ones d̂·e^{±zσ}
+  /// (`probed`, the sub-sample's log spread per option `probeSpread`) d·e^{±zσ}, predicted ones d̂·e^{±zσ}
   /// from the fit with the smallest spread, FP32 0; nil for a pair neither measured nor predictable.
-  public func bands(measured: [[Double?]], fits: Fits, probed: [[Double?]] = [], probeSpread: Double = 0) -> [[ClosedRange<Double>?]] {
+  public func bands(measured: [[Double?]], fits: Fits, probed: [[Double?]] = [], probeSpread: [Double] = []) -> [[ClosedRange<Double>?]] {
     omega.indices.map { l in
       (0..<resource[l].count).map { o -> ClosedRange<Double>? in
         if o == 0 { return 0...0 }
         if let d = measured[l][o] { return d...d }
         if l < probed.count, let d = probed[l][o] {
-          let w = exp(z * probeSpread)
+          let w = exp(z * (o < probeSpread.count ? probeSpread[o] : 1))
           return (d / w)...(d * w)
         }
         guard usable(omega[l][o]) else { return nil }
@@ -159,17 +159,21 @@ public struct Screening: Sendable {
     return exp(hi)
   }
 
-  /// The log spread of sub-sample damages around full ones (root mean square of log(probe/full)
-  /// over the pairs with both above 1e-12, at least 0.05); 1 with fewer than 3 such pairs.
+  /// The log spread of one option's sub-sample damages around the full ones: 1.4826 × the
+  /// median of |log(probe/full)| over the pairs with both above 1e-12 (the standard deviation of
+  /// normal noise, robust to the few near-zero damages whose ratio is noise alone), at least
+  /// 0.05; 1 with fewer than 3 such pairs.
   public static func probeSpread(_ pairs: [(probe: Double, full: Double)]) -> Double {
-    let logs = pairs.filter { $0.probe > 1e-12 && $0.full > 1e-12 }.map { log($0.probe / $0.full) }
+    let logs = pairs.filter { $0.probe > 1e-12 && $0.full > 1e-12 }.map { abs(log($0.probe / $0.full)) }.sorted()
     guard logs.count >= 3 else { return 1 }
-    return max(sqrt(logs.reduce(0) { $0 + $1 * $1 } / Double(logs.count)), 0.05)
+    let mid = logs.count / 2
+    let median = logs.count % 2 == 1 ? logs[mid] : (logs[mid - 1] + logs[mid]) / 2
+    return max(1.4826 * median, 0.05)
   }
 
   /// The unmeasured pairs whose measurement could change a layer's choice; empty when every
   /// layer is decided. Pairs with no band (no Ω, no fit) are always returned.
-  public func uncertain(measured: [[Double?]], fits: Fits, probed: [[Double?]] = [], probeSpread: Double = 0) -> Set<Pair> {
+  public func uncertain(measured: [[Double?]], fits: Fits, probed: [[Double?]] = [], probeSpread: [Double] = []) -> Set<Pair> {
     let band = bands(measured: measured, fits: fits, probed: probed, probeSpread: probeSpread)
     var out = Set<Pair>()
     for (l, row) in band.enumerated() {

@@ -42,19 +42,20 @@ final class ScreeningTests: XCTestCase {
   func testProbedPairsBandByTheProbeSpread() {
     XCTAssertEqual(Screening.probeSpread([(1, 1), (2, 2), (3, 3)]), 0.05, "exact probes: the floor")
     XCTAssertEqual(Screening.probeSpread([(1, 2)]), 1, "too few pairs: a wide spread")
-    XCTAssertEqual(Screening.probeSpread([(1, exp(0.3)), (1, exp(-0.3)), (1, exp(0.3))]), 0.3, accuracy: 1e-12)
+    XCTAssertEqual(Screening.probeSpread([(1, exp(0.3)), (1, exp(-0.3)), (1, exp(0.1))]), 1.4826 * 0.3, accuracy: 1e-12, "the median's")
+    XCTAssertEqual(Screening.probeSpread([(1, exp(0.1)), (1, exp(-0.1)), (1, exp(0.1)), (1e-14, 1)]), 1.4826 * 0.1, accuracy: 1e-12, "a near-zero probe is left out")
     // Two layers of 4/2/1 units, budget 3: one of them must drop to the 1-unit option.
     let rules = Screening(resource: [[4, 2, 1], [4, 2, 1]], budget: 3, omega: [[nil, 1, 2], [nil, 1, 2]])
     let measured: [[Double?]] = [[nil, 0.01, 1.0], [nil, 0.01, nil]]
     let probed: [[Double?]] = [[nil, nil, nil], [nil, nil, 1.1]]
     let fits = rules.fits(measured: measured)
-    let band = rules.bands(measured: measured, fits: fits, probed: probed, probeSpread: 0.1)[1][2]
+    let band = rules.bands(measured: measured, fits: fits, probed: probed, probeSpread: [0, 0.1, 0.1])[1][2]
     XCTAssertEqual(try XCTUnwrap(band).lowerBound, 1.1 * exp(-0.2), accuracy: 1e-12)
     XCTAssertEqual(try XCTUnwrap(band).upperBound, 1.1 * exp(0.2), accuracy: 1e-12)
-    XCTAssertEqual(rules.uncertain(measured: measured, fits: fits, probed: probed, probeSpread: 1),
+    XCTAssertEqual(rules.uncertain(measured: measured, fits: fits, probed: probed, probeSpread: [0, 1, 1]),
                    [Screening.Pair(layer: 1, option: 2)], "1.1 vs 1.0 within e^{±2}: measure it")
     let far: [[Double?]] = [[nil, nil, nil], [nil, nil, 100]]
-    XCTAssertTrue(rules.uncertain(measured: measured, fits: fits, probed: far, probeSpread: 0.1).isEmpty, "100 vs 1.0: decided")
+    XCTAssertTrue(rules.uncertain(measured: measured, fits: fits, probed: far, probeSpread: [0, 0.1, 0.1]).isEmpty, "100 vs 1.0: decided")
   }
 
   /// 60 layers, damage = Ω·e^{ε}, ε ~ N(0, 0.3²): the loop measures fewer pairs than the

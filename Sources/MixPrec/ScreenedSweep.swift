@@ -84,17 +84,20 @@ struct ScreenedSweep {
         progress(.step(phase: "sweep", done: done, total: all, unit: "layers×batches", detail: line))
       }
     }
+    /// Every (layer row, option, entry) a sweep measured.
+    func cells(_ swept: SensitivitySweep.Result) -> [(row: Int, option: Int, entry: AnalysisResult.Entry, probe: Double?)] {
+      swept.layers.flatMap { l in l.sensitivity.compactMap { key, e in
+        Precision(rawValue: key).flatMap { options.firstIndex(of: $0) }.map { (row[l.name]!, $0, e, swept.probe[l.name]?[key]) }
+      } }
+    }
     func record(_ swept: SensitivitySweep.Result) {
       if reference == nil {
         outputs = swept.outputs
         reference = swept.reference
       }
-      for l in swept.layers {
-        for (key, e) in l.sensitivity {
-          guard let p = Precision(rawValue: key), let o = options.firstIndex(of: p) else { continue }
-          entries[row[l.name]!][o] = e
-          if let d = swept.probe[l.name]?[key] { probePairs[o].append((d, e.damage)) }
-        }
+      for c in cells(swept) {
+        entries[c.row][c.option] = c.entry
+        if let d = c.probe { probePairs[c.option].append((d, c.entry.damage)) }
       }
     }
     var next = rules.seed(count: budget.seedPerCandidate ?? max(4, (todo.count + 5) / 6))
@@ -110,9 +113,7 @@ struct ScreenedSweep {
     let rest = Set(todo.indices.flatMap { l in (1..<options.count).filter { entries[l][$0] == nil }.map { Screening.Pair(layer: l, option: $0) } })
     if !rest.isEmpty && probe < total {
       let swept = try measure(rest, samples: probe, what: "a \(probe)-sample probe of")
-      for l in swept.layers {
-        for (key, e) in l.sensitivity { if let p = Precision(rawValue: key), let o = options.firstIndex(of: p) { probedEntries[row[l.name]!][o] = e.subsampled(probe) } }
-      }
+      for c in cells(swept) { probedEntries[c.row][c.option] = c.entry.subsampled(probe) }
       spread = probePairs.map(Screening.probeSpread)
       let doubtful = rules.uncertain(measured: entries.map { $0.map { $0?.damage } }, fits: fits,
                                      probed: probedEntries.map { $0.map { $0?.damage } }, probeSpread: spread)

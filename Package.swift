@@ -91,7 +91,7 @@ let package = Package(
     .testTarget(
       name: "SensitivityTests",
       dependencies: ["Sensitivity", "Findings", "Gradients", "TensorCore", "Quantizers", "Execution", "GraphIR", "CGSL"]),
-    .testTarget(name: "QuantizersTests", dependencies: ["Quantizers", "Execution", "Kernels", "GraphIR", "TensorCore"]),
+    .testTarget(name: "QuantizersTests", dependencies: ["Quantizers", "Sensitivity", "Execution", "Kernels", "GraphIR", "TensorCore"]),
     .testTarget(
       name: "CLITests",
       dependencies: ["mixprec", "ONNXFormat", "GraphIR", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],

@@ -63,12 +63,15 @@ struct Interpreter {
         n.outputs = graph.nodes[f.activation].outputs
       }
       if let spec = quantized[n.name] {
-        guard QuantizedLayer.supports(n, in: graph), let w = n.input(1).flatMap({ graph.initializers[$0] }) else {
-          throw GraphError("layer '\(n.name)' (\(n.opType)) cannot run quantized: it needs a constant float32 weight (and, for Gemm, no transA, alpha = beta = 1, a per-column bias)")
+        guard QuantizedLayer.supports(n, in: graph),
+          let w = n.input(graph.weightInput(of: n)).flatMap({ graph.initializers[$0] })
+        else {
+          throw GraphError("layer '\(n.name)' (\(n.opType)) cannot run quantized: it needs a constant float32 weight (and, for Gemm, no transA, alpha = beta = 1, a per-column bias; for Gather, a 2-D table gathered along axis 0)")
         }
-        let bias = try n.input(2).flatMap { graph.initializers[$0] }.map { try $0.floatValues(n) }
+        let bias = n.opType == "Gather" ? nil : try n.input(2).flatMap { graph.initializers[$0] }.map { try $0.floatValues(n) }
         let layer = QuantizedLayer(node: n, spec: spec, weight: w, bias: bias, epilogue: fused[i]?.epilogue ?? .identity)
-        kernel = { node, inputs, _ in [try layer.run(try inputs.required(0, node))] }
+        let input = layer.runInput
+        kernel = { node, inputs, _ in [try layer.run(try inputs.required(input, node))] }
       }
       let ins = try n.inputs.map { name -> Int in
         if name.isEmpty { return -1 }

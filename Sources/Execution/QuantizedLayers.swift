@@ -11,12 +11,16 @@ public enum LayerQuantization: Sendable {
   /// scales[n][group], and the uint8 quantization of the layer input.
   /// `biasShift` is added to the layer's bias (bias correction).
   case integer(bits: Int, values: [Int8], scales: [Float], group: Int?, input: ActivationParameters, biasShift: [Float]? = nil)
-  /// binary16 weights and activations (the layer's FP32 weights rounded when packed).
+  /// binary16 weights and activations (the layer's FP32 weights rounded when packed; a table's
+  /// rows rounded and gathered as binary16).
   case half
+  /// Integer codes of an embedding table, t[row][k] with scales[row][group]: weight-only (its
+  /// input is indices), the gathered rows are dequantized as they are read.
+  case table(bits: Int, values: [Int8], scales: [Float], group: Int?)
 }
 
-/// A Conv, MatMul or Gemm node running on the quantized kernels. Kernels are built (weights packed)
-/// once per input shape and reused.
+/// A Conv, MatMul or Gemm node running on the quantized kernels, or an embedding table's Gather
+/// reading its codes. Kernels are built (weights packed, table rows prepared) once and reused.
 public final class QuantizedLayer: @unchecked Sendable {
   let node: Node
   let spec: LayerQuantization
@@ -48,9 +52,13 @@ public final class QuantizedLayer: @unchecked Sendable {
   func run(_ x: Tensor) throws -> Tensor {
     switch node.opType {
     case "Conv": return try conv(x)
+    case "Gather": return try gather(x)
     default: return try linear(x)
     }
   }
+
+  /// The node input `run` takes: the indices of a table, the activation of the others.
+  var runInput: Int { node.opType == "Gather" ? 1 : 0 }
 
   private func kernel<T: AnyObject>(for shape: [Int], _ make: () throws -> T) rethrows -> T {
     lock.lock()
@@ -84,6 +92,8 @@ public final class QuantizedLayer: @unchecked Sendable {
             try k.run(input: px.baseAddress! + i * inCount, scale: input.scale, zero: input.zero, epilogue: ep,
               output: UnsafeMutableRawPointer(po.baseAddress! + i * outCount))
           }
+        case .table:
+          throw opError(node, "a Conv cannot run as a table")
         case .half:
           let k = try kernel(for: x.shape) { try HalfConvolution(shape: shape, values: try weight.floatValues(node)) }
           for i in 0..<n {
@@ -123,6 +133,8 @@ public final class QuantizedLayer: @unchecked Sendable {
           ActivationCodes.quantize(px.baseAddress!, count: m * k, scale: input.scale, zero: input.zero, into: q)
           let a = QuantizedActivations(codes: q, layout: .rows(count: m, stride: k), scale: input.scale, zero: input.zero)
           try QuantizedGEMM.run(w, a, epilogue: ep, output: y, rowStride: 1, columnStride: n)
+        case .table:
+          throw opError(node, "a \(node.opType) cannot run as a table")
         case .half:
           let w = try kernel(for: [n, k]) { try HalfWeights(rows: n, depth: k, float: layout.rowsMajor(try weight.floatValues(node))) }
           let halves = AlignedBuffer(bytes: m * k * 2)
@@ -138,9 +150,62 @@ public final class QuantizedLayer: @unchecked Sendable {
     return Tensor(dtype: x.dtype, shape: Array(x.shape.dropLast()) + [n], storage: .float(out))
   }
 
+  // MARK: Gather of an embedding table
+
+  /// Rows of the table as the lookup reads them: dequantized codes (integer) or binary16 (half).
+  private final class TableRows {
+    let rows: Int, width: Int
+    let read: (Int, UnsafeMutablePointer<Float>) -> Void
+    init(rows: Int, width: Int, read: @escaping (Int, UnsafeMutablePointer<Float>) -> Void) {
+      self.rows = rows
+      self.width = width
+      self.read = read
+    }
+  }
+
+  private func tableRows() throws -> TableRows {
+    let rows = weight.shape[0], width = weight.shape[1]
+    return try kernel(for: weight.shape) {
+      switch spec {
+      case .table(_, let values, let scales, let group):
+        let span = group ?? width, groups = (width + span - 1) / span
+        guard values.count == rows * width, scales.count == rows * groups else {
+          throw opError(node, "table codes \(values.count) and scales \(scales.count) do not fit \(weight.shape)")
+        }
+        return TableRows(rows: rows, width: width) { r, out in
+          for k in 0..<width { out[k] = Float(values[r * width + k]) * scales[r * groups + k / span] }
+        }
+      case .half:
+        let halves = try weight.floatValues(node).map { Float16($0) }
+        return TableRows(rows: rows, width: width) { r, out in
+          for k in 0..<width { out[k] = Float(halves[r * width + k]) }
+        }
+      case .integer:
+        throw opError(node, "an embedding table runs weight-only (its input is indices)")
+      }
+    }
+  }
+
+  /// Gather along axis 0: output = indices.shape + [row length], negative indices from the end.
+  private func gather(_ indices: Tensor) throws -> Tensor {
+    let t = try tableRows()
+    let idx = try indices.asInts()
+    var out = [Float](repeating: 0, count: idx.count * t.width)
+    try out.withUnsafeMutableBufferPointer { po in
+      for (i, raw) in idx.enumerated() {
+        let r = raw < 0 ? Int(raw) + t.rows : Int(raw)
+        guard (0..<t.rows).contains(r) else { throw opError(node, "index \(raw) out of range for a table of \(t.rows) rows") }
+        t.read(r, po.baseAddress! + i * t.width)
+      }
+    }
+    return Tensor(dtype: weight.dtype, shape: indices.shape + [t.width], storage: .float(out))
+  }
+
   /// Whether `node` (in `graph`) can run quantized: a constant weight on the right (MatMul with a
-  /// 2-D weight, Gemm without transA and with alpha = beta = 1 and a per-column bias) or a Conv.
+  /// 2-D weight, Gemm without transA and with alpha = beta = 1 and a per-column bias), a Conv, or
+  /// an embedding table (Gather along axis 0 of a constant 2-D float32 table).
   public static func supports(_ node: Node, in graph: Graph) -> Bool {
+    if node.opType == "Gather" { return graph.embeddingTable(node) != nil }
     guard let wName = node.input(1), let w = graph.initializers[wName], w.dtype == .float32 else { return false }
     switch node.opType {
     case "Conv": return w.rank == 3 || w.rank == 4

@@ -16,6 +16,8 @@ public enum Quantization {
     public var scheme: ActivationScheme = .asymmetric
     /// INT4 only: inputs per weight scale (a multiple of 16), nil for one scale per output channel.
     public var weightGroup: Int? = nil
+    /// One weight scale per tensor, output channel (default) or group (`weightGroup`, INT4).
+    public var weightGranularity: WeightGranularity = .channel
     public var crossLayerEqualization = false
     public var adaRound = false
     public var biasCorrection = false
@@ -83,7 +85,7 @@ public enum Quantization {
       try calibrator.observe(calibration, batch: o.batch, grams: o.adaRound || o.biasCorrection || o.method == .easyquant || o.method == .pact)
     }
     var plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: o.precision, method: o.method,
-      scheme: o.scheme, weightGroup: o.weightGroup, model: model.name, modelSHA256: model.sha256)
+      scheme: o.scheme, weightGroup: o.weightGroup, granularity: o.weightGranularity, model: model.name, modelSHA256: model.sha256)
     plan.equalizedPairs = equalizedPairs
     plan.absorbedBiases = absorbed.isEmpty ? nil : absorbed
     if integer && (o.method == .easyquant || o.method == .pact) {
@@ -145,6 +147,14 @@ extension Quantization.Options {
     guard o.precision != .fp32 else { throw MixPrecError.invalidOption(option: "--precision", rule: "must be fp16, int8 or int4, not 'fp32'") }
     if let group = o.weightGroup, o.precision != .int4 || group <= 0 || group % 16 != 0 {
       throw MixPrecError.invalidOption(option: "--group", rule: "applies to int4 and must be a positive multiple of 16 (32, 64, 128), not \(group)")
+    }
+    if (o.weightGranularity == .group) != (o.weightGroup != nil) {
+      throw MixPrecError.invalidOption(option: "--weight-granularity",
+        rule: "group needs --group N (int4), and --group goes with granularity group")
+    }
+    if o.weightGranularity == .tensor && o.method == .easyquant {
+      throw MixPrecError.invalidOption(option: "--weight-granularity",
+        rule: "tensor keeps one weight scale per layer; easyquant searches one per output channel (use another --calibrator)")
     }
     guard o.batch > 0 else { throw MixPrecError.invalidOption(option: "--batch", rule: "must be positive") }
     guard o.easyQuantInterval.lowerBound > 0, o.easyQuantInterval.lowerBound < o.easyQuantInterval.upperBound, o.easyQuantSteps > 0 else {

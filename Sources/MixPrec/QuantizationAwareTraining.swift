@@ -67,7 +67,7 @@ public final class QuantizationAwareTraining {
   let session: Session
   var plan: PrecisionPlan
   var layers: [Layer] = []
-  /// Fixed replacements: FP16 layers' weights rounded to half.
+  /// Fixed replacements: FP16 layers' weights rounded to half, tables' dequantized codes.
   var fixedValues: [String: Tensor] = [:]
 
   public init(session: Session, plan: PrecisionPlan, codes: [String: [Int8]] = [:]) throws {
@@ -100,6 +100,11 @@ public final class QuantizationAwareTraining {
           bias: bias, original: original, biasName: biasName, biasUnit: max(rms, 1e-3)))
       case .half?:
         if let w = g.initializers[l.weightName] { fixedValues[l.weightName] = Tensor(shape: w.shape, floats: w.floats.map { Float(Float16($0)) }) }
+      case .table(_, let values, let scales, let group)?:
+        // A table's codes are not trained (its rows are looked up, not multiplied): fixed at nearest.
+        let layout = WeightLayout(node, weight: l.weightShape)
+        fixedValues[l.weightName] = Tensor(shape: l.weightShape,
+          floats: WeightQuantizer.dequantize(values, scales: scales, n: layout.rows, k: layout.depth, group: group))
       default:
         continue
       }

@@ -25,7 +25,8 @@ public struct QDQLayer: Sendable {
 }
 
 /// QDQ export: QuantizeLinear/DequantizeLinear around integer layers (per-channel or blocked
-/// weights through DequantizeLinear; int4 at opset 21), float16 weights with Casts for FP16 layers.
+/// weights through DequantizeLinear; int4 at opset 21), float16 weights with Casts for FP16 layers,
+/// embedding tables through a per-row (or blocked) DequantizeLinear only.
 /// ONNX Runtime then computes what the mixed runtime computes, in float arithmetic.
 public enum QDQExport {
   /// The rewritten graph, the int4 initializers the IR cannot hold, and the opset it needs.
@@ -41,10 +42,30 @@ public enum QDQExport {
         newNodes.append(node)
         continue
       }
+      let p = node.name
+      if node.opType == "Gather" {
+        // An embedding table is weight-only: its codes dequantized (or its float16 copy cast)
+        // feed the Gather; the indices are left as they are.
+        guard let wName = node.input(0), let w = g.initializers[wName] else {
+          throw ONNXError("table '\(p)' has no constant table to export")
+        }
+        switch layer.weights {
+        case .half:
+          let w16 = "\(p)_w_fp16", wOut = "\(p)_w_from_fp16"
+          g.initializers[w16] = Tensor(dtype: .float16, shape: w.shape, storage: .float(w.asFloats().map { Float(Float16($0)) }))
+          newNodes.append(cast("\(p)_w_cast", w16, wOut, to: .float32))
+          node.inputs[0] = wOut
+        case .integer(let bits, let values, let scales, let group):
+          if bits == 4 || group != nil { opset = max(opset, 21) }
+          node.inputs[0] = try weightNodes(node, w, bits: bits, values: values, scales: scales, group: group,
+            into: &g, nodes: &newNodes, raw: &raw)
+        }
+        newNodes.append(node)
+        continue
+      }
       guard let wName = node.input(1), let w = g.initializers[wName], let x = node.input(0) else {
         throw ONNXError("layer '\(node.name)' has no constant weight to export")
       }
-      let p = node.name
       switch layer.weights {
       case .half:
         let w16 = "\(p)_w_fp16", wOut = "\(p)_w_from_fp16", x16 = "\(p)_x_fp16", xOut = "\(p)_x_from_fp16"
@@ -137,8 +158,11 @@ public enum QDQExport {
     } else {
       g.initializers[qName] = Tensor(dtype: .int8, shape: codeShape, storage: .int(codes.map(Int64.init)))
     }
+    // One scale for every row (per-tensor weights): a scalar scale, as per-tensor hardware reads it.
+    let perTensor = group == nil && n > 0 && scaleValues.allSatisfy { $0 == scaleValues[0] }
+    if perTensor { scaleValues = [scaleValues[0]]; scaleShape = [] }
     g.initializers[sName] = Tensor(shape: scaleShape, floats: scaleValues)
-    var attributes: [String: Attribute] = ["axis": .int(axis)]
+    var attributes: [String: Attribute] = perTensor ? [:] : ["axis": .int(axis)]
     if let group { attributes["block_size"] = .int(group) }
     let dqOut = codeShape == w.shape ? out : "\(p)_w_dq_flat"
     nodes.append(Node(name: "\(p)_w_dequantize", opType: "DequantizeLinear", inputs: [qName, sName], outputs: [dqOut], attributes: attributes))

@@ -32,7 +32,7 @@ public enum AdaRound {
     let g = group ?? k, groups = (k + g - 1) / g
     let qmax = Float(WeightQuantizer.maxCode(bits: bits))
     func scale(_ i: Int) -> Float { scales[(i / k) * groups + (i % k) / g] }
-    let nearest = WeightQuantizer.quantize(w, n: n, k: k, bits: bits, group: group).values
+    let nearest = (0..<(n * k)).map { i in Int8(max(-qmax, min(qmax, (w[i] / scale(i)).rounded(.toNearestOrEven)))) }
     let reference = reconstruction(w, n: n, k: k, gram: gram, delta: { w[$0] }) + 1e-30
     func error(_ codes: [Int8]) -> Double {
       reconstruction(w, n: n, k: k, gram: gram) { i in w[i] - scale(i) * Float(codes[i]) } / reference

@@ -19,7 +19,8 @@ public struct Calibrator {
     self.session = session
     let g = session.graph
     var inputs: [String: String] = [:]
-    for l in g.layers where layers?.contains(l.name) ?? true {
+    // Tables are weight-only: their input is indices, with no range to observe.
+    for l in g.layers where !l.isTable && layers?.contains(l.name) ?? true {
       if let x = g.nodes[l.nodeIndex].input(0) { inputs[l.name] = x }
     }
     layerInputs = inputs

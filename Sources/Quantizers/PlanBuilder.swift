@@ -7,10 +7,12 @@ import TensorCore
 /// Builds plans and turns a plan into what the runtime executes.
 public enum PlanBuilder {
   /// Every quantizable layer at `precision` (layers the kernels cannot run stay FP32), with input
-  /// ranges from the calibrator for the integer precisions.
+  /// ranges from the calibrator for the integer precisions; `granularity: .tensor` gives each
+  /// integer layer one weight scale.
   public static func uniform(
     session: Session, calibrator: Calibrator, precision: Precision, method: RangeMethod = .minmax,
-    scheme: ActivationScheme = .asymmetric, weightGroup: Int? = nil, model: String, modelSHA256: String
+    scheme: ActivationScheme = .asymmetric, weightGroup: Int? = nil, granularity: WeightGranularity? = nil,
+    model: String, modelSHA256: String
   ) throws -> PrecisionPlan {
     let g = session.graph
     var layers: [LayerPlan] = []
@@ -20,7 +22,8 @@ public enum PlanBuilder {
       var entry = LayerPlan(
         name: l.name, op: l.opType, precision: runnable ? precision : .fp32,
         weightGroup: precision == .int4 ? weightGroup : nil, activationScheme: scheme, rangeMethod: method)
-      if runnable && (precision == .int8 || precision == .int4) {
+      if granularity == .tensor && (precision == .int8 || precision == .int4) { entry.weightGranularity = .tensor }
+      if runnable && !l.isTable && (precision == .int8 || precision == .int4) {
         guard let o = calibrator.observer(forLayer: l.name) else {
           throw PlanError("no calibration data reached layer '\(l.name)'")
         }
@@ -53,15 +56,15 @@ public enum PlanBuilder {
         out[entry.name] = .half
         continue
       }
-      guard let input = entry.input else {
-        throw PlanError("layer '\(entry.name)' is \(entry.precision.rawValue) but has no input range; recalibrate with `mixprec quantize`")
-      }
       let (rows, n, k) = try weightRows(node, in: g)
       let bits = entry.precision.weightBits
-      var q = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, group: entry.weightGroup)
-      if let factors = entry.weightScaleFactors, entry.weightGroup == nil, factors.count == n {
-        q.scales = zip(q.scales, factors).map { $0 * $1 }
-        q.values = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, scales: q.scales)
+      let q = nearestCodes(entry, rows: rows, n: n, k: k)
+      if layer.isTable {
+        out[entry.name] = .table(bits: bits, values: q.values, scales: q.scales, group: entry.weightGroup)
+        continue
+      }
+      guard let input = entry.input else {
+        throw PlanError("layer '\(entry.name)' is \(entry.precision.rawValue) but has no input range; recalibrate with `mixprec quantize`")
       }
       var values = q.values
       if entry.rounding == .adaround || entry.rounding == .qat {
@@ -76,9 +79,25 @@ public enum PlanBuilder {
     return out
   }
 
-  /// A layer's weight as rows = output channels: Conv [out][in/g·kH·kW], MatMul/Gemm [N][K].
+  /// Nearest-rounded codes and scales (per row or group, as the kernels read them) of an integer
+  /// layer's rows under its plan entry: one scale per tensor, channel or group, times EasyQuant's
+  /// per-channel factors where the plan has them.
+  public static func nearestCodes(_ entry: LayerPlan, rows: [Float], n: Int, k: Int) -> (values: [Int8], scales: [Float]) {
+    let bits = entry.precision.weightBits
+    var q = entry.granularity == .tensor
+      ? WeightQuantizer.quantizePerTensor(rows, n: n, k: k, bits: bits)
+      : WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, group: entry.weightGroup)
+    if let factors = entry.weightScaleFactors, entry.weightGroup == nil, factors.count == n {
+      q.scales = zip(q.scales, factors).map { $0 * $1 }
+      q.values = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, scales: q.scales)
+    }
+    return q
+  }
+
+  /// A layer's weight as rows = output channels: Conv [out][in/g·kH·kW], MatMul/Gemm [N][K],
+  /// an embedding table as stored ([rows][row length]).
   public static func weightRows(_ node: Node, in g: Graph) throws -> (rows: [Float], n: Int, k: Int) {
-    guard let name = node.input(1), let w = g.initializers[name], case .float(let v) = w.storage else {
+    guard let name = node.input(g.weightInput(of: node)), let w = g.initializers[name], case .float(let v) = w.storage else {
       throw PlanError("layer '\(node.name)' has no constant float32 weight")
     }
     let layout = WeightLayout(node, weight: w.shape)
@@ -116,6 +135,8 @@ extension PlanBuilder {
     layers.mapValues { q in
       switch q {
       case .half: QDQLayer(weights: .half, input: nil)
+      case .table(let bits, let values, let scales, let group):
+        QDQLayer(weights: .integer(bits: bits, values: values, scales: scales, group: group), input: nil)
       case .integer(let bits, let values, let scales, let group, let input, let shift):
         QDQLayer(weights: .integer(bits: bits, values: values, scales: scales, group: group), input: input, biasShift: shift)
       }
@@ -184,7 +205,7 @@ extension PlanBuilder {
       }
       let (rows, n, k) = try weightRows(g.nodes[layer.nodeIndex], in: g)
       let bits = entry.precision.weightBits
-      let scales = WeightQuantizer.quantize(rows, n: n, k: k, bits: bits, group: entry.weightGroup).scales
+      let scales = nearestCodes(entry, rows: rows, n: n, k: k).scales
       let groups = collector.groups, rowsPerGroup = n / groups
       let scaleGroups = scales.count / n
       var layerCodes = [Int8](repeating: 0, count: n * k)

@@ -35,6 +35,16 @@ public enum WeightQuantizer {
     return (values, scales)
   }
 
+  /// One scale for the whole tensor, s = max|w| / q_max over every row, repeated per row (the
+  /// kernels read a scale per row): the codes and scales of per-tensor quantization.
+  public static func quantizePerTensor(_ rows: [Float], n: Int, k: Int, bits: Int) -> (values: [Int8], scales: [Float]) {
+    let m = rows.reduce(Float(0)) { max($0, abs($1)) }
+    let qmax = Float(maxCode(bits: bits))
+    let s = (m / qmax).isNormal ? m / qmax : 1
+    let scales = [Float](repeating: s, count: n)
+    return (quantize(rows, n: n, k: k, bits: bits, scales: scales), scales)
+  }
+
   /// Codes for given per-row scales (one group): q = clamp(round(w / s), −q_max, q_max).
   public static func quantize(_ rows: [Float], n: Int, k: Int, bits: Int, scales: [Float]) -> [Int8] {
     let qmax = Float(maxCode(bits: bits))

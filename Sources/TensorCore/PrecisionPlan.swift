@@ -92,6 +92,17 @@ public struct ActivationParameters: Codable, Equatable, Sendable {
   }
 }
 
+/// How many scales a layer's weights share.
+public enum WeightGranularity: String, Codable, Sendable, CaseIterable {
+  /// One scale for the whole weight tensor (hardware with one scale per tensor; what cross-layer
+  /// equalization was designed for).
+  case tensor
+  /// One scale per output channel (the default).
+  case channel
+  /// One scale per group of `weightGroup` inputs within an output channel (INT4).
+  case group
+}
+
 /// One layer's entry in a plan.
 public struct LayerPlan: Codable, Equatable, Sendable {
   /// The layer's node name (as `mixprec inspect` lists it).
@@ -110,6 +121,11 @@ public struct LayerPlan: Codable, Equatable, Sendable {
   public var biasShift: [Float]?
   /// Multipliers of the per-row weight scales max|w|/q_max (EasyQuant), one per output channel.
   public var weightScaleFactors: [Float]?
+  /// `tensor` for one weight scale per layer; nil: per channel, or per group with `weightGroup`.
+  public var weightGranularity: WeightGranularity?
+
+  /// The granularity the layer's weight scales have.
+  public var granularity: WeightGranularity { weightGranularity ?? (weightGroup != nil ? .group : .channel) }
 
   public init(
     name: String, op: String, precision: Precision, weightGroup: Int? = nil,
@@ -229,11 +245,17 @@ public struct PrecisionPlan: Codable, Equatable, Sendable {
           throw PlanError("layer '\(l.name)' has weight group \(g); groups apply to int4 and are positive multiples of 16 (32, 64, 128)")
         }
       }
-      if l.precision == .int8 || l.precision == .int4 {
+      if (l.precision == .int8 || l.precision == .int4) && (l.op != "Gather" || l.input != nil) {
         guard let input = l.input else { throw PlanError("integer layer '\(l.name)' has no input quantization") }
         guard input.isValid else {
           throw PlanError("layer '\(l.name)' has input scale \(input.scale) and zero point \(input.zero); scales must be positive finite normal numbers and zero points in 0…255")
         }
+      }
+      if let w = l.weightGranularity, (w == .group) != (l.weightGroup != nil) {
+        throw PlanError("layer '\(l.name)' has weight granularity \(w.rawValue) and weight group \(l.weightGroup.map(String.init) ?? "none"); a group size goes with granularity group only")
+      }
+      if l.weightGranularity == .tensor, l.weightScaleFactors.map({ Set($0).count > 1 }) == true {
+        throw PlanError("layer '\(l.name)' has one weight scale (granularity tensor) but per-channel scale factors")
       }
       if let shift = l.biasShift, !shift.allSatisfy(\.isFinite) { throw PlanError("layer '\(l.name)' has a non-finite bias shift") }
       if let f = l.weightScaleFactors, !f.allSatisfy({ $0.isFinite && $0 > 0 }) {

@@ -19,6 +19,8 @@ struct QuantizeCommand: ParsableCommand {
   @Option(name: .customLong("easyquant-steps"), parsing: .unconditional, help: "EasyQuant: grid points in the interval.") var easyquantSteps = 50
   @Option(help: "Activation zero point: asymmetric (uint8) or symmetric (int8).") var scheme: String = "asymmetric"
   @Option(parsing: .unconditional, help: "INT4 only: k per weight scale (32, 64, 128); default one scale per output channel.") var group: Int?
+  @Option(name: .customLong("weight-granularity"), help: "Weight scales per layer: tensor (one, for hardware with a scale per tensor), channel (one per output channel) or group (INT4, k per scale from --group; the default with --group).")
+  var weightGranularity: String?
   @Option(help: "Where to write the plan.") var plan: String
   @Option(help: "Also write the QDQ ONNX model (runs in ONNX Runtime).") var export: String?
   @Flag(help: "Cross-layer equalization before quantizing (data-free; FP32 function unchanged) and bias absorption.") var cle = false
@@ -44,6 +46,10 @@ struct QuantizeCommand: ParsableCommand {
     o.method = method
     o.scheme = scheme
     o.weightGroup = group
+    guard let granularity = WeightGranularity(rawValue: weightGranularity ?? (group != nil ? "group" : "channel")) else {
+      throw CLIError("unknown --weight-granularity '\(weightGranularity ?? "")'; use tensor, channel or group")
+    }
+    o.weightGranularity = granularity
     o.crossLayerEqualization = cle
     o.adaRound = adaround
     o.biasCorrection = biasCorrection

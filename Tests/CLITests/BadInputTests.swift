@@ -288,6 +288,9 @@ final class BadInputTests: XCTestCase {
     try assertRefused(["tune", model, "--calib", calib, "--analysis", calib, "--compression", "2x", "--plan", plan], "is a folder; give the file")
     try assertRefused(["run", model, "--input", calib, "--output", work.appendingPathComponent("o").path, "--plan", calib], "is a folder; give the file")
     try assertRefused(["quantize", model, "--calib", calib, "--precision", "int4", "--group", "-32", "--plan", plan], "not -32")
+    try assertRefused(["quantize", model, "--calib", calib, "--precision", "int8", "--weight-granularity", "layer", "--plan", plan], "use tensor, channel or group")
+    try assertRefused(["quantize", model, "--calib", calib, "--precision", "int4", "--weight-granularity", "group", "--plan", plan], "group needs --group N")
+    try assertRefused(["quantize", model, "--calib", calib, "--precision", "int8", "--weight-granularity", "tensor", "--calibrator", "easyquant", "--plan", plan], "easyquant searches one per output channel")
     try assertRefused(["analyze", model, "--calib", calib, "--samples", "-4", "--out", plan], "must be positive")
     let notJSON = work.appendingPathComponent("junk.json").path
     try Data("{ not json".utf8).write(to: URL(fileURLWithPath: notJSON))

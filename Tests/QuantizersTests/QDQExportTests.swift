@@ -61,6 +61,27 @@ final class QDQExportTests: XCTestCase {
     try compare(plan, session, label: "uniform int8")
   }
 
+  /// Per-tensor weights (one scale per layer) export as a scalar-scale DequantizeLinear (no axis),
+  /// and ONNX Runtime computes what the mixed run computes.
+  func testPerTensorInt8ExportAgreesWithTheMixedRun() throws {
+    let (session, calibrator) = try classifier()
+    let plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8, granularity: .tensor,
+      model: "cls", modelSHA256: "-")
+    XCTAssertTrue(plan.layers.allSatisfy { $0.precision != .int8 || $0.weightGranularity == .tensor })
+    for case .integer(_, _, let scales, _, _, _) in try PlanBuilder.layerQuantizations(plan, session: session).values {
+      XCTAssertEqual(Set(scales).count, 1)
+    }
+    let layers = PlanBuilder.qdqLayers(try PlanBuilder.layerQuantizations(plan, session: session))
+    let g = try QDQExport.rewrite(session.graph, layers: layers).graph
+    let dequantizers = g.nodes.filter { $0.opType == "DequantizeLinear" && $0.name.hasSuffix("_w_dequantize") }
+    XCTAssertEqual(dequantizers.count, plan.layers.filter { $0.precision == .int8 }.count)
+    for n in dequantizers {
+      XCTAssertNil(n.attributes["axis"], n.name)
+      XCTAssertEqual(g.initializers[n.inputs[1]]?.shape, [], n.name)
+    }
+    try compare(plan, session, label: "per-tensor int8")
+  }
+
   /// A seeded random mix of FP32, FP16, INT8, INT4 per channel and INT4 in groups of 32 (opset 21).
   func testRandomMixedExportAgreesWithTheMixedRun() throws {
     let (session, calibrator) = try classifier()

@@ -75,6 +75,21 @@ public struct InputFolder {
     return try NPY.read(f).asInts().map { Int($0) }
   }
 
+  /// The folder's `meta.json`, if present: the metric it is scored by, the output that metric
+  /// reads and that output's kind (other keys are notes for people and ignored).
+  public func meta() throws -> FolderMeta? { try Self.meta(at: url) }
+
+  /// The `meta.json` of the folder at `url`, without reading its tensors (nil when it has none).
+  public static func meta(at url: URL) throws -> FolderMeta? {
+    let f = url.appendingPathComponent("meta.json")
+    guard FileManager.default.fileExists(atPath: f.path) else { return nil }
+    do {
+      return try JSONDecoder().decode(FolderMeta.self, from: Data(contentsOf: f))
+    } catch {
+      throw GraphError("'\(f.path)' is not a meta.json of an input folder (an object whose \"metric\", \"output\" and \"output_kind\" are strings, \"threshold\" a number): \(error)")
+    }
+  }
+
   /// Text labels from `labels.txt` (one per line), if present.
   public func textLabels() throws -> [String]? {
     let f = url.appendingPathComponent("labels.txt")
@@ -116,5 +131,29 @@ extension Tensor {
   public var nanCount: Int {
     if case .float(let v) = storage { return v.reduce(0) { $0 + ($1.isNaN ? 1 : 0) } }
     return 0
+  }
+}
+
+/// What an input folder's `meta.json` says about how it is scored.
+public struct FolderMeta: Decodable, Sendable, Equatable {
+  /// `top1`, `ctc`, `embedding` or `mask-iou`.
+  public var metric: String?
+  /// The output the metric reads (and, unless `--output` says otherwise, the one compared).
+  public var output: String?
+  /// That output's kind (probs, logits, sigmoid, embedding, regression).
+  public var outputKind: String?
+  /// `mask-iou`: the map's threshold (default 0.3, PaddleOCR's DB binarization threshold).
+  public var threshold: Double?
+
+  enum CodingKeys: String, CodingKey {
+    case metric, output, threshold
+    case outputKind = "output_kind"
+  }
+
+  public init(metric: String? = nil, output: String? = nil, outputKind: String? = nil, threshold: Double? = nil) {
+    self.metric = metric
+    self.output = output
+    self.outputKind = outputKind
+    self.threshold = threshold
   }
 }

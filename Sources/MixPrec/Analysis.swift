@@ -116,7 +116,8 @@ public enum Analysis {
     var sweep = SensitivitySweep(candidates: options.candidates)
     sweep.batch = options.batch
     sweep.outputs = options.outputs
-    let task: ((Tensor, Range<Int>) -> Double)? = metric.map { m in { m.score($0, samples: $1) } }
+    sweep.taskOutput = metric?.output
+    let task: ((Tensor, Tensor, Range<Int>) -> Double)? = metric.map { m in { m.score($0, reference: $1, samples: $2) } }
     // The Hessian first: the screened sweep ranks the pairs by its Ω.
     var figures: [String: AnalysisResult.Hessian]? = nil
     var hessianSamples: Int? = nil, hessianSkipped: String? = nil
@@ -163,7 +164,7 @@ public enum Analysis {
     if let figures { for i in result.layers.indices { result.layers[i].hessian = figures[result.layers[i].name] } }
     result.shard = options.shard.map { "\($0.index)/\($0.count)" }
     result.taskMetric = metric?.name
-    result.taskReference = metric?.score(swept.reference, samples: 0..<count)
+    result.taskReference = metric?.score(swept.reference, reference: swept.reference, samples: 0..<count)
     result.correlate()
     result.summary = summary(of: session.graph)
     if options.shard == nil && options.rangeComparison {

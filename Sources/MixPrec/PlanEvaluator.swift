@@ -30,7 +30,7 @@ public struct PlanEvaluator: PlanEvaluating {
   public let session: Session
   public let feeds: [String: Tensor]
   public let batch: Int
-  /// The task metric of the samples' labels (nil without labels), scored on the first compared output.
+  /// The task metric of the samples (nil without one), scored on its output or the first compared one.
   public let metric: TaskMetric?
   /// The outputs compared and their kinds (an analysis's, so plans are measured as the sweep measured layers).
   public let outputs: [ComparedOutput]
@@ -45,8 +45,14 @@ public struct PlanEvaluator: PlanEvaluating {
     self.batch = batch
     self.metric = metric
     reference = try session.runInBatches(feeds, batch: batch)
-    self.outputs = try outputs.resolve(graph: session.graph, reference: reference)
-    referenceMetric = try metric?.score(Self.first(reference, self.outputs))
+    let compared = try outputs.resolve(graph: session.graph, reference: reference)
+    if let metric {
+      let fp32 = try Self.scored(metric, reference, compared)
+      referenceMetric = metric.score(fp32, reference: fp32)
+    } else {
+      referenceMetric = nil
+    }
+    self.outputs = compared
   }
 
   /// Damage to FP32 and task metric of `plan` (with AdaRound/QAT `codes` where given).
@@ -55,11 +61,15 @@ public struct PlanEvaluator: PlanEvaluating {
     let y = try mixed.runInBatches(feeds, batch: batch)
     var sums = OutputComparison.Outputs(outputs)
     try sums.add(y, reference: reference)
-    return PlanEvaluation(damage: sums.result.damage, metric: try metric?.score(Self.first(y, outputs)))
+    let value = try metric.map { m in m.score(try Self.scored(m, y, outputs), reference: try Self.scored(m, reference, outputs)) }
+    return PlanEvaluation(damage: sums.result.damage, metric: value)
   }
 
-  static func first(_ values: [String: Tensor], _ outputs: [ComparedOutput]) throws -> Tensor {
-    guard let name = outputs.first?.name, let t = values[name] else { throw PlanError("the model produced no compared output") }
+  /// The output `metric` scores among `values`: its own, else the first compared one.
+  static func scored(_ metric: TaskMetric, _ values: [String: Tensor], _ outputs: [ComparedOutput]) throws -> Tensor {
+    guard let name = metric.outputName(compared: outputs.map(\.name)), let t = values[name] else {
+      throw PlanError("the model produced no '\(metric.outputName(compared: outputs.map(\.name)) ?? "compared output")' to score")
+    }
     return t
   }
 }

@@ -16,9 +16,12 @@ extension QuantizationAwareTraining {
     case sequences([[Int]])
 
     /// Texts become CTC symbol ids of the PaddleOCR dictionary (`character` metadata, one symbol
-    /// per line; ids from 1, the space last); characters outside it are dropped.
-    init(_ task: TaskLabels) {
+    /// per line; ids from 1, the space last); characters outside it are dropped. Metrics scored
+    /// against FP32 give no labels to train on (nil: the distillation loss is that comparison).
+    init?(_ task: TaskLabels) {
       switch task {
+      case .fp32:
+        return nil
       case .classes(let ids):
         self = .classes(ids)
       case .texts(let texts, let dictionary):

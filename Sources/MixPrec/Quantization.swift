@@ -113,15 +113,15 @@ public enum Quantization {
       var sums = OutputComparison.Outputs(e.outputs)
       try sums.add(mixed, reference: reference)
       e.damage = sums.result.damage
-      if let first = session.graph.comparedOutput, let a = reference[first.name], let b = mixed[first.name] {
+      if let first = e.outputs.first, let a = reference[first.name], let b = mixed[first.name] {
         e.agreement = Quantization.argmaxAgreement(a, b)
-        if let metric {
-          e.reference = metric.detail(a)
-          e.quantized = metric.detail(b)
-          figures.metric = metric.name
-          figures.reference = metric.score(a)
-          figures.value = metric.score(b)
-        }
+      }
+      if let metric, let name = metric.outputName(compared: e.outputs.map(\.name)), let a = reference[name], let b = mixed[name] {
+        e.reference = metric.detail(a, reference: a)
+        e.quantized = metric.detail(b, reference: a)
+        figures.metric = metric.name
+        figures.reference = metric.score(a, reference: a)
+        figures.value = metric.score(b, reference: a)
       }
       measured = e
     }

@@ -199,7 +199,7 @@ public final class QuantizationAwareTraining {
   public func train(_ feeds: [String: Tensor], labels taskLabels: TaskLabels? = nil, options o: Options,
                     progress: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> (plan: PrecisionPlan, codes: [String: [Int8]], epochLoss: [Double]) {
     let total = feeds.values.first?.shape.first ?? 0
-    let labels = taskLabels.map(Labels.init)
+    let labels = taskLabels.flatMap(Labels.init)
     if o.loss != .distillation {
       guard let labels, labels.count >= total else { throw PlanError("the QAT loss '\(o.loss.rawValue)' needs a label for every training sample") }
     }

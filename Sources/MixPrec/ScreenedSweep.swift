@@ -39,7 +39,7 @@ struct ScreenedSweep {
 
   /// - Parameter hessian: the Hessian figures of every layer to sweep (their Ω scores).
   func run(session: Session, calibrator: Calibrator, feeds: [String: Tensor], layers names: [String],
-           hessian: [String: AnalysisResult.Hessian], task: ((Tensor, Range<Int>) -> Double)?,
+           hessian: [String: AnalysisResult.Hessian], task: ((Tensor, Tensor, Range<Int>) -> Double)?,
            progress: ProgressHandler) throws -> Result {
     let g = session.graph
     let todo = g.layers.enumerated().filter { names.contains($0.element.name) && QuantizedLayer.supports(g.nodes[$0.element.nodeIndex], in: g) }
@@ -59,8 +59,11 @@ struct ScreenedSweep {
     for (j, i) in order.enumerated() { inverse[i] = j }
     let feeds = feeds.mapValues { $0.rows(at: order) }
     // The task scores samples by their calibration index: each reordered sample on its own.
-    let task = task.map { score in { (y: Tensor, r: Range<Int>) -> Double in
-      r.reduce(0) { s, j in s + score(y.rows((j - r.lowerBound)..<(j - r.lowerBound + 1)), order[j]..<(order[j] + 1)) } / Double(max(r.count, 1))
+    let task = task.map { score in { (y: Tensor, reference: Tensor, r: Range<Int>) -> Double in
+      r.reduce(0) { s, j in
+        let row = (j - r.lowerBound)..<(j - r.lowerBound + 1)
+        return s + score(y.rows(row), reference.rows(row), order[j]..<(order[j] + 1))
+      } / Double(max(r.count, 1))
     } }
     let row = Dictionary(uniqueKeysWithValues: todo.enumerated().map { ($0.element.element.name, $0.offset) })
     var entries = todo.map { _ in [AnalysisResult.Entry?](repeating: nil, count: options.count) }

@@ -39,7 +39,8 @@ public struct TuningData {
     let calibration = folder.tensors.mapValues { $0.rows(kept) }
     let labels = try TaskLabels.of(evaluation ?? folder, graph: graph)
     let evalFeeds = evaluation?.tensors ?? folder.tensors.mapValues { $0.rows((total - held)..<total) }
-    let metric = labels.map { TaskMetric(labels: evaluation == nil ? $0.rows((total - held)..<total) : $0) }
+    let scored = try TaskMetric(folder: evaluation ?? folder, graph: graph)?.output
+    let metric = labels.map { TaskMetric(labels: evaluation == nil ? $0.rows((total - held)..<total) : $0, output: scored) }
     let trainingLabels = try training.map { try TaskLabels.of($0, graph: graph) } ?? TaskLabels.of(folder, graph: graph)?.rows(kept)
     self.init(calibration: calibration, evaluation: evalFeeds, metric: metric, training: training?.tensors,
       trainingLabels: trainingLabels)

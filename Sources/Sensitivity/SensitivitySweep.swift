@@ -15,11 +15,13 @@ public struct SensitivitySweep {
   /// prepared models, see issue 4's table).
   public var method: RangeMethod = .mse
   public var batch = 32
+  /// The output the task metric scores (nil: the first compared output).
+  public var taskOutput: String?
 
   public init(candidates: [Precision]) { self.candidates = candidates }
 
-  /// The measured layers, the outputs they were compared on, and the FP32 values of the first
-  /// compared output (the one a task metric scores).
+  /// The measured layers, the outputs they were compared on, and the FP32 values of the output
+  /// the task metric scores (`taskOutput`, else the first compared one).
   public struct Result {
     public var layers: [AnalysisResult.Layer]
     public var outputs: [ComparedOutput]
@@ -39,7 +41,8 @@ public struct SensitivitySweep {
   ///   - pairs: when given, only these candidates of each layer (layers it omits are skipped);
   ///     the result has entries for those pairs only.
   ///   - task: the task metric's mean over the samples `range` of the calibration set given
-  ///     the first compared output, when labels exist.
+  ///     the output `taskOutput` names (default the first compared one) and its FP32 values,
+  ///     when the set has a metric.
   ///   - probe: when given, the first batch is samples 0..<probe and each pair's damage on it
   ///     alone is kept too (`Result.probe`: how far a sub-sample's damage strays from the full one).
   ///   - progress: (layer passes done, layers × batches, a line about the last one).
@@ -49,11 +52,12 @@ public struct SensitivitySweep {
   /// one batch's activations whatever the sample count.
   public func run(
     session: Session, calibrator: Calibrator, feeds: [String: Tensor], layers names: [String]? = nil,
-    pairs: [String: Set<Precision>]? = nil, task: ((Tensor, Range<Int>) -> Double)? = nil, probe: Int? = nil,
+    pairs: [String: Set<Precision>]? = nil, task: ((Tensor, Tensor, Range<Int>) -> Double)? = nil, probe: Int? = nil,
     progress: (Int, Int, String) -> Void = { _, _, _ in }
   ) throws -> Result {
     let g = session.graph
     let first = try outputs.outputNames(in: g)[0]
+    let scored = taskOutput ?? first
     let total = feeds.values.first?.shape.first ?? 0
     let lead = min(max(probe ?? 0, 0), total)
     let slices = (lead > 0 ? [0..<lead] : []) + stride(from: lead, to: total, by: max(batch, 1)).map { $0..<min($0 + batch, total) }
@@ -86,13 +90,14 @@ public struct SensitivitySweep {
         compared = try outputs.resolve(graph: g, reference: known)
         sums = .init(repeating: .init(repeating: OutputComparison.Outputs(compared), count: candidates.count), count: todo.count)
       }
-      references.append(try requireOutput(known[first], first))
+      let reference = try requireOutput(known[scored], scored)
+      references.append(reference)
       for (i, (_, layer)) in todo.enumerated() {
         for (c, _) in candidates.enumerated() {
           guard let pass = mixed[i][c] else { continue }
           let y = try pass.run(x, resumingAt: layer.name, from: known)
           try sums[i][c].add(y, reference: known)
-          if let task { taskSums[i][c] += task(try requireOutput(y[first], first), range) * Double(range.count) }
+          if let task { taskSums[i][c] += task(try requireOutput(y[scored], scored), reference, range) * Double(range.count) }
         }
         progress(b * todo.count + i + 1, slices.count * todo.count, "\(layer.name), samples \(range.lowerBound)..<\(range.upperBound)")
       }

@@ -75,4 +75,58 @@ public enum TaskMetrics {
     }
     return row[b.count]
   }
+
+  /// Mean over rows (every axis but the last) of cos(a_row, b_row); a zero row against a zero
+  /// row counts 1, against anything else 0.
+  public static func meanCosine(_ a: Tensor, _ b: Tensor) -> Double {
+    let x = a.asFloats(), y = b.asFloats()
+    guard let width = a.shape.last, width > 0, x.count == y.count, !x.isEmpty else { return 0 }
+    let rows = x.count / width
+    var total = 0.0
+    for r in 0..<rows { total += cosine(x[(r * width)..<((r + 1) * width)], y[(r * width)..<((r + 1) * width)]) }
+    return total / Double(rows)
+  }
+
+  static func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for (u, v) in zip(a, b) { dot += Double(u) * Double(v); na += Double(u) * Double(u); nb += Double(v) * Double(v) }
+    if na == 0 || nb == 0 { return na == nb ? 1 : 0 }
+    return dot / (na.squareRoot() * nb.squareRoot())
+  }
+
+  /// Spearman correlation between the samples' pairwise cosine similarities under `a` and
+  /// under `b` (each sample flattened): whether a quantized encoder still ranks pairs of inputs
+  /// as FP32 does. 1 with fewer than three samples (no ranking to keep).
+  public static func pairwiseSimilaritySpearman(_ a: Tensor, _ b: Tensor) -> Double {
+    let n = a.shape.first ?? 0
+    guard n >= 3, a.count == b.count, a.count > 0 else { return 1 }
+    let per = a.count / n, x = a.asFloats(), y = b.asFloats()
+    var sa: [Double] = [], sb: [Double] = []
+    for i in 0..<n {
+      for j in (i + 1)..<n {
+        sa.append(cosine(x[(i * per)..<((i + 1) * per)], x[(j * per)..<((j + 1) * per)]))
+        sb.append(cosine(y[(i * per)..<((i + 1) * per)], y[(j * per)..<((j + 1) * per)]))
+      }
+    }
+    return ProxyScores.spearman(sa, sb)
+  }
+
+  /// Mean over samples (axis 0) of |A ∩ B| / |A ∪ B| with A = {a > threshold}, B = {b > threshold};
+  /// a sample where both masks are empty counts 1.
+  public static func meanMaskIoU(_ a: Tensor, _ b: Tensor, threshold: Float) -> Double {
+    let n = a.shape.first ?? 0
+    guard n > 0, a.count == b.count else { return 0 }
+    let per = a.count / n, x = a.asFloats(), y = b.asFloats()
+    var total = 0.0
+    for s in 0..<n {
+      var both = 0, either = 0
+      for i in (s * per)..<((s + 1) * per) {
+        let p = x[i] > threshold, q = y[i] > threshold
+        if p && q { both += 1 }
+        if p || q { either += 1 }
+      }
+      total += either == 0 ? 1 : Double(both) / Double(either)
+    }
+    return total / Double(n)
+  }
 }

@@ -54,7 +54,7 @@ struct AnalyzeCommand: ParsableCommand {
     }
     o.samples = samples
     o.batch = batch
-    o.outputs = try outputs.selection()
+    o.outputs = try outputs.selection(folder: calib)
     if shard == "auto" {
       if let n = shardCount, n <= 0 { throw CLIError("--shard-count must be positive") }
       o.shard = try ShardScheduler.shard(environment: ProcessInfo.processInfo.environment, count: shardCount)

@@ -56,7 +56,7 @@ struct QuantizeCommand: ParsableCommand {
     o.easyQuantInterval = bounds[0]...bounds[1]
     o.easyQuantSteps = easyquantSteps
     o.batch = batch
-    o.outputs = try outputs.selection()
+    o.outputs = try outputs.selection(folder: calib)
     try o.validate()
     return o
   }

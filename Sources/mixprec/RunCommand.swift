@@ -44,6 +44,13 @@ struct RunCommand: ParsableCommand {
       try NPY.write(t, to: file)
       print("\(o.name) \(t.dtype) \(t.shape) -> \(file.path)")
     }
-    if let metric, let first = session.graph.comparedOutput, let y = outputs[first.name] { print(metric.detail(y)) }
+    if let metric, let name = metric.output ?? session.graph.comparedOutput?.name, let y = outputs[name] {
+      // Metrics scored against FP32 (embedding, mask-iou) say something only for a plan.
+      if !metric.needsReference {
+        print(metric.detail(y, reference: y))
+      } else if plan != nil, let fp32 = try model.session.runInBatches(folder.tensors, batch: batch)[name] {
+        print(metric.detail(y, reference: fp32))
+      }
+    }
   }
 }

@@ -49,7 +49,7 @@ struct TuneCommand: ParsableCommand {
 
   func options() throws -> Tuning.Options {
     var o = Tuning.Options()
-    o.outputs = try outputs.selection()
+    o.outputs = try outputs.selection(folder: calib)
     guard let objective = Tuner.Objective(rawValue: objective) else { throw CLIError("unknown --objective '\(objective)'; use measured, hessian or blend") }
     o.objective = objective
     o.samples = samples

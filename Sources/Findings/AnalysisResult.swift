@@ -140,6 +140,8 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
   public var outputs: [ComparedOutput]?
   /// Samples of the calibration set the sweep ran on, and the task metric's name and FP32 value.
   public var samples: Int
+  /// "tensor" when the integer candidates had one weight scale per layer (nil: per channel).
+  public var weightGranularity: String?
   public var taskMetric: String?
   public var taskReference: Double?
   /// "k/n" when this is one shard of a split sweep.

@@ -24,6 +24,8 @@ public enum Analysis {
     public var rangeComparison = true
     /// The outputs the damage is measured on, and their kinds where not detected.
     public var outputs = OutputSelection()
+    /// Weight scales of the integer candidates: per channel, or one per layer (`.tensor`).
+    public var weightGranularity: WeightGranularity = .channel
     /// Measure only the pairs whose choice under this budget Ω leaves uncertain (`ScreenedSweep`);
     /// needs `hessian` (without its figures every pair is measured). Nil: the full sweep.
     public var screening: ScreeningBudget? = nil
@@ -116,6 +118,7 @@ public enum Analysis {
     var sweep = SensitivitySweep(candidates: options.candidates)
     sweep.batch = options.batch
     sweep.outputs = options.outputs
+    sweep.granularity = options.weightGranularity
     sweep.taskOutput = metric?.output
     let task: ((Tensor, Tensor, Range<Int>) -> Double)? = metric.map { m in { m.score($0, reference: $1, samples: $2) } }
     // The Hessian first: the screened sweep ranks the pairs by its Ω.
@@ -127,7 +130,7 @@ public enum Analysis {
       do {
         let output = try hessian(session: session, feeds: calibration.mapValues { $0.rows(0..<hessianCount) },
           layers: swept.map(\.name), grams: calibrator.grams, candidates: options.candidates, batch: options.batch,
-          options: h, progress: progress)
+          options: h, granularity: options.weightGranularity, progress: progress)
         figures = output.figures
         hessianSamples = hessianCount
         phases.append(("hessian traces", output.seconds["traces"] ?? 0))
@@ -163,6 +166,7 @@ public enum Analysis {
     result.hessianSkipped = hessianSkipped
     if let figures { for i in result.layers.indices { result.layers[i].hessian = figures[result.layers[i].name] } }
     result.shard = options.shard.map { "\($0.index)/\($0.count)" }
+    result.weightGranularity = options.weightGranularity == .tensor ? "tensor" : nil
     result.taskMetric = metric?.name
     result.taskReference = metric?.score(swept.reference, reference: swept.reference, samples: 0..<count)
     result.correlate()
@@ -192,7 +196,7 @@ public enum Analysis {
 
   /// The Hessian figures of `layers` on `feeds`, with a progress step per iteration or layer.
   static func hessian(session: Session, feeds: [String: Tensor], layers: [String], grams: [String: GramCollector],
-                      candidates: [Precision], batch: Int, options h: HessianOptions,
+                      candidates: [Precision], batch: Int, options h: HessianOptions, granularity: WeightGranularity = .channel,
                       progress: ProgressHandler) throws -> HessianAnalysis.Output {
     var estimator = HessianEstimator(seed: h.seed)
     estimator.tolerance = h.tolerance
@@ -201,6 +205,7 @@ public enum Analysis {
     var analysis = HessianAnalysis(estimator: estimator, candidates: candidates)
     analysis.batch = batch
     analysis.eigenSamples = h.eigenSamples
+    analysis.granularity = granularity
     return try analysis.run(session: session, feeds: feeds, layers: layers, grams: grams) { phase, done, total, detail in
       progress(.step(phase: phase, done: done, total: total, unit: phase == "lanczos" ? "layers" : "iterations", detail: detail))
     }

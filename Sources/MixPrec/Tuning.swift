@@ -36,6 +36,9 @@ public enum Tuning {
     public var hessian = true
     /// The outputs the damage is measured on (a given analysis's outputs take precedence).
     public var outputs = OutputSelection()
+    /// Weight scales of every integer layer: per channel, or one per layer (`.tensor`, for
+    /// hardware with one scale per tensor); the sweep, Ω and every plan use it.
+    public var weightGranularity: WeightGranularity = .channel
     /// How the sweep picks its pairs when no analysis is given.
     public var sweep: SweepMode = .screened
     public init() {}
@@ -77,6 +80,10 @@ public enum Tuning {
     if let a = given {
       guard a.modelSHA256 == model.sha256 else { throw MixPrecError.analysisForAnotherModel(analysisModel: a.model, model: model.url.path) }
       try checkCoverage(a, graph: session.graph)
+      if a.weightGranularity != (o.weightGranularity == .tensor ? "tensor" : nil) {
+        throw MixPrecError.invalidOption(option: "--weight-granularity",
+          rule: "is \(o.weightGranularity.rawValue) but the analysis measured \(a.weightGranularity ?? "channel") weights; analyze again with the same --weight-granularity")
+      }
       if o.objective != .measured, a.layers.contains(where: { $0.hessian == nil }) {
         throw TuningError.objectiveNeedsHessian(objective: o.objective.rawValue)
       }
@@ -111,6 +118,7 @@ public enum Tuning {
       a.samples = o.samples
       a.rangeComparison = false
       a.outputs = o.outputs
+      a.weightGranularity = o.weightGranularity
       if o.objective != .measured { a.hessian = Analysis.HessianOptions() } else if o.hessian { a.hessian = .tuning }
       // Ω is what screens: --no-hessian measures every pair.
       a.screening = a.hessian == nil ? nil : screeningBudget(budget, options: o, graph: session.graph)
@@ -127,7 +135,7 @@ public enum Tuning {
     let evaluator = try given_evaluator ?? PlanEvaluator(session: session, feeds: data.evaluation, metric: data.metric,
       outputs: analysis.outputs.map(OutputSelection.init) ?? o.outputs)
     let template = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8, method: .mse,
-      model: model.name, modelSHA256: model.sha256)
+      granularity: o.weightGranularity, model: model.name, modelSHA256: model.sha256)
     let context = try TuningContext(model: model, template: template, analysis: analysis, calibrator: calibrator, data: data,
       options: o, evaluator: evaluator, progress: progress)
     lap("latency table")

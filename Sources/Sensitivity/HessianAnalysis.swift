@@ -14,6 +14,8 @@ public struct HessianAnalysis {
   /// Samples (the first ones) the Lanczos eigenvalues run on: each layer needs its own
   /// products, so this is the expensive part; 0 skips the eigenvalues.
   public var eigenSamples = 4
+  /// `.tensor`: Ω's ‖Q(W) − W‖² with one weight scale per layer (as the plans it ranks).
+  public var granularity: WeightGranularity? = nil
 
   public init(estimator: HessianEstimator, candidates: [Precision]) {
     self.estimator = estimator
@@ -58,7 +60,7 @@ public struct HessianAnalysis {
       var score: [String: Double] = [:], gramScore: [String: Double] = [:]
       let gramTrace = grams[l.name].map(ProxyScores.gramTrace)
       for p in candidates {
-        let err = ProxyScores.quantizationError(w, node: node, precision: p)
+        let err = ProxyScores.quantizationError(w, node: node, precision: p, granularity: granularity)
         score[p.rawValue] = perWeight * err
         if let gramTrace { gramScore[p.rawValue] = gramTrace * err }
       }

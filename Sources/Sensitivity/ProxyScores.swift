@@ -8,7 +8,8 @@ import TensorCore
 public enum ProxyScores {
   /// ‖Q(W) − W‖² of a layer's weights at `precision` (symmetric per output channel, or per group
   /// of `group` inputs; FP16 by rounding to half).
-  public static func quantizationError(_ w: Tensor, node: Node, precision: Precision, group: Int? = nil) -> Double {
+  public static func quantizationError(_ w: Tensor, node: Node, precision: Precision, group: Int? = nil,
+                                       granularity: WeightGranularity? = nil) -> Double {
     let v = w.floats
     switch precision {
     case .fp32:
@@ -19,7 +20,9 @@ public enum ProxyScores {
       let layout = WeightLayout(node, weight: w.shape)
       let rows = layout.rowsMajor(v)
       let bits = precision == .int8 ? 8 : 4
-      let (codes, scales) = WeightQuantizer.quantize(rows, n: layout.rows, k: layout.depth, bits: bits, group: group)
+      let (codes, scales) = granularity == .tensor
+        ? WeightQuantizer.quantizePerTensor(rows, n: layout.rows, k: layout.depth, bits: bits)
+        : WeightQuantizer.quantize(rows, n: layout.rows, k: layout.depth, bits: bits, group: group)
       let back = WeightQuantizer.dequantize(codes, scales: scales, n: layout.rows, k: layout.depth, group: group)
       var s = 0.0
       for i in 0..<rows.count { let d = Double(back[i] - rows[i]); s += d * d }

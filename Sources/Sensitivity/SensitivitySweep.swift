@@ -15,6 +15,8 @@ public struct SensitivitySweep {
   /// prepared models, see issue 4's table).
   public var method: RangeMethod = .mse
   public var batch = 32
+  /// `.tensor`: the integer candidates keep one weight scale per layer.
+  public var granularity: WeightGranularity? = nil
   /// The output the task metric scores (nil: the first compared output).
   public var taskOutput: String?
 
@@ -63,7 +65,7 @@ public struct SensitivitySweep {
     let slices = (lead > 0 ? [0..<lead] : []) + stride(from: lead, to: total, by: max(batch, 1)).map { $0..<min($0 + batch, total) }
     var probed: [String: [String: Double]] = [:]
     let uniform = try Dictionary(uniqueKeysWithValues: candidates.map { p in
-      (p, try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: p, method: method, model: "", modelSHA256: ""))
+      (p, try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: p, method: method, granularity: granularity, model: "", modelSHA256: ""))
     })
     let todo = g.layers.enumerated().filter { names?.contains($0.element.name) ?? true }
       .filter { QuantizedLayer.supports(g.nodes[$0.element.nodeIndex], in: g) }

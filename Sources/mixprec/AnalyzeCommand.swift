@@ -18,6 +18,8 @@ struct AnalyzeCommand: ParsableCommand {
   @Option(name: .customLong("shard-count"), parsing: .unconditional, help: "With --shard auto: the shard count (a Kubernetes Indexed Job's completions; default MIXPREC_SHARD_COUNT, or Slurm's array size).")
   var shardCount: Int?
   @Option(help: "Where to write the analysis.") var out: String
+  @Option(name: .customLong("weight-granularity"), help: "Weight scales of the integer candidates: channel (one per output channel) or tensor (one per layer, for hardware with a scale per tensor).")
+  var weightGranularity = "channel"
   @OptionGroup var outputs: OutputOptions
   @Option(parsing: .unconditional, help: "Samples per forward pass (bounds memory).") var batch: Int = 32
   @Flag(help: "Also estimate each layer's Hessian trace (Hutchinson), top eigenvalue (Lanczos) and HAWQ-V2 score, and rank-correlate them with the measured damage.")
@@ -55,6 +57,7 @@ struct AnalyzeCommand: ParsableCommand {
     o.samples = samples
     o.batch = batch
     o.outputs = try outputs.selection(folder: calib)
+    o.weightGranularity = try candidateGranularity(weightGranularity)
     if shard == "auto" {
       if let n = shardCount, n <= 0 { throw CLIError("--shard-count must be positive") }
       o.shard = try ShardScheduler.shard(environment: ProcessInfo.processInfo.environment, count: shardCount)

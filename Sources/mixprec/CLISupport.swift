@@ -94,3 +94,11 @@ func positiveIntegers(_ text: String, option: String, example: String) throws ->
   }
   return values.map { $0! }
 }
+
+/// `--weight-granularity` of analyze and tune: per channel or per tensor (groups are a quantize option).
+func candidateGranularity(_ value: String) throws -> WeightGranularity {
+  guard let g = WeightGranularity(rawValue: value), g != .group else {
+    throw CLIError("unknown --weight-granularity '\(value)'; analyze and tune take channel or tensor")
+  }
+  return g
+}

@@ -31,6 +31,8 @@ struct TuneCommand: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Estimate each layer's Hessian trace (Hutchinson, 8 samples, 16 iterations) with the sweep: the report's curvature section and Ω-vs-damage correlation.")
   var hessian = true
   @OptionGroup var qat: QATOptions
+  @Option(name: .customLong("weight-granularity"), help: "Weight scales of the integer candidates: channel (one per output channel) or tensor (one per layer, for hardware with a scale per tensor).")
+  var weightGranularity = "channel"
   @OptionGroup var outputs: OutputOptions
   @Option(help: "Where to write the plan.") var plan: String
   @Option(help: "Also write the QDQ ONNX model.") var export: String?
@@ -50,6 +52,7 @@ struct TuneCommand: ParsableCommand {
   func options() throws -> Tuning.Options {
     var o = Tuning.Options()
     o.outputs = try outputs.selection(folder: calib)
+    o.weightGranularity = try candidateGranularity(weightGranularity)
     guard let objective = Tuner.Objective(rawValue: objective) else { throw CLIError("unknown --objective '\(objective)'; use measured, hessian or blend") }
     o.objective = objective
     o.samples = samples

@@ -143,6 +143,31 @@ final class TuningTests: XCTestCase {
     }
   }
 
+  /// `weightGranularity: .tensor`: the sweep, the analysis record and the chosen plan all have
+  /// one weight scale per integer layer; an analysis measured per channel is refused.
+  func testPerTensorTuningKeepsOneScalePerLayer() throws {
+    let m = try model()
+    var budget = Budget()
+    budget.compression = 3
+    var o = options()
+    o.weightGranularity = .tensor
+    let outcome = try Tuning.run(model: m, data: data(), budget: budget, options: o)
+    XCTAssertEqual(outcome.report.weightGranularity, "tensor")
+    let integer = outcome.plan.layers.filter { $0.precision == .int8 || $0.precision == .int4 }
+    XCTAssertFalse(integer.isEmpty)
+    XCTAssertTrue(integer.allSatisfy { $0.weightGranularity == .tensor })
+    for case .integer(_, _, let scales, _, _, _) in try PlanBuilder.layerQuantizations(outcome.plan, session: m.session).values {
+      XCTAssertEqual(Set(scales).count, 1)
+    }
+    var a = Analysis.Options()
+    a.samples = 8
+    a.rangeComparison = false
+    let perChannel = try Analysis.run(model: m, calibration: data().calibration, options: a).result
+    XCTAssertThrowsError(try Tuning.run(model: m, data: data(), budget: budget, analysis: perChannel, options: o)) { e in
+      XCTAssertTrue("\(e)".contains("--weight-granularity"), "\(e)")
+    }
+  }
+
   func testAnAnalysisOfPartOfTheModelIsRefused() throws {
     let m = try model()
     var a = Analysis.Options()

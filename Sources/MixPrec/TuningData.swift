@@ -37,10 +37,11 @@ public struct TuningData {
     }
     let kept = 0..<(total - held)
     let calibration = folder.tensors.mapValues { $0.rows(kept) }
-    let labels = try TaskLabels.of(evaluation ?? folder, graph: graph)
     let evalFeeds = evaluation?.tensors ?? folder.tensors.mapValues { $0.rows((total - held)..<total) }
-    let scored = try TaskMetric(folder: evaluation ?? folder, graph: graph)?.output
-    let metric = labels.map { TaskMetric(labels: evaluation == nil ? $0.rows((total - held)..<total) : $0, output: scored) }
+    // One read of the folder's labels and meta.json; held-out rows when evaluating on its tail.
+    let metric = try TaskMetric(folder: evaluation ?? folder, graph: graph).map {
+      TaskMetric(labels: evaluation == nil ? $0.labels.rows((total - held)..<total) : $0.labels, output: $0.output)
+    }
     let trainingLabels = try training.map { try TaskLabels.of($0, graph: graph) } ?? TaskLabels.of(folder, graph: graph)?.rows(kept)
     self.init(calibration: calibration, evaluation: evalFeeds, metric: metric, training: training?.tensors,
       trainingLabels: trainingLabels)

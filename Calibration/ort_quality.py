@@ -5,7 +5,7 @@ on held-out data against the FP32 model's outputs (a benchmark, not part of the 
     ort_quality.py MODEL --calib DIR --eval DIR --output NAME --kind embedding|mask [--ours NAME=QDQ.onnx ...]
 
 ONNX Runtime's models are `quantize_static` QDQ, per-channel int8 weights, MinMax and Percentile
-calibration on DIR (Calibration/ort_quantize.py). Per model it prints the weight bytes (every
+calibration on DIR (Calibration/ort_quantize.py), and with --dynamic also `quantize_dynamic`. Per model it prints the weight bytes (every
 initializer at its stored width: int8 1 byte, int4 half, float32 4; the same rule for every model),
 and for --kind embedding the mean cosine of each row of NAME to FP32's and Spearman's rho of the
 pairwise cosine similarities of the rows, for --kind mask the mean IoU of NAME > 0.3 (the DB
@@ -31,6 +31,7 @@ ap.add_argument("--eval", required=True)
 ap.add_argument("--output", required=True)
 ap.add_argument("--kind", required=True, choices=["embedding", "mask"])
 ap.add_argument("--ours", action="append", default=[], help="NAME=QDQ.onnx, repeatable")
+ap.add_argument("--dynamic", action="store_true", help="also ONNX Runtime's quantize_dynamic (per-channel int8 weights)")
 args = ap.parse_args()
 
 WIDTH = {onnx.TensorProto.INT8: 1, onnx.TensorProto.UINT8: 1, onnx.TensorProto.FLOAT: 4, onnx.TensorProto.INT32: 4,
@@ -88,7 +89,7 @@ reference = run(args.model)
 rows = [("fp32", args.model)]
 work = tempfile.mkdtemp(prefix="mixprec-ort-quality-")
 here = os.path.dirname(os.path.abspath(__file__))
-for method in ("minmax", "percentile"):
+for method in ("minmax", "percentile") + (("dynamic",) if args.dynamic else ()):
     out = os.path.join(work, method + ".onnx")
     subprocess.run([sys.executable, os.path.join(here, "ort_quantize.py"), args.model, out, "--calib", args.calib, "--method", method],
                    check=True, stdout=subprocess.DEVNULL)

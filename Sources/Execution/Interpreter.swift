@@ -62,7 +62,15 @@ struct Interpreter {
         kernel = { node, inputs, _ in [try ConvOps.conv(node, inputs, epilogue: epilogue, packed: packed)] }
         n.outputs = graph.nodes[f.activation].outputs
       }
-      if let spec = quantized[n.name] {
+      if case .product(let left, let right)? = quantized[n.name] {
+        guard QuantizedProduct.supports(n, in: graph) else {
+          throw GraphError("'\(n.name)' (\(n.opType)) cannot run as an INT8 activation product: it needs a MatMul of two computed values")
+        }
+        kernel = { node, inputs, _ in
+          [try QuantizedProduct.run(node, left: try inputs.required(0, node), right: try inputs.required(1, node),
+            leftCodes: left, rightCodes: right)]
+        }
+      } else if let spec = quantized[n.name] {
         guard QuantizedLayer.supports(n, in: graph),
           let w = n.input(graph.weightInput(of: n)).flatMap({ graph.initializers[$0] })
         else {

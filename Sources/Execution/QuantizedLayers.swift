@@ -9,14 +9,20 @@ public enum LayerQuantization: Sendable {
   /// Integer weights w[n][k] (rows = output channels, k = the layer's depth in the order the
   /// kernels read it: Conv [in/group][kH][kW], MatMul/Gemm the reduction axis) with
   /// scales[n][group], and the uint8 quantization of the layer input.
-  /// `biasShift` is added to the layer's bias (bias correction).
-  case integer(bits: Int, values: [Int8], scales: [Float], group: Int?, input: ActivationParameters, biasShift: [Float]? = nil)
+  /// `biasShift` is added to the layer's bias (bias correction). With `dynamicInput` the input's
+  /// parameters are taken from each call's minimum and maximum (`ActivationParameters.dynamic`)
+  /// and `input` is unused.
+  case integer(bits: Int, values: [Int8], scales: [Float], group: Int?, input: ActivationParameters, biasShift: [Float]? = nil,
+    dynamicInput: Bool = false)
   /// binary16 weights and activations (the layer's FP32 weights rounded when packed; a table's
   /// rows rounded and gathered as binary16).
   case half
   /// Integer codes of an embedding table, t[row][k] with scales[row][group]: weight-only (its
   /// input is indices), the gathered rows are dequantized as they are read.
   case table(bits: Int, values: [Int8], scales: [Float], group: Int?)
+  /// A MatMul between two activations: the left input as uint8 codes, the right as symmetric
+  /// int8 codes (zero point 128 in the uint8 form), int32 products (`QuantizedProduct`).
+  case product(left: ActivationParameters, right: ActivationParameters)
 }
 
 /// A Conv, MatMul or Gemm node running on the quantized kernels, or an embedding table's Gather
@@ -35,7 +41,7 @@ public final class QuantizedLayer: @unchecked Sendable {
     self.node = node
     self.spec = spec
     self.weight = weight
-    if case .integer(_, _, _, _, _, let shift?) = spec {
+    if case .integer(_, _, _, _, _, let shift?, _) = spec {
       self.bias = zip(bias ?? [Float](repeating: 0, count: shift.count), shift).map { $0 + $1 }
     } else {
       self.bias = bias
@@ -84,7 +90,8 @@ public final class QuantizedLayer: @unchecked Sendable {
     try xv.withUnsafeBufferPointer { px in
       try out.withUnsafeMutableBufferPointer { po in
         switch spec {
-        case .integer(let bits, let values, let scales, let group, let input, _):
+        case .integer(let bits, let values, let scales, let group, let calibrated, _, let dynamic):
+          let input = dynamic ? Self.dynamicParameters(px) : calibrated
           let k = try kernel(for: x.shape) {
             try QuantizedConvolution(shape: shape, bits: bits, values: values, scales: scales, weightGroup: group)
           }
@@ -92,8 +99,8 @@ public final class QuantizedLayer: @unchecked Sendable {
             try k.run(input: px.baseAddress! + i * inCount, scale: input.scale, zero: input.zero, epilogue: ep,
               output: UnsafeMutableRawPointer(po.baseAddress! + i * outCount))
           }
-        case .table:
-          throw opError(node, "a Conv cannot run as a table")
+        case .table, .product:
+          throw opError(node, "a Conv cannot run as a table or an activation product")
         case .half:
           let k = try kernel(for: x.shape) { try HalfConvolution(shape: shape, values: try weight.floatValues(node)) }
           for i in 0..<n {
@@ -124,7 +131,8 @@ public final class QuantizedLayer: @unchecked Sendable {
       try out.withUnsafeMutableBufferPointer { po in
         let y = UnsafeMutableRawPointer(po.baseAddress!)
         switch spec {
-        case .integer(let bits, let values, let scales, let group, let input, _):
+        case .integer(let bits, let values, let scales, let group, let calibrated, _, let dynamic):
+          let input = dynamic ? Self.dynamicParameters(px) : calibrated
           let w = try kernel(for: [n, k]) {
             try QuantizedWeights(bits: bits, rows: n, depth: k, values: values, scales: scales, group: group)
           }
@@ -133,8 +141,8 @@ public final class QuantizedLayer: @unchecked Sendable {
           ActivationCodes.quantize(px.baseAddress!, count: m * k, scale: input.scale, zero: input.zero, into: q)
           let a = QuantizedActivations(codes: q, layout: .rows(count: m, stride: k), scale: input.scale, zero: input.zero)
           try QuantizedGEMM.run(w, a, epilogue: ep, output: y, rowStride: 1, columnStride: n)
-        case .table:
-          throw opError(node, "a \(node.opType) cannot run as a table")
+        case .table, .product:
+          throw opError(node, "a \(node.opType) with a constant weight cannot run as a table or an activation product")
         case .half:
           let w = try kernel(for: [n, k]) { try HalfWeights(rows: n, depth: k, float: layout.rowsMajor(try weight.floatValues(node))) }
           let halves = AlignedBuffer(bytes: m * k * 2)
@@ -148,6 +156,30 @@ public final class QuantizedLayer: @unchecked Sendable {
       }
     }
     return Tensor(dtype: x.dtype, shape: Array(x.shape.dropLast()) + [n], storage: .float(out))
+  }
+
+  /// The uint8 parameters DynamicQuantizeLinear gives `x`: its minimum and maximum, 0 included.
+  static func dynamicParameters(_ x: UnsafeBufferPointer<Float>) -> ActivationParameters {
+    var lo: Float = 0, hi: Float = 0
+    var i = 0
+    if x.count >= 16 {
+      var vlo = SIMD16<Float>(repeating: 0), vhi = SIMD16<Float>(repeating: 0)
+      let raw = UnsafeRawPointer(x.baseAddress!)
+      while i + 16 <= x.count {
+        let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        vlo = pointwiseMin(vlo, v)
+        vhi = pointwiseMax(vhi, v)
+        i += 16
+      }
+      lo = vlo.min()
+      hi = vhi.max()
+    }
+    while i < x.count {
+      lo = min(lo, x[i])
+      hi = max(hi, x[i])
+      i += 1
+    }
+    return ActivationParameters.dynamic(lo: lo, hi: hi)
   }
 
   // MARK: Gather of an embedding table
@@ -180,7 +212,7 @@ public final class QuantizedLayer: @unchecked Sendable {
         return TableRows(rows: rows, width: width) { r, out in
           for k in 0..<width { out[k] = Float(halves[r * width + k]) }
         }
-      case .integer:
+      case .integer, .product:
         throw opError(node, "an embedding table runs weight-only (its input is indices)")
       }
     }

@@ -142,6 +142,8 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
   public var samples: Int
   /// "tensor" when the integer candidates had one weight scale per layer (nil: per channel).
   public var weightGranularity: String?
+  /// "dynamic" when the integer candidates took each batch's input range at run time (nil: calibrated).
+  public var activationRanges: String?
   public var taskMetric: String?
   public var taskReference: Double?
   /// "k/n" when this is one shard of a split sweep.

@@ -49,6 +49,10 @@ public struct TuningSummary: Codable, Equatable, Sendable {
   public var budgetLatencyMs: Double?
   /// Quantization-aware training of the chosen plan, when it ran.
   public var qat: QATSummary?
+  /// MatMuls between two activations the chosen plan runs at INT8 (`--quantize-activation-matmuls`),
+  /// and the damage they cause alone (every layer FP32), measured on the evaluation samples.
+  public var activationProducts: [String]?
+  public var activationProductDamage: Double?
   /// Wall seconds per phase of the run, in order (calibration, sweep, Hessian, latency table,
   /// solve, AdaRound, evaluation, baselines, …), the total last.
   public var phases: [Phase]?

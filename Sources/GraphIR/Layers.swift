@@ -100,3 +100,25 @@ extension Graph {
   /// and boolean outputs, such as token ids or masks, are carried, never compared).
   public var comparedOutput: ValueInfo? { outputs.first { $0.dtype.isFloatingPoint } }
 }
+
+/// A MatMul between two activations (attention's Q·Kᵀ and P·V): no constant weight, so not a
+/// layer; with `--quantize-activation-matmuls` both inputs are quantized per tensor (the left
+/// asymmetric uint8, the right symmetric int8) and the product runs on the integer kernels.
+public struct ActivationProduct: Sendable, Equatable {
+  public var nodeIndex: Int
+  public var name: String
+  /// The two value names it multiplies (left · right).
+  public var left: String, right: String
+}
+
+extension Graph {
+  /// The MatMuls whose inputs are both computed values (neither an initializer), in execution order.
+  public var activationProducts: [ActivationProduct] {
+    nodes.enumerated().compactMap { i, n in
+      guard n.opType == "MatMul", let a = n.input(0), let b = n.input(1), !a.isEmpty, !b.isEmpty,
+        initializers[a] == nil, initializers[b] == nil
+      else { return nil }
+      return ActivationProduct(nodeIndex: i, name: n.name.isEmpty ? n.outputs[0] : n.name, left: a, right: b)
+    }
+  }
+}

@@ -21,6 +21,7 @@ public enum ReportPage {
     if let t = a.tuning {
       sections.append(pareto(t))
       if let q = t.qat { sections.append(qat(q, t)) }
+      if let p = t.activationProducts, !p.isEmpty { sections.append(products(p, damage: t.activationProductDamage)) }
       sections.append(breakdown(a, t))
     }
     if let r = a.rangeComparison, !r.isEmpty { sections.append(ranges(r, candidates: a.candidates)) }
@@ -264,6 +265,13 @@ public enum ReportPage {
     }
     out += "<table><thead><tr><th>plan</th><th>weights</th><th>ms predicted</th><th>ms measured</th><th>damage predicted</th><th>damage measured</th><th>\(escape(t.metricName ?? "metric"))</th></tr></thead><tbody>\(rows)</tbody></table>"
     return out
+  }
+
+  static func products(_ names: [String], damage: Double?) -> String {
+    "<h2>Activation products at INT8</h2><p class=\"note\">\(names.count) MatMuls between two activations run on the integer kernels "
+      + "(left input uint8, right input symmetric int8, both per tensor with MSE ranges; int32 sums). Their damage alone, every layer FP32: "
+      + "\(figure(damage)). Not solver choices: they hold no weights, so they save no bytes.</p>"
+      + "<p class=\"note\">\(names.map(escape).joined(separator: ", "))</p>"
   }
 
   static func qat(_ q: TuningSummary.QATSummary, _ t: TuningSummary) -> String {

@@ -26,6 +26,9 @@ public enum Analysis {
     public var outputs = OutputSelection()
     /// Weight scales of the integer candidates: per channel, or one per layer (`.tensor`).
     public var weightGranularity: WeightGranularity = .channel
+    /// `.dynamic`: the integer candidates take each batch's input range at run time (no
+    /// calibrated activation ranges); nil: MSE-calibrated ranges.
+    public var activationRanges: RangeMethod? = nil
     /// Measure only the pairs whose choice under this budget Ω leaves uncertain (`ScreenedSweep`);
     /// needs `hessian` (without its figures every pair is measured). Nil: the full sweep.
     public var screening: ScreeningBudget? = nil
@@ -119,6 +122,7 @@ public enum Analysis {
     sweep.batch = options.batch
     sweep.outputs = options.outputs
     sweep.granularity = options.weightGranularity
+    if options.activationRanges == .dynamic { sweep.method = .dynamic }
     sweep.taskOutput = metric?.output
     let task: ((Tensor, Tensor, Range<Int>) -> Double)? = metric.map { m in { m.score($0, reference: $1, samples: $2) } }
     // The Hessian first: the screened sweep ranks the pairs by its Ω.
@@ -167,6 +171,7 @@ public enum Analysis {
     if let figures { for i in result.layers.indices { result.layers[i].hessian = figures[result.layers[i].name] } }
     result.shard = options.shard.map { "\($0.index)/\($0.count)" }
     result.weightGranularity = options.weightGranularity == .tensor ? "tensor" : nil
+    result.activationRanges = options.activationRanges == .dynamic ? "dynamic" : nil
     result.taskMetric = metric?.name
     result.taskReference = metric?.score(swept.reference, reference: swept.reference, samples: 0..<count)
     result.correlate()

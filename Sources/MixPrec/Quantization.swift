@@ -21,6 +21,9 @@ public enum Quantization {
     public var crossLayerEqualization = false
     public var adaRound = false
     public var biasCorrection = false
+    /// Also run every MatMul between two activations (attention) at INT8, both inputs quantized
+    /// per tensor with calibrated ranges (integer precisions only).
+    public var quantizeActivationProducts = false
     /// EasyQuant: the scale multipliers searched and the grid points in that interval.
     public var easyQuantInterval: ClosedRange<Float> = 0.5...1.2
     public var easyQuantSteps = 50
@@ -79,15 +82,22 @@ public enum Quantization {
       progress(.note("cross-layer equalization: \(pairs.count) conv pairs; bias absorption: \(absorbed.count)"))
     }
     let integer = o.precision != .fp16
-    var calibrator = Calibrator(session: session)
-    if integer {
+    let products = integer && o.quantizeActivationProducts
+    var calibrator = Calibrator(session: session, products: products)
+    let needsGrams = o.adaRound || o.biasCorrection || o.method == .easyquant || o.method == .pact
+    if integer && (o.method != .dynamic || needsGrams || products) {
       progress(.note("calibrating \(calibrator.layerInputs.count) layer inputs on \(calibration.values.first?.shape.first ?? 0) samples"))
-      try calibrator.observe(calibration, batch: o.batch, grams: o.adaRound || o.biasCorrection || o.method == .easyquant || o.method == .pact)
+      try calibrator.observe(calibration, batch: o.batch, grams: needsGrams)
     }
     var plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: o.precision, method: o.method,
       scheme: o.scheme, weightGroup: o.weightGroup, granularity: o.weightGranularity, model: model.name, modelSHA256: model.sha256)
     plan.equalizedPairs = equalizedPairs
     plan.absorbedBiases = absorbed.isEmpty ? nil : absorbed
+    if products {
+      let p = try PlanBuilder.products(session: session, calibrator: calibrator, method: o.method)
+      plan.activationProducts = p.isEmpty ? nil : p
+      progress(.note("activation products at int8: \(p.count) MatMuls between two activations"))
+    }
     if integer && (o.method == .easyquant || o.method == .pact) {
       let refined = try PlanBuilder.refineRanges(&plan, session: session, calibrator: calibrator, method: o.method,
         interval: o.easyQuantInterval, steps: o.easyQuantSteps)
@@ -145,6 +155,12 @@ extension Quantization.Options {
   public func validate() throws {
     let o = self
     guard o.precision != .fp32 else { throw MixPrecError.invalidOption(option: "--precision", rule: "must be fp16, int8 or int4, not 'fp32'") }
+    if o.method == .dynamic && o.scheme == .symmetric {
+      throw MixPrecError.invalidOption(option: "--scheme", rule: "symmetric does not go with --calibrator dynamic (DynamicQuantizeLinear gives uint8 codes with a zero point)")
+    }
+    if o.quantizeActivationProducts && o.precision == .fp16 {
+      throw MixPrecError.invalidOption(option: "--quantize-activation-matmuls", rule: "runs products at int8; it needs --precision int8 or int4")
+    }
     if let group = o.weightGroup, o.precision != .int4 || group <= 0 || group % 16 != 0 {
       throw MixPrecError.invalidOption(option: "--group", rule: "applies to int4 and must be a positive multiple of 16 (32, 64, 128), not \(group)")
     }

@@ -78,7 +78,10 @@ public final class QuantizationAwareTraining {
     for l in g.layers {
       let node = g.nodes[l.nodeIndex]
       switch runtime[l.name] {
-      case .integer(let bits, let values, let scales, let group, let input, let shift)?:
+      case .integer(let bits, let values, let scales, let group, let input, let shift, let dynamic)?:
+        guard !dynamic else {
+          throw MixPrecError.invalidOption(option: "--qat", rule: "trains each integer layer's input clip; layer '\(l.name)' takes its input range from each batch (dynamic)")
+        }
         let layout = WeightLayout(node, weight: l.weightShape)
         let lo = -Float(input.zero) * input.scale, hi = Float(255 - Int(input.zero)) * input.scale
         let biasName = node.input(2).flatMap { g.initializers[$0] != nil ? $0 : nil }

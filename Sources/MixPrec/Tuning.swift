@@ -41,6 +41,12 @@ public enum Tuning {
     public var weightGranularity: WeightGranularity = .channel
     /// How the sweep picks its pairs when no analysis is given.
     public var sweep: SweepMode = .screened
+    /// Run the MatMuls between two activations (attention) at INT8 in the chosen plan, both
+    /// inputs per tensor with MSE-calibrated ranges; their damage alone is measured and reported.
+    public var quantizeActivationProducts = false
+    /// `.dynamic`: every integer layer takes its input range from each batch at run time (the
+    /// sweep's candidates, every plan and the export); nil: MSE-calibrated ranges.
+    public var activationRanges: RangeMethod? = nil
     public init() {}
   }
 
@@ -84,9 +90,16 @@ public enum Tuning {
         throw MixPrecError.invalidOption(option: "--weight-granularity",
           rule: "is \(o.weightGranularity.rawValue) but the analysis measured \(a.weightGranularity ?? "channel") weights; analyze again with the same --weight-granularity")
       }
+      if a.activationRanges != (o.activationRanges == .dynamic ? "dynamic" : nil) {
+        throw MixPrecError.invalidOption(option: "--activation-ranges",
+          rule: "is \(o.activationRanges == .dynamic ? "dynamic" : "calibrated") but the analysis measured \(a.activationRanges ?? "calibrated") ranges; analyze again with the same --activation-ranges")
+      }
       if o.objective != .measured, a.layers.contains(where: { $0.hessian == nil }) {
         throw TuningError.objectiveNeedsHessian(objective: o.objective.rawValue)
       }
+    }
+    if o.activationRanges == .dynamic, let q = o.qat, q.epochs > 0 {
+      throw MixPrecError.invalidOption(option: "--qat", rule: "trains each integer layer's input clip; it does not go with --activation-ranges dynamic")
     }
     guard data.calibrationCount > 0 else { throw MixPrecError.tooFewSamples(folder: "calibration", samples: 0, needed: 1) }
     try MixPrecError.requireFinite(data.calibration)
@@ -106,7 +119,7 @@ public enum Tuning {
       phases.append(.init(name: name, seconds: (clock.now - mark).seconds))
       mark = clock.now
     }
-    var calibrator = Calibrator(session: session)
+    var calibrator = Calibrator(session: session, products: o.quantizeActivationProducts)
     progress(.note("calibrating \(calibrator.layerInputs.count) layer inputs on \(data.calibrationCount) samples"))
     try calibrator.observe(data.calibration, batch: 32, grams: o.biasCorrection || o.adaRound || ((o.objective != .measured || o.hessian) && given == nil))
     lap("calibration")
@@ -119,6 +132,7 @@ public enum Tuning {
       a.rangeComparison = false
       a.outputs = o.outputs
       a.weightGranularity = o.weightGranularity
+      a.activationRanges = o.activationRanges
       if o.objective != .measured { a.hessian = Analysis.HessianOptions() } else if o.hessian { a.hessian = .tuning }
       // Ω is what screens: --no-hessian measures every pair.
       a.screening = a.hessian == nil ? nil : screeningBudget(budget, options: o, graph: session.graph)
@@ -134,7 +148,8 @@ public enum Tuning {
     // Plans are measured on the outputs and kinds the layers were measured on.
     let evaluator = try given_evaluator ?? PlanEvaluator(session: session, feeds: data.evaluation, metric: data.metric,
       outputs: analysis.outputs.map(OutputSelection.init) ?? o.outputs)
-    let template = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8, method: .mse,
+    let template = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8,
+      method: o.activationRanges == .dynamic ? .dynamic : .mse,
       granularity: o.weightGranularity, model: model.name, modelSHA256: model.sha256)
     let context = try TuningContext(model: model, template: template, analysis: analysis, calibrator: calibrator, data: data,
       options: o, evaluator: evaluator, progress: progress)
@@ -178,6 +193,20 @@ public enum Tuning {
         seconds: trained.seconds, epochLoss: trained.epochLoss, before: before)
     }
     if o.qat != nil { lap("qat") }
+    var productDamage: Double? = nil
+    if o.quantizeActivationProducts {
+      let products = try PlanBuilder.products(session: session, calibrator: calibrator, method: .mse)
+      if !products.isEmpty {
+        chosen.activationProducts = products
+        var alone = PrecisionPlan(model: model.name, modelSHA256: model.sha256, layers: [])
+        alone.activationProducts = products
+        productDamage = try evaluator.evaluate(alone, codes: [:]).damage
+        progress(.note(String(format: "activation products at int8: %d MatMuls between two activations, damage alone %.3g",
+          products.count, productDamage ?? .nan)))
+      } else {
+        progress(.note("activation products: the model has no MatMul between two activations"))
+      }
+    }
     let layers = try PlanBuilder.layerQuantizations(chosen, session: session, codes: codes)
     let evaluation = try evaluator.evaluate(chosen, codes: codes)
     var chosenPoint = try context.point("chosen", solution, measure: false)
@@ -226,6 +255,8 @@ public enum Tuning {
     summary.budgetBytes = problem.sizeBudget.map { Int($0) }
     summary.budgetLatencyMs = budget.latencySeconds.map { $0 * 1e3 }
     summary.qat = qatSummary
+    summary.activationProducts = chosen.activationProducts?.map(\.name)
+    summary.activationProductDamage = productDamage
     phases.append(.init(name: "total", seconds: (clock.now - begin).seconds))
     summary.phases = phases
     report.tuning = summary

@@ -9,6 +9,9 @@ public struct QDQLayer: Sendable {
     case integer(bits: Int, values: [Int8], scales: [Float], group: Int?)
     /// The layer's own weights rounded to float16.
     case half
+    /// No constant weight: the right input of a MatMul between two activations, quantized per
+    /// tensor (symmetric) like the left one.
+    case activation(ActivationParameters)
   }
 
   public var weights: Weights
@@ -16,11 +19,14 @@ public struct QDQLayer: Sendable {
   public var input: ActivationParameters?
   /// Added to the layer's bias (bias correction).
   public var biasShift: [Float]?
+  /// The input's parameters come from each run's values: DynamicQuantizeLinear → DequantizeLinear.
+  public var dynamicInput: Bool
 
-  public init(weights: Weights, input: ActivationParameters?, biasShift: [Float]? = nil) {
+  public init(weights: Weights, input: ActivationParameters?, biasShift: [Float]? = nil, dynamicInput: Bool = false) {
     self.weights = weights
     self.input = input
     self.biasShift = biasShift
+    self.dynamicInput = dynamicInput
   }
 }
 
@@ -59,7 +65,19 @@ public enum QDQExport {
           if bits == 4 || group != nil { opset = max(opset, 21) }
           node.inputs[0] = try weightNodes(node, w, bits: bits, values: values, scales: scales, group: group,
             into: &g, nodes: &newNodes, raw: &raw)
+        case .activation:
+          throw ONNXError("table '\(p)' has a constant table, not an activation, to quantize")
         }
+        newNodes.append(node)
+        continue
+      }
+      if case .activation(let right) = layer.weights {
+        // Both inputs of an activation product go through Q → DQ (uint8, per tensor).
+        guard let left = layer.input, let x = node.input(0), let y = node.input(1) else {
+          throw ONNXError("activation product '\(p)' has no left input quantization")
+        }
+        node.inputs[0] = quantizeDequantize(x, left, prefix: "\(p)_x", into: &g, nodes: &newNodes)
+        node.inputs[1] = quantizeDequantize(y, right, prefix: "\(p)_y", into: &g, nodes: &newNodes)
         newNodes.append(node)
         continue
       }
@@ -67,6 +85,8 @@ public enum QDQExport {
         throw ONNXError("layer '\(node.name)' has no constant weight to export")
       }
       switch layer.weights {
+      case .activation:
+        throw ONNXError("layer '\(p)' has a constant weight, not a second activation")
       case .half:
         let w16 = "\(p)_w_fp16", wOut = "\(p)_w_from_fp16", x16 = "\(p)_x_fp16", xOut = "\(p)_x_from_fp16"
         g.initializers[w16] = Tensor(dtype: .float16, shape: w.shape, storage: .float(w.asFloats().map { Float(Float16($0)) }))
@@ -76,16 +96,18 @@ public enum QDQExport {
         node.inputs[0] = xOut
         node.inputs[1] = wOut
       case .integer(let bits, let values, let scales, let group):
-        guard let input = layer.input else { throw ONNXError("integer layer '\(p)' has no input quantization") }
         if bits == 4 { opset = max(opset, 21) }
         if group != nil { opset = max(opset, 21) }  // blocked DequantizeLinear
-        // Activation: Q → DQ with a per-tensor uint8 zero point.
-        let s = "\(p)_x_scale", z = "\(p)_x_zero", q = "\(p)_x_q", dq = "\(p)_x_dq"
-        g.initializers[s] = Tensor(shape: [], floats: [input.scale])
-        g.initializers[z] = Tensor(dtype: .uint8, shape: [], storage: .int([Int64(input.zero)]))
-        newNodes.append(Node(name: "\(p)_x_quantize", opType: "QuantizeLinear", inputs: [x, s, z], outputs: [q], attributes: [:]))
-        newNodes.append(Node(name: "\(p)_x_dequantize", opType: "DequantizeLinear", inputs: [q, s, z], outputs: [dq], attributes: [:]))
-        node.inputs[0] = dq
+        if layer.dynamicInput {
+          // The range of each run's values: DynamicQuantizeLinear gives codes, scale and zero point.
+          let q = "\(p)_x_q", s = "\(p)_x_scale", z = "\(p)_x_zero", dq = "\(p)_x_dq"
+          newNodes.append(Node(name: "\(p)_x_quantize", opType: "DynamicQuantizeLinear", inputs: [x], outputs: [q, s, z], attributes: [:]))
+          newNodes.append(Node(name: "\(p)_x_dequantize", opType: "DequantizeLinear", inputs: [q, s, z], outputs: [dq], attributes: [:]))
+          node.inputs[0] = dq
+        } else {
+          guard let input = layer.input else { throw ONNXError("integer layer '\(p)' has no input quantization") }
+          node.inputs[0] = quantizeDequantize(x, input, prefix: "\(p)_x", into: &g, nodes: &newNodes)
+        }
         if let shift = layer.biasShift {
           let old = node.input(2).flatMap { g.initializers[$0] }?.asFloats() ?? [Float](repeating: 0, count: shift.count)
           let name = "\(p)_bias_corrected"
@@ -118,6 +140,17 @@ public enum QDQExport {
   public static func write(_ graph: Graph, layers: [String: QDQLayer], ranks: [String: Int], to url: URL) throws {
     let (g, raw, opset) = try rewrite(graph, layers: layers)
     try ONNXExporter.write(g, opset: opset, raw: raw, ranks: ranks, to: url)
+  }
+
+  /// Activation `x` through QuantizeLinear → DequantizeLinear with a per-tensor uint8 zero point;
+  /// returns the dequantized value's name.
+  static func quantizeDequantize(_ x: String, _ a: ActivationParameters, prefix p: String, into g: inout Graph, nodes: inout [Node]) -> String {
+    let s = "\(p)_scale", z = "\(p)_zero", q = "\(p)_q", dq = "\(p)_dq"
+    g.initializers[s] = Tensor(shape: [], floats: [a.scale])
+    g.initializers[z] = Tensor(dtype: .uint8, shape: [], storage: .int([Int64(a.zero)]))
+    nodes.append(Node(name: "\(p)_quantize", opType: "QuantizeLinear", inputs: [x, s, z], outputs: [q], attributes: [:]))
+    nodes.append(Node(name: "\(p)_dequantize", opType: "DequantizeLinear", inputs: [q, s, z], outputs: [dq], attributes: [:]))
+    return dq
   }
 
   static func cast(_ name: String, _ x: String, _ y: String, to: DType) -> Node {

@@ -8,6 +8,8 @@ public struct Calibrator {
   public let session: Session
   /// Layer name → the tensor it reads.
   public let layerInputs: [String: String]
+  /// Activation product (MatMul of two activations) name → the tensors it multiplies.
+  public let productInputs: [String: (left: String, right: String)]
   public private(set) var observers: [String: RangeObserver] = [:]
   /// Input Gram matrices per layer (collected when `observe(…, grams: true)`), for AdaRound.
   public private(set) var grams: [String: GramCollector] = [:]
@@ -15,7 +17,8 @@ public struct Calibrator {
   public var gramSamplesPerBatch = 256, gramColumnLimit = 4096
 
   /// - Parameter layers: names of the layers to calibrate (default: all quantizable ones).
-  public init(session: Session, layers: [String]? = nil) {
+  /// - Parameter products: also observe both inputs of every activation product.
+  public init(session: Session, layers: [String]? = nil, products: Bool = false) {
     self.session = session
     let g = session.graph
     var inputs: [String: String] = [:]
@@ -24,11 +27,12 @@ public struct Calibrator {
       if let x = g.nodes[l.nodeIndex].input(0) { inputs[l.name] = x }
     }
     layerInputs = inputs
+    productInputs = products ? Dictionary(g.activationProducts.map { ($0.name, ($0.left, $0.right)) }, uniquingKeysWith: { a, _ in a }) : [:]
   }
 
   /// Streams `feeds` (batch on axis 0) through the model in batches of `batch`.
   public mutating func observe(_ feeds: [String: Tensor], batch: Int = 32, grams collectGrams: Bool = false) throws {
-    let watched = Set(layerInputs.values)
+    let watched = Set(layerInputs.values).union(productInputs.values.flatMap { [$0.left, $0.right] })
     let g = session.graph
     var readers: [String: [String]] = [:]
     for (layer, input) in layerInputs { readers[input, default: []].append(layer) }
@@ -68,4 +72,10 @@ public struct Calibrator {
 
   /// The observer of layer `name`'s input.
   public func observer(forLayer name: String) -> RangeObserver? { layerInputs[name].flatMap { observers[$0] } }
+
+  /// The observers of activation product `name`'s two inputs.
+  public func observers(forProduct name: String) -> (left: RangeObserver, right: RangeObserver)? {
+    guard let p = productInputs[name], let l = observers[p.left], let r = observers[p.right] else { return nil }
+    return (l, r)
+  }
 }

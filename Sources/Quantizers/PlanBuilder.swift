@@ -23,7 +23,7 @@ public enum PlanBuilder {
         name: l.name, op: l.opType, precision: runnable ? precision : .fp32,
         weightGroup: precision == .int4 ? weightGroup : nil, activationScheme: scheme, rangeMethod: method)
       if granularity == .tensor && (precision == .int8 || precision == .int4) { entry.weightGranularity = .tensor }
-      if runnable && !l.isTable && (precision == .int8 || precision == .int4) {
+      if runnable && !l.isTable && (precision == .int8 || precision == .int4) && method != .dynamic {
         guard let o = calibrator.observer(forLayer: l.name) else {
           throw PlanError("no calibration data reached layer '\(l.name)'")
         }
@@ -63,7 +63,8 @@ public enum PlanBuilder {
         out[entry.name] = .table(bits: bits, values: q.values, scales: q.scales, group: entry.weightGroup)
         continue
       }
-      guard let input = entry.input else {
+      let dynamic = entry.rangeMethod == .dynamic
+      guard let input = entry.input ?? (dynamic ? ActivationParameters(scale: 1, zero: 0) : nil) else {
         throw PlanError("layer '\(entry.name)' is \(entry.precision.rawValue) but has no input range; recalibrate with `mixprec quantize`")
       }
       var values = q.values
@@ -74,9 +75,35 @@ public enum PlanBuilder {
         values = c
       }
       out[entry.name] = .integer(
-        bits: bits, values: values, scales: q.scales, group: entry.weightGroup, input: input, biasShift: entry.biasShift)
+        bits: bits, values: values, scales: q.scales, group: entry.weightGroup, input: input, biasShift: entry.biasShift,
+        dynamicInput: dynamic)
+    }
+    let products = Set(g.activationProducts.map(\.name))
+    for p in plan.activationProducts ?? [] {
+      guard products.contains(p.name) else {
+        throw PlanError("the plan names activation product '\(p.name)', which this model does not have (a MatMul of two computed values)")
+      }
+      out[p.name] = .product(left: p.left, right: p.right)
     }
     return out
+  }
+
+  /// Every activation product of the session's model at INT8, with both inputs' ranges from the
+  /// calibrator (built with `products: true`): the left asymmetric, the right symmetric.
+  public static func products(session: Session, calibrator: Calibrator, method: RangeMethod = .minmax) throws -> [ProductPlan] {
+    try session.graph.activationProducts.map { p in
+      guard let o = calibrator.observers(forProduct: p.name) else {
+        throw PlanError("no calibration data reached both inputs of '\(p.name)'")
+      }
+      // EasyQuant and PACT refine weighted layers and products keep calibrated ranges (the
+      // export's DynamicQuantizeLinear feeds weighted layers): a product's ranges come from the
+      // histogram methods.
+      let m: RangeMethod = [.easyquant, .pact, .dynamic].contains(method) ? .minmax : method
+      let l = o.left.range(m, scheme: .asymmetric), r = o.right.range(m, scheme: .symmetric)
+      return ProductPlan(name: p.name, rangeMethod: m,
+        left: ActivationParameters.covering(lo: l.lo, hi: l.hi, scheme: .asymmetric),
+        right: ActivationParameters.covering(lo: r.lo, hi: r.hi, scheme: .symmetric))
+    }
   }
 
   /// Nearest-rounded codes and scales (per row or group, as the kernels read them) of an integer
@@ -137,8 +164,10 @@ extension PlanBuilder {
       case .half: QDQLayer(weights: .half, input: nil)
       case .table(let bits, let values, let scales, let group):
         QDQLayer(weights: .integer(bits: bits, values: values, scales: scales, group: group), input: nil)
-      case .integer(let bits, let values, let scales, let group, let input, let shift):
-        QDQLayer(weights: .integer(bits: bits, values: values, scales: scales, group: group), input: input, biasShift: shift)
+      case .integer(let bits, let values, let scales, let group, let input, let shift, let dynamic):
+        QDQLayer(weights: .integer(bits: bits, values: values, scales: scales, group: group), input: dynamic ? nil : input,
+          biasShift: shift, dynamicInput: dynamic)
+      case .product(let left, let right): QDQLayer(weights: .activation(right), input: left)
       }
     }
   }
@@ -243,7 +272,7 @@ extension PlanBuilder {
     let runtime = try layerQuantizations(plan, session: session, codes: codes)
     for i in plan.layers.indices {
       let entry = plan.layers[i]
-      guard case .integer(_, let values, let scales, let group, _, _)? = runtime[entry.name],
+      guard case .integer(_, let values, let scales, let group, _, _, _)? = runtime[entry.name],
         let collector = calibrator.grams[entry.name], collector.columns > 0,
         let layer = g.layers.first(where: { $0.name == entry.name })
       else { continue }

@@ -69,6 +69,7 @@ public struct RangeObserver: Sendable {
     let full = (min(lo, 0), max(hi, 0))
     switch method {
     case .minmax, .easyquant, .pact: return full  // the latter two start here and refine on the layer
+    case .dynamic: return full  // the calibration set's extremes (the runtime takes each batch's own)
     case .percentile: return percentileRange(percentile)
     case .mse: return bestClip(full, scheme: scheme) { clipped, step in Self.mse(self, clipped, step) }
     case .kl: return klRange(full, scheme: scheme)

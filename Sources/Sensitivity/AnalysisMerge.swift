@@ -47,7 +47,8 @@ extension AnalysisResult {
     var count: Int? = nil
     for p in parts {
       guard p.modelSHA256 == first.modelSHA256, p.candidates == first.candidates, p.samples == first.samples,
-        p.outputs == first.outputs, p.weightGranularity == first.weightGranularity else {
+        p.outputs == first.outputs, p.weightGranularity == first.weightGranularity,
+        p.activationRanges == first.activationRanges else {
         throw AnalysisError.mismatchedParts(first: first.model, other: p.model)
       }
       guard let s = p.shard, let (k, n) = parseShard(s) else { throw AnalysisError.notAShard(model: p.model) }

@@ -31,6 +31,9 @@ public enum RangeMethod: String, Codable, CaseIterable, Sendable {
   case easyquant
   /// PACT-style learned clipping of the layer input on its reconstruction loss (after training).
   case pact
+  /// No calibrated range: the minimum and maximum of each batch the layer reads, taken at run
+  /// time (ONNX DynamicQuantizeLinear, ONNX Runtime's `quantize_dynamic`); asymmetric uint8.
+  case dynamic
 }
 
 /// Zero point of the activation codes.
@@ -86,6 +89,17 @@ public struct ActivationParameters: Codable, Equatable, Sendable {
     }
   }
 
+  /// DynamicQuantizeLinear's parameters for values spanning [lo, hi], in float32 as ONNX defines
+  /// them: scale = (max(hi, 0) − min(lo, 0)) / 255, zero = round(−min(lo, 0) / scale) (ties to
+  /// even) within 0…255. A zero span gets scale 1 (every value is 0).
+  public static func dynamic(lo: Float, hi: Float) -> ActivationParameters {
+    let lo = min(lo, 0), hi = max(hi, 0)
+    let scale = (hi - lo) / 255
+    guard scale.isFinite, scale >= smallestScale else { return ActivationParameters(scale: 1, zero: 0) }
+    let zero = (0 - lo / scale).rounded(.toNearestOrEven)
+    return ActivationParameters(scale: scale, zero: Int32(min(max(zero, 0), 255)))
+  }
+
   /// Whether a plan may hold these: a positive, finite, normal scale and a zero point in 0…255.
   public var isValid: Bool {
     scale.isFinite && scale >= Self.smallestScale && (0...255).contains(zero)
@@ -114,7 +128,8 @@ public struct LayerPlan: Codable, Equatable, Sendable {
   public var activationScheme: ActivationScheme
   public var rangeMethod: RangeMethod
   public var rounding: Rounding
-  /// Quantization of the layer's input (integer precisions), from calibration.
+  /// Quantization of the layer's input (integer precisions), from calibration; nil under the
+  /// `dynamic` range method (taken from each batch at run time).
   public var input: ActivationParameters?
   /// Added to the layer's bias (one per output channel): empirical bias correction of the mean
   /// output shift its weight quantization causes.
@@ -140,6 +155,29 @@ public struct LayerPlan: Codable, Equatable, Sendable {
     self.rangeMethod = rangeMethod
     self.rounding = rounding
     self.input = input
+  }
+}
+
+/// A MatMul between two activations run on the INT8 kernels: both inputs quantized per tensor
+/// with calibrated ranges, the products accumulated in int32 (`--quantize-activation-matmuls`).
+public struct ProductPlan: Codable, Equatable, Sendable {
+  /// The MatMul's node name.
+  public var name: String
+  /// int8 (the only integer format both sides of a product take).
+  public var precision: Precision
+  public var rangeMethod: RangeMethod
+  /// The left input's uint8 codes (asymmetric).
+  public var left: ActivationParameters
+  /// The right input's codes: symmetric int8 (stored as uint8 with zero point 128), so they
+  /// enter the kernels as signed weights.
+  public var right: ActivationParameters
+
+  public init(name: String, rangeMethod: RangeMethod, left: ActivationParameters, right: ActivationParameters) {
+    self.name = name
+    precision = .int8
+    self.rangeMethod = rangeMethod
+    self.left = left
+    self.right = right
   }
 }
 
@@ -195,6 +233,8 @@ public struct PrecisionPlan: Codable, Equatable, Sendable {
   public var absorbedBiases: [AbsorbedBias]?
   /// The weight codes chosen by AdaRound, in a `.npz` beside the plan (one int8 array per layer).
   public var codesFile: String?
+  /// MatMuls between two activations quantized to INT8 (none unless asked for).
+  public var activationProducts: [ProductPlan]?
   public var predicted: PlanFigures?
   public var measured: PlanFigures?
 
@@ -245,7 +285,7 @@ public struct PrecisionPlan: Codable, Equatable, Sendable {
           throw PlanError("layer '\(l.name)' has weight group \(g); groups apply to int4 and are positive multiples of 16 (32, 64, 128)")
         }
       }
-      if (l.precision == .int8 || l.precision == .int4) && (l.op != "Gather" || l.input != nil) {
+      if (l.precision == .int8 || l.precision == .int4) && (l.op != "Gather" || l.input != nil) && !(l.rangeMethod == .dynamic && l.input == nil) {
         guard let input = l.input else { throw PlanError("integer layer '\(l.name)' has no input quantization") }
         guard input.isValid else {
           throw PlanError("layer '\(l.name)' has input scale \(input.scale) and zero point \(input.zero); scales must be positive finite normal numbers and zero points in 0…255")
@@ -260,6 +300,15 @@ public struct PrecisionPlan: Codable, Equatable, Sendable {
       if let shift = l.biasShift, !shift.allSatisfy(\.isFinite) { throw PlanError("layer '\(l.name)' has a non-finite bias shift") }
       if let f = l.weightScaleFactors, !f.allSatisfy({ $0.isFinite && $0 > 0 }) {
         throw PlanError("layer '\(l.name)' has a weight scale factor that is not a positive finite number")
+      }
+    }
+    for p in activationProducts ?? [] {
+      guard names.insert(p.name).inserted else { throw PlanError("'\(p.name)' appears twice") }
+      guard p.precision == .int8 else {
+        throw PlanError("activation product '\(p.name)' is \(p.precision.rawValue); products between activations run at int8 only")
+      }
+      guard p.left.isValid, p.right.isValid, p.right.zero == 128 else {
+        throw PlanError("activation product '\(p.name)' has input scales \(p.left.scale), \(p.right.scale) and zero points \(p.left.zero), \(p.right.zero); scales must be positive finite normal numbers, the left zero point in 0…255 and the right one 128 (symmetric)")
       }
     }
     for a in absorbedBiases ?? [] where !a.shift.allSatisfy(\.isFinite) {

@@ -20,6 +20,8 @@ struct AnalyzeCommand: ParsableCommand {
   @Option(help: "Where to write the analysis.") var out: String
   @Option(name: .customLong("weight-granularity"), help: "Weight scales of the integer candidates: channel (one per output channel) or tensor (one per layer, for hardware with a scale per tensor).")
   var weightGranularity = "channel"
+  @Option(name: .customLong("activation-ranges"), help: "Input ranges of the integer candidates: calibrated (MSE on the calibration set) or dynamic (each batch's own minimum and maximum at run time, exported as DynamicQuantizeLinear).")
+  var activationRanges = "calibrated"
   @OptionGroup var outputs: OutputOptions
   @Option(parsing: .unconditional, help: "Samples per forward pass (bounds memory).") var batch: Int = 32
   @Flag(help: "Also estimate each layer's Hessian trace (Hutchinson), top eigenvalue (Lanczos) and HAWQ-V2 score, and rank-correlate them with the measured damage.")
@@ -58,6 +60,7 @@ struct AnalyzeCommand: ParsableCommand {
     o.batch = batch
     o.outputs = try outputs.selection(folder: calib)
     o.weightGranularity = try candidateGranularity(weightGranularity)
+    o.activationRanges = try candidateRanges(activationRanges)
     if shard == "auto" {
       if let n = shardCount, n <= 0 { throw CLIError("--shard-count must be positive") }
       o.shard = try ShardScheduler.shard(environment: ProcessInfo.processInfo.environment, count: shardCount)

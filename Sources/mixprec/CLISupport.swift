@@ -96,6 +96,15 @@ func positiveIntegers(_ text: String, option: String, example: String) throws ->
 }
 
 /// `--weight-granularity` of analyze and tune: per channel or per tensor (groups are a quantize option).
+/// `--activation-ranges`: nil for calibrated ranges, `.dynamic` for run-time ones.
+func candidateRanges(_ value: String) throws -> RangeMethod? {
+  switch value {
+  case "calibrated": return nil
+  case "dynamic": return .dynamic
+  default: throw CLIError("unknown --activation-ranges '\(value)'; use calibrated or dynamic")
+  }
+}
+
 func candidateGranularity(_ value: String) throws -> WeightGranularity {
   guard let g = WeightGranularity(rawValue: value), g != .group else {
     throw CLIError("unknown --weight-granularity '\(value)'; analyze and tune take channel or tensor")

@@ -52,6 +52,10 @@ struct InspectCommand: ParsableCommand {
     }
     printTable(header, rows)
     print("total: \(totalParams) parameters, \(formatBytes(totalParams * 4)) FP32")
+    let products = shown.activationProducts
+    if !products.isEmpty {
+      print("activation products (MatMuls of two activations, INT8 with --quantize-activation-matmuls): \(products.count)")
+    }
     print("\nop histogram (prepared graph):")
     var hist: [String: Int] = [:]
     for n in shown.nodes { hist[n.opType, default: 0] += 1 }

@@ -13,7 +13,7 @@ struct QuantizeCommand: ParsableCommand {
   @Argument(help: "The ONNX model.") var model: String
   @Option(help: "Calibration folder (one <input name>.npy per model input).") var calib: String
   @Option(help: "fp16, int8 or int4.") var precision: String
-  @Option(help: "Range method: minmax, percentile, mse, kl, easyquant (cosine search of weight and activation scales) or pact (learned input clipping).")
+  @Option(help: "Range method: minmax, percentile, mse, kl, easyquant (cosine search of weight and activation scales), pact (learned input clipping) or dynamic (each batch's own range at run time, exported as DynamicQuantizeLinear).")
   var calibrator: String = "minmax"
   @Option(name: .customLong("easyquant-interval"), help: "EasyQuant: scale multipliers searched, LOW:HIGH.") var easyquantInterval = "0.5:1.2"
   @Option(name: .customLong("easyquant-steps"), parsing: .unconditional, help: "EasyQuant: grid points in the interval.") var easyquantSteps = 50
@@ -27,6 +27,8 @@ struct QuantizeCommand: ParsableCommand {
   @Flag(help: "AdaRound the integer weights on the calibration inputs (codes go to <plan>.codes.npz).") var adaround = false
   @Flag(name: .customLong("bias-correction"), help: "Correct each integer layer's bias for the mean output shift of its quantized weights.")
   var biasCorrection = false
+  @Flag(name: .customLong("quantize-activation-matmuls"), help: "Also run MatMuls between two activations (attention) at INT8: both inputs quantized per tensor, int32 products.")
+  var quantizeActivationMatmuls = false
   @Option(help: "Evaluation folder with labels: report the task metric of FP32 and of the plan.") var eval: String?
   @Option(parsing: .unconditional, help: "Samples per forward pass (bounds memory).") var batch: Int = 32
   @OptionGroup var outputs: OutputOptions
@@ -35,7 +37,7 @@ struct QuantizeCommand: ParsableCommand {
     var o = Quantization.Options()
     guard let p = Precision(rawValue: precision), p != .fp32 else { throw CLIError("--precision must be fp16, int8 or int4, not '\(precision)'") }
     guard let method = RangeMethod(rawValue: calibrator) else {
-      throw CLIError("unknown --calibrator '\(calibrator)'; use minmax, percentile, mse, kl, easyquant or pact")
+      throw CLIError("unknown --calibrator '\(calibrator)'; use minmax, percentile, mse, kl, easyquant, pact or dynamic")
     }
     guard let scheme = ActivationScheme(rawValue: scheme) else { throw CLIError("unknown --scheme '\(self.scheme)'; use asymmetric or symmetric") }
     let bounds = easyquantInterval.split(separator: ":").compactMap { Float($0) }
@@ -53,6 +55,7 @@ struct QuantizeCommand: ParsableCommand {
     o.crossLayerEqualization = cle
     o.adaRound = adaround
     o.biasCorrection = biasCorrection
+    o.quantizeActivationProducts = quantizeActivationMatmuls
     o.easyQuantInterval = bounds[0]...bounds[1]
     o.easyQuantSteps = easyquantSteps
     o.batch = batch
@@ -75,7 +78,9 @@ struct QuantizeCommand: ParsableCommand {
     let q = try Quantization.run(model: model, calibration: calibration.tensors, evaluation: evaluation, options: options,
       progress: ProgressPrinter().handle)
     let kept = q.keptFP32 > 0 ? " (\(q.keptFP32) kept fp32: unsupported)" : ""
-    print("\(options.precision.rawValue): \(q.layers.count) of \(q.plan.layers.count) layers quantized\(kept); layer weights \(formatBytes(q.weightBytes)) vs \(formatBytes(q.fp32WeightBytes)) fp32 (\(String(format: "%.2f", Double(q.fp32WeightBytes) / Double(max(q.weightBytes, 1))))x smaller)")
+    let products = q.plan.activationProducts?.count ?? 0
+    let productNote = products > 0 ? " and \(products) activation products" : ""
+    print("\(options.precision.rawValue): \(q.layers.count - products) of \(q.plan.layers.count) layers\(productNote) quantized\(kept); layer weights \(formatBytes(q.weightBytes)) vs \(formatBytes(q.fp32WeightBytes)) fp32 (\(String(format: "%.2f", Double(q.fp32WeightBytes) / Double(max(q.weightBytes, 1))))x smaller)")
     if let e = q.evaluation {
       if let d = e.damage {
         print(String(format: "damage to fp32: %.4g on ", d) + e.outputs.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: " + "))

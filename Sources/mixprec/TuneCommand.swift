@@ -30,9 +30,13 @@ struct TuneCommand: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "AdaRound the chosen plan's integer weights (codes go to <plan>.codes.npz).") var adaround = true
   @Flag(inversion: .prefixedNo, help: "Estimate each layer's Hessian trace (Hutchinson, 8 samples, 16 iterations) with the sweep: the report's curvature section and Ω-vs-damage correlation.")
   var hessian = true
+  @Flag(name: .customLong("quantize-activation-matmuls"), help: "Also run the chosen plan's MatMuls between two activations (attention) at INT8: both inputs per tensor, int32 products; their damage alone is reported.")
+  var quantizeActivationMatmuls = false
   @OptionGroup var qat: QATOptions
   @Option(name: .customLong("weight-granularity"), help: "Weight scales of the integer candidates: channel (one per output channel) or tensor (one per layer, for hardware with a scale per tensor).")
   var weightGranularity = "channel"
+  @Option(name: .customLong("activation-ranges"), help: "Input ranges of the integer candidates: calibrated (MSE on the calibration set) or dynamic (each batch's own minimum and maximum at run time, exported as DynamicQuantizeLinear).")
+  var activationRanges = "calibrated"
   @OptionGroup var outputs: OutputOptions
   @Option(help: "Where to write the plan.") var plan: String
   @Option(help: "Also write the QDQ ONNX model.") var export: String?
@@ -53,12 +57,14 @@ struct TuneCommand: ParsableCommand {
     var o = Tuning.Options()
     o.outputs = try outputs.selection(folder: calib)
     o.weightGranularity = try candidateGranularity(weightGranularity)
+    o.activationRanges = try candidateRanges(activationRanges)
     guard let objective = Tuner.Objective(rawValue: objective) else { throw CLIError("unknown --objective '\(objective)'; use measured, hessian or blend") }
     o.objective = objective
     o.samples = samples
     o.batch = batch
     o.runs = runs
     o.biasCorrection = biasCorrection
+    o.quantizeActivationProducts = quantizeActivationMatmuls
     o.adaRound = adaround
     o.hessian = hessian
     guard let mode = Tuning.SweepMode(rawValue: sweep) else { throw CLIError("unknown --sweep '\(sweep)'; use screened or full") }

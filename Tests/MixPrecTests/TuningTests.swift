@@ -156,7 +156,7 @@ final class TuningTests: XCTestCase {
     let integer = outcome.plan.layers.filter { $0.precision == .int8 || $0.precision == .int4 }
     XCTAssertFalse(integer.isEmpty)
     XCTAssertTrue(integer.allSatisfy { $0.weightGranularity == .tensor })
-    for case .integer(_, _, let scales, _, _, _) in try PlanBuilder.layerQuantizations(outcome.plan, session: m.session).values {
+    for case .integer(_, _, let scales, _, _, _, _) in try PlanBuilder.layerQuantizations(outcome.plan, session: m.session).values {
       XCTAssertEqual(Set(scales).count, 1)
     }
     var a = Analysis.Options()

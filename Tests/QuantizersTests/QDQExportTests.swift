@@ -68,7 +68,7 @@ final class QDQExportTests: XCTestCase {
     let plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8, granularity: .tensor,
       model: "cls", modelSHA256: "-")
     XCTAssertTrue(plan.layers.allSatisfy { $0.precision != .int8 || $0.weightGranularity == .tensor })
-    for case .integer(_, _, let scales, _, _, _) in try PlanBuilder.layerQuantizations(plan, session: session).values {
+    for case .integer(_, _, let scales, _, _, _, _) in try PlanBuilder.layerQuantizations(plan, session: session).values {
       XCTAssertEqual(Set(scales).count, 1)
     }
     let layers = PlanBuilder.qdqLayers(try PlanBuilder.layerQuantizations(plan, session: session))
@@ -80,6 +80,19 @@ final class QDQExportTests: XCTestCase {
       XCTAssertEqual(g.initializers[n.inputs[1]]?.shape, [], n.name)
     }
     try compare(plan, session, label: "per-tensor int8")
+  }
+
+  /// Dynamic input ranges export as DynamicQuantizeLinear → DequantizeLinear (no calibrated
+  /// scale), and ONNX Runtime, taking each run's range as the mixed run does, agrees with it.
+  func testDynamicInt8ExportAgreesWithTheMixedRun() throws {
+    let (session, calibrator) = try classifier()
+    let plan = try PlanBuilder.uniform(session: session, calibrator: calibrator, precision: .int8, method: .dynamic,
+      model: "cls", modelSHA256: "-")
+    XCTAssertTrue(plan.layers.allSatisfy { $0.precision != .int8 || ($0.input == nil && $0.rangeMethod == .dynamic) })
+    let g = try QDQExport.rewrite(session.graph, layers: PlanBuilder.qdqLayers(PlanBuilder.layerQuantizations(plan, session: session))).graph
+    XCTAssertEqual(g.nodes.filter { $0.opType == "DynamicQuantizeLinear" }.count, plan.layers.filter { $0.precision == .int8 }.count)
+    XCTAssertFalse(g.nodes.contains { $0.opType == "QuantizeLinear" })
+    try compare(plan, session, label: "dynamic int8")
   }
 
   /// A seeded random mix of FP32, FP16, INT8, INT4 per channel and INT4 in groups of 32 (opset 21).

@@ -12,6 +12,31 @@ CK_AI void quantize_u8(const float *x, long count, float scale, int32_t zero, ui
   for (long i = 0; i < count; i++) q[i] = (uint8_t)((int32_t)nearbyintf(CK_MIN(CK_MAX(x[i] / scale, lo), hi)) + zero);
 }
 
+/* 16 independent lanes so the compiler keeps one vector min and max per step; min and max are
+ * exact, so every ISA gives the scalar twin's result. NaN fails both comparisons and is skipped. */
+CK_AI void range_f32(const float *x, long count, float *lo, float *hi) {
+  float l[16], h[16];
+  for (int j = 0; j < 16; j++) l[j] = h[j] = 0;
+  long i = 0;
+  for (; i + 16 <= count; i += 16)
+    for (int j = 0; j < 16; j++) {
+      const float v = x[i + j];
+      l[j] = v < l[j] ? v : l[j];
+      h[j] = v > h[j] ? v : h[j];
+    }
+  float a = 0, b = 0;
+  for (int j = 0; j < 16; j++) {
+    a = CK_MIN(l[j], a);
+    b = CK_MAX(h[j], b);
+  }
+  for (; i < count; i++) {
+    a = x[i] < a ? x[i] : a;
+    b = x[i] > b ? x[i] : b;
+  }
+  *lo = a;
+  *hi = b;
+}
+
 CK_AI void f32_to_f16(const float *x, long count, uint16_t *h) {
   _Float16 *d = (_Float16 *)h;
   for (long i = 0; i < count; i++) d[i] = (_Float16)x[i];
@@ -25,6 +50,7 @@ CK_AI void f16_to_f32(const uint16_t *h, long count, float *x) {
 void ck_quantize_u8_ref(const float *x, long count, float scale, int32_t zero, uint8_t *q) {
   quantize_u8(x, count, scale, zero, q);
 }
+void ck_range_f32_ref(const float *x, long count, float *lo, float *hi) { range_f32(x, count, lo, hi); }
 void ck_f32_to_f16_ref(const float *x, long count, uint16_t *h) { f32_to_f16(x, count, h); }
 void ck_f16_to_f32_ref(const uint16_t *h, long count, float *x) { f16_to_f32(h, count, x); }
 
@@ -38,6 +64,12 @@ __attribute__((target(T512))) static void quantize_u8_avx512(const float *x, lon
 __attribute__((target(T256))) static void quantize_u8_avx2(const float *x, long count, float scale, int32_t zero,
                                                            uint8_t *q) {
   quantize_u8(x, count, scale, zero, q);
+}
+__attribute__((target(T512))) static void range_f32_avx512(const float *x, long count, float *lo, float *hi) {
+  range_f32(x, count, lo, hi);
+}
+__attribute__((target(T256))) static void range_f32_avx2(const float *x, long count, float *lo, float *hi) {
+  range_f32(x, count, lo, hi);
 }
 __attribute__((target(T512))) static void f32_to_f16_avx512(const float *x, long count, uint16_t *h) {
   f32_to_f16(x, count, h);
@@ -63,6 +95,7 @@ __attribute__((target(T256))) static void f16_to_f32_avx2(const uint16_t *h, lon
 
 ck_quantize_u8_fn ck_quantize_u8_for(ck_isa isa) { PICK(quantize_u8) }
 ck_f32_to_f16_fn ck_f32_to_f16_for(ck_isa isa) { PICK(f32_to_f16) }
+ck_range_f32_fn ck_range_f32_for(ck_isa isa) { PICK(range_f32) }
 ck_f16_to_f32_fn ck_f16_to_f32_for(ck_isa isa) { PICK(f16_to_f32) }
 
 /* Row (c, kh, kw) of the im2col matrix: for each output row the valid output columns are found

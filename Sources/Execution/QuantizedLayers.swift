@@ -160,26 +160,9 @@ public final class QuantizedLayer: @unchecked Sendable {
 
   /// The uint8 parameters DynamicQuantizeLinear gives `x`: its minimum and maximum, 0 included.
   static func dynamicParameters(_ x: UnsafeBufferPointer<Float>) -> ActivationParameters {
-    var lo: Float = 0, hi: Float = 0
-    var i = 0
-    if x.count >= 16 {
-      var vlo = SIMD16<Float>(repeating: 0), vhi = SIMD16<Float>(repeating: 0)
-      let raw = UnsafeRawPointer(x.baseAddress!)
-      while i + 16 <= x.count {
-        let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        vlo = pointwiseMin(vlo, v)
-        vhi = pointwiseMax(vhi, v)
-        i += 16
-      }
-      lo = vlo.min()
-      hi = vhi.max()
-    }
-    while i < x.count {
-      lo = min(lo, x[i])
-      hi = max(hi, x[i])
-      i += 1
-    }
-    return ActivationParameters.dynamic(lo: lo, hi: hi)
+    guard let base = x.baseAddress else { return ActivationParameters.dynamic(lo: 0, hi: 0) }
+    let r = ActivationCodes.range(base, count: x.count)
+    return ActivationParameters.dynamic(lo: r.lo, hi: r.hi)
   }
 
   // MARK: Gather of an embedding table

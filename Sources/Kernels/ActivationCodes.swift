@@ -12,6 +12,13 @@ public enum ActivationCodes {
     chunks(count, threads: threads) { r in kernel(x + r.lowerBound, r.count, scale, zero, q + r.lowerBound) }
   }
 
+  /// The smallest and largest of `x` and 0 (the range DynamicQuantizeLinear quantizes); NaN is skipped.
+  public static func range(_ x: UnsafePointer<Float>, count: Int, isa: KernelISA = .selected) -> (lo: Float, hi: Float) {
+    var lo: Float = 0, hi: Float = 0
+    ck_range_f32_for(isa.c)!(x, count, &lo, &hi)
+    return (lo, hi)
+  }
+
   /// Signed int8 activation codes as the kernels' uint8 codes: q + 128, with zero point z + 128
   /// (the same real values: s·(q − z) = s·((q + 128) − (z + 128))).
   public static func unsignedCodes(

@@ -106,18 +106,21 @@ public struct LatencyTable: Codable, Equatable, Sendable {
     return base.appendingPathComponent("mixprec/latency")
   }
 
-  public static func cacheFile(modelSHA256: String, batch: Int, in folder: URL = cacheFolder) -> URL {
+  /// - Parameter variant: what else changes the kernels' work (e.g. "dynamic" input ranges, whose
+  ///   per-call scan calibrated layers do not pay); empty for the default.
+  public static func cacheFile(modelSHA256: String, batch: Int, variant: String = "", in folder: URL = cacheFolder) -> URL {
     var h: UInt64 = 1469598103934665603  // FNV-1a of the machine string
     for b in machine.utf8 { h = (h ^ UInt64(b)) &* 1099511628211 }
-    return folder.appendingPathComponent("\(modelSHA256.prefix(16))-b\(batch)-\(String(h, radix: 16)).json")
+    let tag = variant.isEmpty ? "" : "-\(variant)"
+    return folder.appendingPathComponent("\(modelSHA256.prefix(16))-b\(batch)\(tag)-\(String(h, radix: 16)).json")
   }
 
   /// The cached table when one matches this model, batch, precisions and machine, else a new
   /// measurement (then cached; a cache that cannot be written is skipped).
   public static func cached(session: Session, uniform: [Precision: Session], feeds: [String: Tensor],
-                            modelSHA256: String, runs: Int = 30, in folder: URL = cacheFolder) throws -> (table: LatencyTable, fromCache: Bool) {
+                            modelSHA256: String, runs: Int = 30, variant: String = "", in folder: URL = cacheFolder) throws -> (table: LatencyTable, fromCache: Bool) {
     let batch = feeds.values.first?.shape.first ?? 1
-    let file = cacheFile(modelSHA256: modelSHA256, batch: batch, in: folder)
+    let file = cacheFile(modelSHA256: modelSHA256, batch: batch, variant: variant, in: folder)
     if let t = try? JSONFile.read(LatencyTable.self, from: file, what: "latency table"), t.version == currentVersion,
       t.runtime == runtimeBuild, t.machine == machine, t.modelSHA256 == modelSHA256, t.batch == batch,
       uniform.keys.allSatisfy({ p in t.layers.values.allSatisfy { $0[p.rawValue] != nil } }) {

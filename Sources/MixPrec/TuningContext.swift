@@ -43,7 +43,8 @@ struct TuningContext {
     let session = model.session
     uniformSessions = try uniform.mapValues { try session.with(quantized: PlanBuilder.layerQuantizations($0, session: session)) }
     (table, latencyFromCache) = try LatencyTable.cached(session: session, uniform: uniformSessions, feeds: latencyFeeds,
-      modelSHA256: model.sha256, runs: options.runs, in: options.latencyCache)
+      modelSHA256: model.sha256, runs: options.runs, variant: options.activationRanges == .dynamic ? "dynamic" : "",
+      in: options.latencyCache)
     progress(.note("layer latencies \(latencyFromCache ? "from the cache" : "measured") (\(table.machine), batch \(batch)); FP32 \(String(format: "%.3f", table.fp32Seconds * 1e3)) ms"))
     tuner = try Tuner(session: session, template: template, analysis: analysis, latency: table, objective: options.objective)
   }

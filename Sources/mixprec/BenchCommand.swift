@@ -25,7 +25,7 @@ struct BenchCommand: ParsableCommand {
   @Option(name: .customLong("min-seconds"), parsing: .unconditional, help: "`bench kernels`: time each kernel for at least this long (0: one run).")
   var minSeconds: Double = 0.25
 
-  @Option(help: "`bench qat`: the plan (from tune) to fine-tune.") var plan: String?
+  @Option(help: "`bench qat`: the plan (from tune) to fine-tune; `bench model`: a plan (from quantize or tune) to time beside uniform INT8.") var plan: String?
   @Option(help: "`bench qat`: the evaluation folder.") var eval: String?
   @OptionGroup var qat: QATOptions
 

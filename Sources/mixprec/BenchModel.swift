@@ -16,6 +16,11 @@ extension BenchCommand {
     let one = try resolveShapes(given, graph: loaded.graph, batch: 1)
     let calibration = try calib.map { try inputFolder($0, for: loaded.graph).tensors.mapValues { $0.rows(0..<min(32, $0.shape[0])) } }
       ?? ModelBenchmark.randomFeeds(loaded.graph, shapes: try resolveShapes(given, graph: loaded.graph, batch: 8))
+    // A plan (from quantize or tune) timed on our kernels beside the uniform INT8.
+    let planned = try plan.map { path -> Session in
+      let (p, codes) = try loaded.readPlan(URL(fileURLWithPath: path))
+      return try loaded.session(running: p, codes: codes)
+    }
     let comparison = try ModelComparison(model: loaded, calibration: calibration, exportShapes: one, ort: !noORT, note: warn)
     defer { comparison.cleanUp() }
     if !json { print("\(loaded.name) on \(ProcessResources.cpuName), \(Parallel.cores) threads, kernels \(KernelISA.selected); INT8 weights \(formatBytes(comparison.int8WeightBytes)) of FP32 \(formatBytes(comparison.fp32WeightBytes))") }
@@ -27,10 +32,11 @@ extension BenchCommand {
         for p in m.profile { print("    \(p.op.padding(toLength: 22, withPad: " ", startingAt: 0)) \(fmt(p.ms)) ms in \(p.nodes) nodes") }
         print("    slowest nodes: " + m.slowestNodes.map { "\($0.node) (\($0.op)) \(fmt($0.ms)) ms" }.joined(separator: ", "))
       }
+      let planMs = try planned.map { try ModelBenchmark.run($0, shapes: shapes, runs: runs, samples: calibration).medianMs }
       let peak = ProcessResources.peakResidentMegabytes
       if json {
         var fields = "\"bench\":\"model\",\"model\":\"\(loaded.name)\",\"cpu\":\"\(ProcessResources.cpuName)\",\"batch\":\(batch),\"fp32_ms\":\(fmt(r.fp32.medianMs)),\"int8_ms\":\(fmt(r.int8.medianMs)),\"peak_rss_mb\":\(fmt(peak)),\"threads\":\(Parallel.cores)"
-        for (key, v) in [("ort_fp32_ms", r.ortFP32), ("ort_int8_ms", r.ortINT8), ("ort_mixprec_qdq_ms", r.ortOnMixprecQDQ)] {
+        for (key, v) in [("ort_fp32_ms", r.ortFP32), ("ort_int8_ms", r.ortINT8), ("ort_mixprec_qdq_ms", r.ortOnMixprecQDQ), ("plan_ms", planMs)] {
           if let v { fields += ",\"\(key)\":\(fmt(v))" }
         }
         print("{\(fields)}")
@@ -45,6 +51,7 @@ extension BenchCommand {
       print("  mixprec INT8 uniform   \(fmt(r.int8.medianMs)) ms, \(fmt(r.int8.medianMs / r.fp32.medianMs))x of our FP32"
         + vs(r.int8.medianMs, r.ortINT8, "ONNX Runtime on its quantize_static INT8"))
       if let q = r.ortOnMixprecQDQ { print("  ONNX Runtime on mixprec's QDQ export  \(fmt(q)) ms") }
+      if let ms = planMs { print("  mixprec plan           \(fmt(ms)) ms, \(fmt(ms / r.fp32.medianMs))x of our FP32 (\(plan ?? ""))") }
     }
   }
 }

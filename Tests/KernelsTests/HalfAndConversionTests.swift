@@ -80,4 +80,23 @@ final class HalfAndConversionTests: XCTestCase {
       }
     }
   }
+
+  /// The range scan gives the exact extremes (with 0) on every ISA, at every length around the
+  /// 16-lane blocks, skipping NaN.
+  func testRangeIsTheExactMinimumAndMaximumOnEveryISA() {
+    var rng = SeededGenerator(seed: 8)
+    for count in [0, 1, 15, 16, 17, 33, 1000] {
+      var x = (0..<count).map { _ in Float.random(in: -3...5, using: &rng) }
+      if count > 3 { x[count / 2] = .nan }
+      let finite = x.filter { !$0.isNaN }
+      let want = (Swift.min(finite.min() ?? 0, 0), Swift.max(finite.max() ?? 0, 0))
+      for isa in KernelISA.available {
+        let r = x.withUnsafeBufferPointer { ActivationCodes.range($0.baseAddress ?? UnsafePointer(bitPattern: 64)!, count: count, isa: isa) }
+        XCTAssertEqual(r.lo, want.0, "count \(count) on \(isa)")
+        XCTAssertEqual(r.hi, want.1, "count \(count) on \(isa)")
+      }
+    }
+    let positive: [Float] = [2, 3, 4]
+    XCTAssertEqual(positive.withUnsafeBufferPointer { ActivationCodes.range($0.baseAddress!, count: 3).lo }, 0)
+  }
 }

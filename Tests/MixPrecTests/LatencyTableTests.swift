@@ -18,5 +18,9 @@ final class LatencyTableTests: XCTestCase {
     let b = LatencyTable.cacheFile(modelSHA256: String(repeating: "ab", count: 32), batch: 8)
     XCTAssertNotEqual(a, b)
     XCTAssertTrue(a.lastPathComponent.hasPrefix(String(repeating: "ab", count: 8) + "-b1-"))
+    // Dynamic input ranges time other kernels' work: another file.
+    let d = LatencyTable.cacheFile(modelSHA256: String(repeating: "ab", count: 32), batch: 1, variant: "dynamic")
+    XCTAssertNotEqual(a, d)
+    XCTAssertTrue(d.lastPathComponent.hasPrefix(String(repeating: "ab", count: 8) + "-b1-dynamic-"))
   }
 }

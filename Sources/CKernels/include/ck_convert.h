@@ -15,6 +15,11 @@ typedef void (*ck_quantize_u8_fn)(const float *x, long count, float scale, int32
 void ck_quantize_u8_ref(const float *x, long count, float scale, int32_t zero, uint8_t *q);
 ck_quantize_u8_fn ck_quantize_u8_for(ck_isa isa);
 
+/// The smallest and largest of x[0..<count] and 0 (DynamicQuantizeLinear's range); NaN is skipped.
+typedef void (*ck_range_f32_fn)(const float *x, long count, float *lo, float *hi);
+void ck_range_f32_ref(const float *x, long count, float *lo, float *hi);
+ck_range_f32_fn ck_range_f32_for(ck_isa isa);
+
 /// float32 → binary16 (round to nearest even; overflow to ±inf) and back (exact).
 typedef void (*ck_f32_to_f16_fn)(const float *x, long count, uint16_t *h);
 typedef void (*ck_f16_to_f32_fn)(const uint16_t *h, long count, float *x);

@@ -65,20 +65,26 @@ bench: data build
 
 # Quality next to ONNX Runtime's own static INT8 (MinMax, Percentile), both scored by ONNX Runtime
 # on held-out data: the encoder's embeddings (cosine; at 4x and at 4.2x, whose file is smaller than
-# ORT's) and the detector's map (mask IoU, box recall) at 4x.
+# ORT's) and the detector's map (mask IoU, box recall) at 4x, each also with dynamic activation
+# ranges (beside ORT's quantize_dynamic for the encoder).
 quality: data build
 	mkdir -p Reports/quality
 	.build/release/mixprec tune $(ENC_MODEL) --calib Calibration/enc-calib --eval Calibration/enc-eval --compression 4x \
 	  --plan Reports/quality/enc.plan.json --export Reports/quality/enc.onnx
 	.build/release/mixprec tune $(ENC_MODEL) --calib Calibration/enc-calib --eval Calibration/enc-eval --compression 4.2x \
 	  --plan Reports/quality/enc-4.2x.plan.json --export Reports/quality/enc-4.2x.onnx
+	.build/release/mixprec tune $(ENC_MODEL) --calib Calibration/enc-calib --eval Calibration/enc-eval --compression 4x \
+	  --activation-ranges dynamic --plan Reports/quality/enc-dynamic.plan.json --export Reports/quality/enc-dynamic.onnx
 	$(PY) Calibration/ort_quality.py $(ENC_MODEL) --calib Calibration/enc-calib --eval Calibration/enc-eval \
-	  --output sentence_embedding --kind embedding --ours "mixprec 4x=Reports/quality/enc.onnx" \
-	  --ours "mixprec 4.2x=Reports/quality/enc-4.2x.onnx"
+	  --output sentence_embedding --kind embedding --dynamic --ours "mixprec 4x=Reports/quality/enc.onnx" \
+	  --ours "mixprec 4.2x=Reports/quality/enc-4.2x.onnx" --ours "mixprec 4x dynamic=Reports/quality/enc-dynamic.onnx"
 	.build/release/mixprec tune $(DET_MODEL) --calib Calibration/det-calib --eval Calibration/det-eval --compression 4x \
 	  --plan Reports/quality/det.plan.json --export Reports/quality/det.onnx
+	.build/release/mixprec tune $(DET_MODEL) --calib Calibration/det-calib --eval Calibration/det-eval --compression 4x \
+	  --activation-ranges dynamic --plan Reports/quality/det-dynamic.plan.json --export Reports/quality/det-dynamic.onnx
 	$(PY) Calibration/ort_quality.py $(DET_MODEL) --calib Calibration/det-calib --eval Calibration/det-eval \
-	  --output sigmoid_0.tmp_0 --kind mask --ours "mixprec 4x=Reports/quality/det.onnx"
+	  --output sigmoid_0.tmp_0 --kind mask --ours "mixprec 4x=Reports/quality/det.onnx" \
+	  --ours "mixprec 4x dynamic=Reports/quality/det-dynamic.onnx"
 
 # libFuzzer targets for the loaders (Fuzz/, its own package: libFuzzer supplies the driver). Each
 # runs FUZZ_SECONDS from the seeds in Fuzz/Corpus/<target> (a working copy in Fuzz/.corpus keeps

@@ -223,7 +223,8 @@ public enum Tuning {
     let front = (try? ParetoFront.sizeVersusDamage(unbounded, points: 12)) ?? []
     let frontPoints = try front.enumerated().map { try context.point("front \($0.offset)", $0.element, measure: false) }
     if budget.maxDrop == nil {
-      for k in stride(from: 0, to: front.count, by: max(1, front.count / 4)) {
+      let known = [solution.choice] + [Precision.fp16, .int8, .int4].filter(tuner.candidates.contains).map(tuner.layersChoice)
+      for k in Tuning.frontPointsToMeasure(front.map(\.choice), known: known) {
         measured.append(try context.point("front \(k)", front[k], measure: true))
       }
     }
@@ -262,6 +263,16 @@ public enum Tuning {
     report.tuning = summary
     return TuningOutcome(plan: chosen, codes: codes, layers: layers, session: session, assignment: assignment, summary: summary,
       report: report, latencyFromCache: context.latencyFromCache, exportShapes: data.exportShapes)
+  }
+
+  /// The front points `tune` measures for the report: up to `count` evenly spaced among the
+  /// interior ones (the ends are the smallest and largest plans, which the uniform baselines
+  /// already measure), skipping any whose choice is already measured (`known`: the chosen plan
+  /// and the baselines). Indices into `front`, ascending.
+  public static func frontPointsToMeasure(_ front: [[Int]], known: [[Int]], count: Int = 3) -> [Int] {
+    let interior = front.indices.dropFirst().dropLast().filter { !known.contains(front[$0]) }
+    guard interior.count > count else { return Array(interior) }
+    return (0..<count).map { interior[($0 * 2 + 1) * interior.count / (2 * count)] }
   }
 
   /// Size, compression and bit budgets below every layer at INT4 fail before any work.

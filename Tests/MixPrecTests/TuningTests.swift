@@ -345,4 +345,17 @@ final class LibraryUsageTests: XCTestCase {
     let data2 = try AnalysisResult.read(from: work.appendingPathComponent("tiny.analysis.json"))
     XCTAssertEqual(data2.tuning?.planJSON.map { $0.contains(model.sha256) }, true, "the report embeds the plan as written")
   }
+
+  /// The report's measured front points: interior ones only, never a choice already measured
+  /// (chosen plan, baselines), at most three, spread along the front.
+  func testFrontPointsSkipTheEndsAndWhatIsAlreadyMeasured() {
+    let front = (0..<12).map { [$0, $0 % 3] }
+    let picked = Tuning.frontPointsToMeasure(front, known: [front[5]])
+    XCTAssertEqual(picked.count, 3)
+    XCTAssertFalse(picked.contains(0) || picked.contains(11) || picked.contains(5), "\(picked)")
+    XCTAssertEqual(picked, picked.sorted())
+    XCTAssertGreaterThan(picked.last! - picked.first!, 4, "spread along the front: \(picked)")
+    XCTAssertEqual(Tuning.frontPointsToMeasure(Array(front.prefix(4)), known: [front[1]]), [2])
+    XCTAssertEqual(Tuning.frontPointsToMeasure(Array(front.prefix(2)), known: []), [])
+  }
 }

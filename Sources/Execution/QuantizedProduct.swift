@@ -68,7 +68,8 @@ public enum QuantizedProduct {
     return Tensor(dtype: a.dtype, shape: shape, storage: .float(Array(UnsafeBufferPointer(start: p, count: batches * m * n))))
   }
 
-  /// Whether `node` can run as an INT8 product: a MatMul of two float inputs of rank ≥ 2.
+  /// Whether `node` is one of the graph's activation products (a MatMul of two computed values);
+  /// ranks and dtypes are checked by `run`, when the values arrive.
   public static func supports(_ node: Node, in graph: Graph) -> Bool {
     graph.activationProducts.contains { $0.name == (node.name.isEmpty ? node.outputs[0] : node.name) }
   }

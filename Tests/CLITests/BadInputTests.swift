@@ -292,6 +292,11 @@ final class BadInputTests: XCTestCase {
     try assertRefused(["quantize", model, "--calib", calib, "--precision", "int4", "--weight-granularity", "group", "--plan", plan], "group needs --group N")
     try assertRefused(["quantize", model, "--calib", calib, "--precision", "int8", "--weight-granularity", "tensor", "--calibrator", "easyquant", "--plan", plan], "easyquant searches one per output channel")
     try assertRefused(["analyze", model, "--calib", calib, "--samples", "-4", "--out", plan], "must be positive")
+    try assertRefused(["analyze", model, "--calib", calib, "--activation-ranges", "runtime", "--out", plan], "use calibrated or dynamic")
+    try assertRefused(["quantize", model, "--calib", calib, "--precision", "int8", "--calibrator", "dynamic", "--scheme", "symmetric", "--plan", plan],
+      "symmetric does not go with --calibrator dynamic")
+    try assertRefused(["quantize", model, "--calib", calib, "--precision", "fp16", "--quantize-activation-matmuls", "--plan", plan],
+      "needs --precision int8 or int4")
     let notJSON = work.appendingPathComponent("junk.json").path
     try Data("{ not json".utf8).write(to: URL(fileURLWithPath: notJSON))
     try assertRefused(["report", notJSON, "--out", work.appendingPathComponent("r.html").path], "not valid JSON")

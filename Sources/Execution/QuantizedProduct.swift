@@ -42,13 +42,28 @@ public enum QuantizedProduct {
     let scales = [Float](repeating: rightCodes.scale, count: n)
     var failure: Error?
     let lock = NSLock()
-    Parallel.forEach(batches, costPerItem: m * n * k) { i in
-      do {
-        // The right matrix [k][n] as signed weight rows [n][k].
-        let r = qr + ib[i] * k * n
+    // Each distinct right matrix [k][n] packed once as signed weight rows [n][k] (a broadcast
+    // right input serves several batches).
+    let slices = Array(Set(ib)).sorted()
+    var packed = [QuantizedWeights?](repeating: nil, count: slices.count)
+    packed.withUnsafeMutableBufferPointer { out in
+      let out = out
+      Parallel.forEach(slices.count, costPerItem: n * k) { s in
+        let r = qr + slices[s] * k * n
         var values = [Int8](repeating: 0, count: n * k)
         for kk in 0..<k { for j in 0..<n { values[j * k + kk] = Int8(bitPattern: r[kk * n + j] ^ 0x80) } }
-        let w = try QuantizedWeights(bits: 8, rows: n, depth: k, values: values, scales: scales)
+        do { out[s] = try QuantizedWeights(bits: 8, rows: n, depth: k, values: values, scales: scales) } catch {
+          lock.lock()
+          failure = failure ?? error
+          lock.unlock()
+        }
+      }
+    }
+    if let failure { throw opError(node, "\(failure)") }
+    let slot = Dictionary(uniqueKeysWithValues: slices.enumerated().map { ($1, $0) })
+    Parallel.forEach(batches, costPerItem: m * n * k) { i in
+      do {
+        let w = packed[slot[ib[i]]!]!
         let x = QuantizedActivations(codes: UnsafePointer(ql + ia[i] * m * k), layout: .rows(count: m, stride: k),
           scale: leftCodes.scale, zero: leftCodes.zero)
         try QuantizedGEMM.run(w, x, epilogue: epilogue, output: out.raw + i * m * n * 4, rowStride: 1, columnStride: n,

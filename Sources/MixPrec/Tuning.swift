@@ -223,7 +223,7 @@ public enum Tuning {
     let front = (try? ParetoFront.sizeVersusDamage(unbounded, points: 12)) ?? []
     let frontPoints = try front.enumerated().map { try context.point("front \($0.offset)", $0.element, measure: false) }
     if budget.maxDrop == nil {
-      let known = [solution.choice] + [Precision.fp16, .int8, .int4].filter(tuner.candidates.contains).map(tuner.layersChoice)
+      let known = [solution.choice] + context.baselinePrecisions.map(tuner.layersChoice)
       for k in Tuning.frontPointsToMeasure(front.map(\.choice), known: known) {
         measured.append(try context.point("front \(k)", front[k], measure: true))
       }

@@ -78,9 +78,12 @@ struct TuningContext {
     return pt
   }
 
+  /// The precisions of the uniform baselines: the lower candidates, highest first.
+  var baselinePrecisions: [Precision] { [Precision.fp16, .int8, .int4].filter(tuner.candidates.contains) }
+
   /// The uniform baselines with the chosen plan's refinements (same methods, uniform precision).
   func baselines(_ problem: AssignmentProblem, budget: Budget) throws -> [TuningSummary.Point] {
-    try [Precision.fp16, .int8, .int4].filter(tuner.candidates.contains).map { p in
+    try baselinePrecisions.map { p in
       let s = problem.evaluate(tuner.layersChoice(p))
       var b = try point("uniform \(p.rawValue)", s, measure: false)
       let r = try refined(tuner.plan(s, budget: budget.description), adaRound: options.adaRound && p != .fp16)

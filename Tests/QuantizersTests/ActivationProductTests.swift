@@ -15,9 +15,7 @@ final class ActivationProductTests: XCTestCase {
   /// x [N, S, 24] → q = x·Wq, k = x·Wk → scores = q·kᵀ → softmax → mix = p·x → mean over S.
   static func attentionModel() -> Graph {
     var g = SeededGenerator(seed: 5)
-    func t(_ shape: [Int], _ r: ClosedRange<Float>) -> Tensor {
-      Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in Float.random(in: r, using: &g) })
-    }
+    func t(_ shape: [Int], _ r: ClosedRange<Float>) -> Tensor { seededTensor(shape, r, using: &g) }
     return Graph(
       nodes: [
         Node(name: "query", opType: "MatMul", inputs: ["x", "wq"], outputs: ["q"]),

@@ -12,9 +12,7 @@ final class DynamicRangeTests: XCTestCase {
   /// x [N, 1, 6, 6] → Conv 3×3 (4 channels) → Relu → Flatten → MatMul [64, 5].
   static func model() -> Graph {
     var g = SeededGenerator(seed: 3)
-    func t(_ shape: [Int], _ r: ClosedRange<Float>) -> Tensor {
-      Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in Float.random(in: r, using: &g) })
-    }
+    func t(_ shape: [Int], _ r: ClosedRange<Float>) -> Tensor { seededTensor(shape, r, using: &g) }
     return Graph(
       nodes: [
         Node(name: "conv", opType: "Conv", inputs: ["x", "wc", "bc"], outputs: ["c"], attributes: ["kernel_shape": .ints([3, 3])]),

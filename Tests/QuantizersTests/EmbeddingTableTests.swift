@@ -16,9 +16,7 @@ final class EmbeddingTableTests: XCTestCase {
   /// ids [N, S] → Gather(table) → MatMul(w) + b → ReduceMean over S → [N, 8].
   static func encoderLikeModel() -> Graph {
     var g = SeededGenerator(seed: 11)
-    func t(_ shape: [Int], _ r: ClosedRange<Float>) -> Tensor {
-      Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in Float.random(in: r, using: &g) })
-    }
+    func t(_ shape: [Int], _ r: ClosedRange<Float>) -> Tensor { seededTensor(shape, r, using: &g) }
     return Graph(
       nodes: [
         Node(name: "embed", opType: "Gather", inputs: ["table", "ids"], outputs: ["e"]),

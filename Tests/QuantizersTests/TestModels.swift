@@ -26,3 +26,8 @@ func tinyInput(_ n: Int, seed: UInt64) -> [String: Tensor] {
   return ["x": Tensor(shape: [n, 3, 6, 6], floats: (0..<(n * 108)).map { _ in Float.random(in: -1...1, using: &g) })]
 }
 
+
+/// A tensor of `shape` filled with values uniform in `range`, drawn from `g` in order.
+func seededTensor(_ shape: [Int], _ range: ClosedRange<Float>, using g: inout SeededGenerator) -> Tensor {
+  Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in Float.random(in: range, using: &g) })
+}

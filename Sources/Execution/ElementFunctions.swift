@@ -42,6 +42,13 @@ struct HardSwishFunction: UnaryFunction {
   @inline(__always) func callAsFunction(_ x: Float) -> Float { x * Swift.min(Swift.max(x + 3, 0), 6) / 6 }
 }
 
+/// (x · (erf(x / divisor) + 1)) · half: the five nodes of an exported erf GELU (Div, Erf, Add,
+/// Mul, Mul), each rounding as its node does.
+struct GeluNodesFunction: UnaryFunction {
+  let divisor: Float, half: Float
+  @inline(__always) func callAsFunction(_ x: Float) -> Float { (x * (ErfFunction()(x / divisor) + 1)) * half }
+}
+
 /// x for x ≥ 0, αx otherwise.
 struct LeakyFunction: UnaryFunction {
   let alpha: Float

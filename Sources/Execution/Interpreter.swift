@@ -22,12 +22,12 @@ struct Interpreter {
   /// Value name → slot.
   let slotOf: [String: Int]
 
-  /// - Parameter fuseActivations: run an activation that is the only reader of a Conv output
-  ///   inside the Conv (one pass over memory instead of two); `observe` then sees the Conv with
-  ///   the activation's output.
+  /// - Parameter fuseActivations: run the nodes `EpilogueFusion` finds after a Conv or a
+  ///   constant-weight MatMul (bias, activation, scalar affine) inside it; `observe` then sees the
+  ///   Conv or MatMul with the last absorbed node's output.
   /// - Parameter quantized: layers (by node name) that run on the quantized kernels.
   init(graph: Graph, fuseActivations: Bool = true, quantized: [String: LayerQuantization] = [:]) throws {
-    let fused = fuseActivations ? Interpreter.convEpilogues(graph) : [:]
+    let fused = fuseActivations ? EpilogueFusion.find(in: graph) : [:]
     var slot: [String: Int] = [:]
     func slotFor(_ name: String) -> Int {
       if let s = slot[name] { return s }
@@ -40,7 +40,7 @@ struct Interpreter {
     var steps: [Step] = []
     var lastUse: [Int: Int] = [:]
     var defined = Set(slot.values)
-    let absorbed = Set(fused.values.map(\.activation))
+    let absorbed = Set(fused.values.flatMap(\.absorbed))
     for (i, original) in graph.nodes.enumerated() {
       if absorbed.contains(i) { continue }
       var n = original
@@ -58,9 +58,16 @@ struct Interpreter {
         }
       }
       if let f = fused[i] {
-        let epilogue = f.epilogue
-        kernel = { node, inputs, _ in [try ConvOps.conv(node, inputs, epilogue: epilogue, packed: packed)] }
-        n.outputs = graph.nodes[f.activation].outputs
+        let epilogue = f.epilogue, columnBias = f.columnBias
+        if n.opType == "Conv" {
+          kernel = { node, inputs, _ in [try ConvOps.conv(node, inputs, epilogue: epilogue, packed: packed)] }
+        } else {
+          kernel = { node, inputs, _ in
+            [try LinearOps.matmul(node, try inputs.required(0, node), try inputs.required(1, node), packed: packed,
+              columnBias: columnBias, epilogue: epilogue)]
+          }
+        }
+        n.outputs = graph.nodes[f.absorbed.last!].outputs
       }
       if case .product(let left, let right)? = quantized[n.name] {
         guard QuantizedProduct.supports(n, in: graph) else {
@@ -76,7 +83,8 @@ struct Interpreter {
         else {
           throw GraphError("layer '\(n.name)' (\(n.opType)) cannot run quantized: it needs a constant float32 weight (and, for Gemm, no transA, alpha = beta = 1, a per-column bias; for Gather, a 2-D table gathered along axis 0)")
         }
-        let bias = n.opType == "Gather" ? nil : try n.input(2).flatMap { graph.initializers[$0] }.map { try $0.floatValues(n) }
+        let bias = n.opType == "Gather" ? nil
+          : try fused[i]?.columnBias ?? n.input(2).flatMap { graph.initializers[$0] }.map { try $0.floatValues(n) }
         let layer = QuantizedLayer(node: n, spec: spec, weight: w, bias: bias, epilogue: fused[i]?.epilogue ?? .identity)
         let input = layer.runInput
         kernel = { node, inputs, _ in [try layer.run(try inputs.required(input, node))] }
@@ -108,23 +116,6 @@ struct Interpreter {
     self.constants = constants
     self.opset = graph.opset
     self.slotOf = slot
-  }
-
-  /// Conv nodes (by index) whose only reader is an activation that can run as their epilogue.
-  static func convEpilogues(_ graph: Graph) -> [Int: (activation: Int, epilogue: Epilogue)] {
-    let uses = graph.useCounts()
-    let graphOutputs = Set(graph.outputs.map(\.name))
-    var reader: [String: Int] = [:]
-    for (i, n) in graph.nodes.enumerated() { for input in n.inputs where !input.isEmpty { reader[input] = i } }
-    var result: [Int: (activation: Int, epilogue: Epilogue)] = [:]
-    for (i, n) in graph.nodes.enumerated() where n.opType == "Conv" && n.outputs.count == 1 {
-      let y = n.outputs[0]
-      guard uses[y] == 1, !graphOutputs.contains(y), let j = reader[y], graph.nodes[j].input(0) == y,
-        let e = Epilogue.from(graph.nodes[j], in: graph)
-      else { continue }
-      result[i] = (j, e)
-    }
-    return result
   }
 
   /// Runs every node; `observe` sees each node with its output values as they are produced.

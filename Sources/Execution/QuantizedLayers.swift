@@ -49,11 +49,8 @@ public final class QuantizedLayer: @unchecked Sendable {
     self.epilogue = epilogue
   }
 
-  /// Clip bounds the kernel epilogue applies itself; other activations run afterwards.
-  var kernelClip: ClosedRange<Float>? {
-    if case .clamp(let lo, let hi) = epilogue { return lo...hi }
-    return nil
-  }
+  /// Clip bounds the kernel epilogue applies itself; the rest of the epilogue runs afterwards.
+  var kernelClip: ClosedRange<Float>? { epilogue.kernelClip }
 
   func run(_ x: Tensor) throws -> Tensor {
     switch node.opType {
@@ -107,9 +104,7 @@ public final class QuantizedLayer: @unchecked Sendable {
             try k.run(input: px.baseAddress! + i * inCount, epilogue: ep, output: UnsafeMutableRawPointer(po.baseAddress! + i * outCount))
           }
         }
-        if kernelClip == nil, case .identity = epilogue {} else if kernelClip == nil {
-          epilogue.apply(po.baseAddress!, count: po.count, bias: 0)
-        }
+        if !epilogue.afterKernel.isIdentity { epilogue.afterKernel.apply(po.baseAddress!, count: po.count, bias: 0) }
       }
     }
     let outShape = x.rank == 3 ? [n, shape.outChannels, shape.window.outW] : [n, shape.outChannels, shape.window.outH, shape.window.outW]
@@ -150,9 +145,7 @@ public final class QuantizedLayer: @unchecked Sendable {
           ActivationCodes.toHalf(px.baseAddress!, count: m * k, into: h)
           try HalfGEMM.run(w, h, layout: .rows(count: m, stride: k), epilogue: ep, output: y, rowStride: 1, columnStride: n)
         }
-        if kernelClip == nil, case .identity = epilogue {} else if kernelClip == nil {
-          epilogue.apply(po.baseAddress!, count: po.count, bias: 0)
-        }
+        if !epilogue.afterKernel.isIdentity { epilogue.afterKernel.apply(po.baseAddress!, count: po.count, bias: 0) }
       }
     }
     return Tensor(dtype: x.dtype, shape: Array(x.shape.dropLast()) + [n], storage: .float(out))

@@ -122,42 +122,6 @@ final class BatchingTests: XCTestCase {
   }
 }
 
-final class EpilogueFusionTests: XCTestCase {
-  /// Conv followed by each fusable activation gives the same values fused and unfused.
-  func testFusedActivationsMatchSeparateNodes() throws {
-    let activations: [(String, [String], [String: Attribute])] = [
-      ("Relu", [], [:]), ("HardSwish", [], [:]), ("Clip", ["lo", "hi"], [:]),
-      ("HardSigmoid", [], ["alpha": .float(0.3), "beta": .float(0.4)]), ("LeakyRelu", [], ["alpha": .float(0.2)]),
-    ]
-    for (op, extra, attrs) in activations {
-      for group in [1, 4] {
-        let conv = Node(name: "conv", opType: "Conv", inputs: ["x", "w", "b"], outputs: ["c"],
-          attributes: ["pads": .ints([1, 1, 1, 1]), "group": .int(group)])
-        let act = Node(name: "act", opType: op, inputs: ["c"] + extra, outputs: ["y"], attributes: attrs)
-        var g = Graph(nodes: [conv, act], inputs: [ValueInfo(name: "x", dtype: .float32, shape: [nil, 4, 5, 6])],
-          outputs: [ValueInfo(name: "y", dtype: .float32, shape: [])], opset: 13)
-        g.initializers = ["w": randomTensor([4, 4 / group, 3, 3], seed: 1), "b": randomTensor([4], seed: 2),
-                          "lo": Tensor(shape: [], floats: [-0.2]), "hi": Tensor(shape: [], floats: [0.5])]
-        XCTAssertEqual(Interpreter.convEpilogues(g).count, 1, op)
-        let x = randomTensor([2, 4, 5, 6], seed: 3)
-        let fused = try Interpreter(graph: g).run(["x": x])["y"]!
-        let separate = try Interpreter(graph: g, fuseActivations: false).run(["x": x])["y"]!
-        assertClose(fused.floats, separate.floats, tolerance: 1e-6, "\(op) group \(group)")
-      }
-    }
-  }
-
-  /// A Conv output read twice keeps its own activation node.
-  func testSharedConvOutputIsNotFused() {
-    let conv = Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["c"])
-    let g = Graph(nodes: [conv, Node(name: "r", opType: "Relu", inputs: ["c"], outputs: ["y"]),
-                          Node(name: "n", opType: "Neg", inputs: ["c"], outputs: ["z"])],
-      inputs: [ValueInfo(name: "x", dtype: .float32, shape: [1, 1, 3, 3])],
-      outputs: [ValueInfo(name: "y", dtype: .float32, shape: []), ValueInfo(name: "z", dtype: .float32, shape: [])])
-    XCTAssertTrue(Interpreter.convEpilogues(g).isEmpty)
-  }
-}
-
 final class AffineFoldingTests: XCTestCase {
   /// Conv → Mul(scalar) → Add(per channel) folds into the Conv with unchanged outputs; a Mul by
   /// a tensor that is not per-channel stays.

@@ -48,13 +48,8 @@ public enum ConvKernels {
     let icg = c / group, ocg = oc / group
     let kk = icg * geo.kH * geo.kW
     var out = [Float](repeating: 0, count: total)
-    // Relu and Clip run in the GEMM's store; other activations in one pass after each image.
-    var clip: ClosedRange<Float>?, after = Epilogue.identity
-    switch epilogue {
-    case .identity: break
-    case .clamp(let lo, let hi) where lo <= hi: clip = lo...hi
-    default: after = epilogue
-    }
+    // Relu and Clip run in the GEMM's store; the rest of the epilogue in one pass after each image.
+    let clip = epilogue.kernelClip, after = epilogue.afterKernel
     x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
       let xb = px.baseAddress!, wb = pw.baseAddress!, ob = po.baseAddress!
       if icg == 1 && group == c && group > 1 {
@@ -75,7 +70,7 @@ public enum ConvKernels {
               epilogue: FloatEpilogue(rowBias: bias == nil ? nil : pbias.baseAddress! + g * ocg, clip: clip),
               threads: threads)
           }
-          for o in 0..<oc { after.apply(ob + (b * oc + o) * plane, count: plane, bias: 0) }
+          if !after.isIdentity { for o in 0..<oc { after.apply(ob + (b * oc + o) * plane, count: plane, bias: 0) } }
         }
         // Images in parallel when one image has too few column chunks to split over the cores.
         let chunks = (plane + FloatGEMM.columnsPerChunk(depth: kk) - 1) / FloatGEMM.columnsPerChunk(depth: kk)

@@ -10,7 +10,10 @@ enum LinearOps {
     "Gemm": { node, inputs, _ in [try gemm(node, inputs)] },
   ]
 
-  static func matmul(_ node: Node, _ a: Tensor, _ b: Tensor, packed: PackedFloatWeights? = nil) throws -> Tensor {
+  /// `columnBias` (one value per output column) and `epilogue` are nodes the interpreter fused
+  /// into this one (`EpilogueFusion`).
+  static func matmul(_ node: Node, _ a: Tensor, _ b: Tensor, packed: PackedFloatWeights? = nil, columnBias: [Float]? = nil,
+                     epilogue: Epilogue = .identity) throws -> Tensor {
     let av = try a.floatValues(node), bv = try b.floatValues(node)
     guard a.rank >= 1, b.rank >= 1 else { throw opError(node, "MatMul needs inputs of rank ≥ 1") }
     var aShape = a.shape, bShape = b.shape
@@ -32,10 +35,24 @@ enum LinearOps {
         if let packed {
           let columns = packed.get { FloatColumnPanels(columns: n, depth: k, pb.baseAddress!, depthStride: n, columnStride: 1) }
           let rows = FloatRowPanels(rows: batches * m, depth: k, pa.baseAddress!, rowStride: k, depthStride: 1)
-          FloatGEMM.run(rows: rows, columns: .packed(columns), count: n, output: pc.baseAddress!, rowStride: n, columnStride: 1)
+          (columnBias ?? []).withUnsafeBufferPointer { bias in
+            FloatGEMM.run(rows: rows, columns: .packed(columns), count: n, output: pc.baseAddress!, rowStride: n, columnStride: 1,
+              epilogue: FloatEpilogue(columnBias: columnBias == nil ? nil : bias.baseAddress, clip: epilogue.kernelClip))
+          }
         } else {
           FloatGEMM.sgemmParallel(m: batches * m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
             c: pc.baseAddress!, ldc: n)
+          if let columnBias {
+            for r in 0..<(batches * m) { for j in 0..<n { pc[r * n + j] += columnBias[j] } }
+          }
+          if let clip = epilogue.kernelClip { for i in pc.indices { pc[i] = Swift.min(Swift.max(pc[i], clip.lowerBound), clip.upperBound) } }
+        }
+        let after = epilogue.afterKernel
+        if !after.isIdentity {
+          let chunk = 1 << 14
+          Parallel.forEach((pc.count + chunk - 1) / chunk, costPerItem: chunk * 8) { c in
+            after.apply(pc.baseAddress! + c * chunk, count: Swift.min(chunk, pc.count - c * chunk), bias: 0)
+          }
         }
         return
       }

@@ -96,14 +96,8 @@ public struct OutputComparison: Codable, Equatable, Sendable {
 
       /// One row: x the FP32 values, y the quantized ones; one pass, no copies.
       mutating func add(row x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, kind: OutputKind) {
-        var xx = 0.0, yy = 0.0, xy = 0.0, err = 0.0
-        for i in x.indices {
-          let u = Double(x[i]), v = Double(y[i])
-          xx += u * u
-          yy += v * v
-          xy += u * v
-          err += (u - v) * (u - v)
-        }
+        let sums = Divergence.rowSums(x, y)
+        let xx = sums.xx, yy = sums.yy, xy = sums.xy, err = sums.squaredError
         signal += xx
         bb += yy
         ab += xy
@@ -111,11 +105,9 @@ public struct OutputComparison: Codable, Equatable, Sendable {
         switch kind {
         case .probs:
           // KL of the renormalised rows: Σ p·log(x/y) + log(Σy/Σx), one log per element.
-          var sx = 0.0, sy = 0.0
-          for i in x.indices { sx += max(Double(x[i]), 0); sy += max(Double(y[i]), 0) }
+          let sx = sums.positiveX, sy = sums.positiveY
           if sx > 0 && sy > 0 {
-            var kl = 0.0
-            for i in x.indices where x[i] > 0 { kl += Double(x[i]) * log(Double(x[i]) / max(Double(y[i]), 1e-30 * sy)) }
+            let kl = Divergence.probsTerms(x, y, floor: 1e-30 * sy)
             measure += max(kl / sx + log(sy / sx), 0)
           }
           if Self.argmax(x) == Self.argmax(y) { agree += 1 }
@@ -132,12 +124,8 @@ public struct OutputComparison: Codable, Equatable, Sendable {
           measure += max(pd / sx - (mx + log(sx)) + (my + log(sy)), 0)
           if Self.argmax(x) == Self.argmax(y) { agree += 1 }
         case .sigmoid:
-          let eps = 1e-7
-          for i in x.indices {
-            let p = min(max(Double(x[i]), eps), 1 - eps), q = min(max(Double(y[i]), eps), 1 - eps)
-            measure += p * log(p / q) + (1 - p) * log((1 - p) / (1 - q))
-            if (x[i] >= 0.5) == (y[i] >= 0.5) { agree += 1 }
-          }
+          measure += Divergence.bernoulliTerms(x, y, eps: 1e-7)
+          for i in x.indices where (x[i] >= 0.5) == (y[i] >= 0.5) { agree += 1 }
         case .embedding, .regression:
           let cos = xx > 0 && yy > 0 ? xy / (xx * yy).squareRoot() : (err == 0 ? 1 : 0)
           if kind == .embedding { measure += 1 - cos }

@@ -10,3 +10,4 @@
 #include "ck_convert.h"
 #include "ck_depthwise_q8.h"
 #include "ck_peak.h"
+#include "ck_divergence.h"

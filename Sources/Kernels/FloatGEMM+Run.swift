@@ -36,14 +36,25 @@ public enum FloatGEMM {
     let costPerColumn = n * Swift.max(k, 1)
 
     func runPacked(_ x: UnsafePointer<Float>) {
-      // Grid of (row group, column chunk): enough items for every thread when columns are few.
-      let groups = chunks >= 4 * width ? 1 : Swift.min(rowPanels, (4 * width + chunks - 1) / chunks)
-      let perGroup = (rowPanels + groups - 1) / groups
-      Parallel.forEach(groups * chunks, costPerItem: chunk * costPerColumn / groups, threads: width) { item in
-        let g = item / chunks, c = item % chunks
-        let p0 = g * perGroup, p1 = Swift.min(rowPanels, p0 + perGroup)
-        let m0 = c * chunk, count = Swift.min(chunk, m - m0)
-        if p0 < p1 { gemm(w, Int32(n), Int32(k), x + m0 * k, Int32(m0), Int32(count), e, Int32(p0), Int32(p1)) }
+      // Units (column chunk c, row panel p), chunk-major, each costing the chunk's columns, split
+      // into parts of equal cost, a few per thread. A part passes its row panels over one chunk at
+      // a time (the chunk stays in cache), and the parts balance however the columns divide.
+      let units = chunks * rowPanels, total = m * rowPanels
+      func columnsIn(_ c: Int) -> Int { Swift.min(chunk, m - c * chunk) }
+      func unit(atCost t: Int) -> Int {
+        let c = Swift.min(t / (chunk * rowPanels), chunks - 1)
+        return c * rowPanels + Swift.min(rowPanels, (t - c * chunk * rowPanels) / columnsIn(c))
+      }
+      let parts = Swift.min(units, 4 * width)
+      Parallel.forEach(parts, costPerItem: total / parts * 8 * Swift.max(k, 1), threads: width) { part in
+        let u0 = unit(atCost: part * total / parts), u1 = part + 1 == parts ? units : unit(atCost: (part + 1) * total / parts)
+        var u = u0
+        while u < u1 {
+          let c = u / rowPanels, p0 = u % rowPanels, p1 = Swift.min(rowPanels, p0 + (u1 - u))
+          let m0 = c * chunk
+          gemm(w, Int32(n), Int32(k), x + m0 * k, Int32(m0), Int32(columnsIn(c)), e, Int32(p0), Int32(p1))
+          u += p1 - p0
+        }
       }
     }
 

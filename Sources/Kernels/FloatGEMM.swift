@@ -11,7 +11,13 @@ public final class FloatRowPanels: @unchecked Sendable {
     self.rows = rows
     self.depth = depth
     packed = AlignedBuffer(bytes: ck_s_packed_rows_floats(Int32(rows), Int32(depth)) * 4)
-    ck_s_pack_rows(source, Int32(rows), Int32(depth), rowStride, depthStride, pointer)
+    // Panels are independent: a large side (a MatMul's activations, packed every call) is
+    // packed on every core.
+    let target = pointer
+    Parallel.forEachRange((rows + 7) / 8, costPerItem: 8 * depth) { panels in
+      let r0 = panels.lowerBound * 8, r1 = Swift.min(rows, panels.upperBound * 8)
+      ck_s_pack_rows(source + r0 * rowStride, Int32(r1 - r0), Int32(depth), rowStride, depthStride, target + r0 * depth)
+    }
   }
 
   /// Row-major weights [rows][depth].

@@ -47,9 +47,10 @@ final class FloatGEMMTests: XCTestCase {
   }
 
   func testEveryISAMatchesTheScalarTwinBitForBitAndTheTwinMeetsTheChainBound() throws {
-    // Shapes with 1s, odd sizes, k off any block, rows and columns off the 8×32 tile, the GEMV (m ≤ 4).
+    // Shapes with 1s, odd sizes, k off any block, rows and columns off the 8×32 tile, the GEMV (m ≤ 4),
+    // and column chunks of unequal width split into equal-cost parts (24×700×300, 17×1000×600).
     let shapes = [(1, 1, 1), (1, 33, 7), (9, 1, 5), (8, 32, 64), (17, 70, 129), (5, 3, 300), (40, 4, 17), (3, 257, 31),
-                  (64, 96, 1000)]
+                  (64, 96, 1000), (24, 700, 300), (17, 1000, 600)]
     for (n, m, k) in shapes {
       let w = values(n * k, seed: UInt64(n * 131 + k)), x = values(k * m, seed: UInt64(m * 17 + k))
       let bias = values(n, seed: 7)

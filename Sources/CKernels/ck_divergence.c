@@ -76,28 +76,23 @@ CK_AI double probs_terms(const float *x, const float *y, long n, double floor) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
+/* One element's two Bernoulli log terms, p and q clamped to [eps, top]. */
+CK_AI double bernoulli_term(float x, float y, double eps, double top) {
+  const double u = (double)x, w = (double)y;
+  const double p0 = u > eps ? u : eps, q0 = w > eps ? w : eps;
+  const double p = p0 < top ? p0 : top, q = q0 < top ? q0 : top;
+  const double a = p * poly_log(p / q);
+  const double b = (1.0 - p) * poly_log((1.0 - p) / (1.0 - q));
+  return a + b;
+}
+
 CK_AI double bernoulli_terms(const float *x, const float *y, long n, double eps) {
   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   const double top = 1.0 - eps;
   long i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int l = 0; l < 8; l++) {
-      const double u = (double)x[i + l], w = (double)y[i + l];
-      const double p0 = u > eps ? u : eps, q0 = w > eps ? w : eps;
-      const double p = p0 < top ? p0 : top, q = q0 < top ? q0 : top;
-      const double a = p * poly_log(p / q);
-      const double b = (1.0 - p) * poly_log((1.0 - p) / (1.0 - q));
-      acc[l] = acc[l] + (a + b);
-    }
-  }
-  for (int l = 0; i < n; i++, l++) {
-    const double u = (double)x[i], w = (double)y[i];
-    const double p0 = u > eps ? u : eps, q0 = w > eps ? w : eps;
-    const double p = p0 < top ? p0 : top, q = q0 < top ? q0 : top;
-    const double a = p * poly_log(p / q);
-    const double b = (1.0 - p) * poly_log((1.0 - p) / (1.0 - q));
-    acc[l] = acc[l] + (a + b);
-  }
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) acc[l] = acc[l] + bernoulli_term(x[i + l], y[i + l], eps, top);
+  for (int l = 0; i < n; i++, l++) acc[l] = acc[l] + bernoulli_term(x[i], y[i], eps, top);
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 

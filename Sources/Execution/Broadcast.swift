@@ -32,6 +32,21 @@ public enum Broadcast {
   static func binary<F: BinaryFunction>(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int], out: [Int],
                                         _ op: F) -> [Float] {
     let n = out.reduce(1, *)
+    if aShape == bShape, let c = F.kernelOp {
+      // Same shapes: one contiguous run, in blocks over the cores.
+      let block = 1 << 14
+      return [Float](unsafeUninitializedCapacity: n) { buf, count in
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+          let y = buf.baseAddress, xa = pa.baseAddress, xb = pb.baseAddress
+          Parallel.forEach((n + block - 1) / block, costPerItem: block) { t in
+            guard let y, let xa, let xb else { return }
+            let j = t * block
+            FloatKernels.binaryRow(c, y + j, xa + j, aStep: 1, xb + j, bStep: 1, count: Swift.min(block, n - j))
+          }
+        } }
+        count = n
+      }
+    }
     let (dims, sa, sb) = aShape == bShape ? ([n], [1], [1]) : collapse(out, strides(aShape, to: out), strides(bShape, to: out))
     let inner = dims.last ?? 1
     let ia = sa.last ?? 0, ib = sb.last ?? 0
@@ -56,11 +71,15 @@ public enum Broadcast {
           }
           for o in first..<last {
             let base = o * inner
+            if let c = F.kernelOp {
+              FloatKernels.binaryRow(c, out + base, xa + offA, aStep: ia, xb + offB, bStep: ib, count: inner)
+            } else {
             switch (ia, ib) {
             case (1, 1): for j in 0..<inner { out[base + j] = op(xa[offA + j], xb[offB + j]) }
             case (1, 0): let y = xb[offB]; for j in 0..<inner { out[base + j] = op(xa[offA + j], y) }
             case (0, 1): let x = xa[offA]; for j in 0..<inner { out[base + j] = op(x, xb[offB + j]) }
             default: let r = op(xa[offA], xb[offB]); for j in 0..<inner { out[base + j] = r }
+            }
             }
             var d = counter.count - 1
             while d >= 0 {

@@ -1,3 +1,5 @@
+import Kernels
+
 /// Element-wise functions as types, so the generic loops that apply them are specialized per
 /// function (a stored closure would cost an indirect call per element).
 protocol UnaryFunction {
@@ -6,6 +8,12 @@ protocol UnaryFunction {
 
 protocol BinaryFunction {
   func callAsFunction(_ a: Float, _ b: Float) -> Float
+  /// The C row kernel computing the same IEEE operation, if there is one.
+  static var kernelOp: FloatKernels.BinaryOp? { get }
+}
+
+extension BinaryFunction {
+  static var kernelOp: FloatKernels.BinaryOp? { nil }
 }
 
 /// A closure as a unary function, for ops whose own cost (exp, erf, …) hides the call.
@@ -19,10 +27,22 @@ struct ClosureBinary: BinaryFunction {
   @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { f(a, b) }
 }
 
-struct AddFunction: BinaryFunction { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b } }
-struct SubFunction: BinaryFunction { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b } }
-struct MulFunction: BinaryFunction { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b } }
-struct DivFunction: BinaryFunction { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b } }
+struct AddFunction: BinaryFunction {
+  static var kernelOp: FloatKernels.BinaryOp? { .add }
+  @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b }
+}
+struct SubFunction: BinaryFunction {
+  static var kernelOp: FloatKernels.BinaryOp? { .sub }
+  @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b }
+}
+struct MulFunction: BinaryFunction {
+  static var kernelOp: FloatKernels.BinaryOp? { .mul }
+  @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b }
+}
+struct DivFunction: BinaryFunction {
+  static var kernelOp: FloatKernels.BinaryOp? { .div }
+  @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b }
+}
 
 /// min(max(x, lo), hi); Relu is lo = 0, hi = +∞.
 struct ClampFunction: UnaryFunction {

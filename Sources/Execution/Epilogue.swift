@@ -1,4 +1,5 @@
 import GraphIR
+import Kernels
 import TensorCore
 
 /// An activation applied to a convolution's or a MatMul's output, with the bias, while it is still
@@ -68,18 +69,74 @@ enum Epilogue: Sendable {
   /// This epilogue followed by `step`.
   func followed(by step: ScalarStep) -> Epilogue { .then(self, step) }
 
-  /// p[i] = activation(p[i] + bias) for i in 0..<count.
-  @inline(__always)
+  /// p[i] = activation(p[i] + bias) for i in 0..<count, on the C activation kernel (the bias
+  /// added only when it is non-zero, as a kernel's store would leave −0 alone).
   func apply(_ p: UnsafeMutablePointer<Float>, count: Int, bias: Float) {
+    let start = bias == 0 ? ActivationProgram() : ActivationProgram().appending(.add(bias))!
+    Compiled(self, after: start).apply(p, count: count)
+  }
+
+  /// The epilogue's C program built once, for the many planes of one op.
+  struct Compiled {
+    let epilogue: Epilogue
+    let program: ActivationProgram?
+
+    init(_ epilogue: Epilogue, after start: ActivationProgram = ActivationProgram()) {
+      self.epilogue = epilogue
+      program = epilogue.program(after: start)
+    }
+
+    var isIdentity: Bool { program?.isEmpty ?? false }
+
+    /// p[i] = activation(p[i]), or with the bias `start` added.
+    @inline(__always)
+    func apply(_ p: UnsafeMutablePointer<Float>, count: Int) {
+      if let program {
+        FloatKernels.activate(p, count: count, program)
+      } else {
+        epilogue.applyInSwift(p, count: count, bias: 0)
+      }
+    }
+  }
+
+  /// `apply` (no bias) over a whole tensor, in blocks split over the cores.
+  func applyInParallel(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    guard !isIdentity, count > 0 else { return }
+    let block = 1 << 14, compiled = Compiled(self)
+    Parallel.forEach((count + block - 1) / block, costPerItem: block * 4) { b in
+      compiled.apply(p + b * block, count: Swift.min(block, count - b * block))
+    }
+  }
+
+  /// `start` followed by this epilogue's steps, or nil when they do not fit one program.
+  func program(after start: ActivationProgram) -> ActivationProgram? {
     switch self {
-    case .identity: if bias != 0 { Epilogue.run(p, count, bias, ClampFunction(lo: -.infinity, hi: .infinity)) }
-    case .clamp(let lo, let hi): Epilogue.run(p, count, bias, ClampFunction(lo: lo, hi: hi))
-    case .hardSwish: Epilogue.run(p, count, bias, HardSwishFunction())
-    case .hardSigmoid(let a, let b): Epilogue.run(p, count, bias, HardSigmoidFunction(alpha: a, beta: b))
-    case .leakyRelu(let a): Epilogue.run(p, count, bias, LeakyFunction(alpha: a))
-    case .gelu(let divisor, let half): Epilogue.run(p, count, bias, GeluNodesFunction(divisor: divisor, half: half))
+    case .identity: return start
+    case .clamp(let lo, let hi): return start.appending(.clamp(lo: lo, hi: hi))
+    case .hardSwish: return start.appending(.hardSwish)
+    case .hardSigmoid(let a, let b): return start.appending(.hardSigmoid(alpha: a, beta: b))
+    case .leakyRelu(let a): return start.appending(.leakyRelu(alpha: a))
+    case .gelu(let divisor, let half): return start.appending(.gelu(divisor: divisor, half: half))
     case .then(let first, let step):
-      first.apply(p, count: count, bias: bias)
+      switch step {
+      case .mul(let c): return first.program(after: start)?.appending(.mul(c))
+      case .add(let c): return first.program(after: start)?.appending(.add(c))
+      }
+    }
+  }
+
+  /// The same in Swift, one element at a time: the formulas the C kernel must equal.
+  func applyInSwift(_ p: UnsafeMutablePointer<Float>, count: Int, bias: Float) {
+    if bias != 0 { for i in 0..<count { p[i] = p[i] + bias } }
+    switch self {
+    case .identity: break
+    case .clamp(let lo, let hi): Epilogue.run(p, count, ClampFunction(lo: lo, hi: hi))
+    case .hardSwish: Epilogue.run(p, count, HardSwishFunction())
+    case .hardSigmoid(let a, let b): Epilogue.run(p, count, HardSigmoidFunction(alpha: a, beta: b))
+    case .leakyRelu(let a): Epilogue.run(p, count, LeakyFunction(alpha: a))
+    case .gelu(let divisor, let half): Epilogue.run(p, count, GeluNodesFunction(divisor: divisor, half: half))
+    case .then(let first, let step):
+      first.applyInSwift(p, count: count, bias: 0)
       switch step {
       case .mul(let c): for i in 0..<count { p[i] = p[i] * c }
       case .add(let c): for i in 0..<count { p[i] = p[i] + c }
@@ -87,7 +144,7 @@ enum Epilogue: Sendable {
     }
   }
 
-  private static func run<F: UnaryFunction>(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ bias: Float, _ f: F) {
-    for i in 0..<count { p[i] = f(p[i] + bias) }
+  private static func run<F: UnaryFunction>(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ f: F) {
+    for i in 0..<count { p[i] = f(p[i]) }
   }
 }

@@ -104,7 +104,7 @@ public final class QuantizedLayer: @unchecked Sendable {
             try k.run(input: px.baseAddress! + i * inCount, epilogue: ep, output: UnsafeMutableRawPointer(po.baseAddress! + i * outCount))
           }
         }
-        if !epilogue.afterKernel.isIdentity { epilogue.afterKernel.apply(po.baseAddress!, count: po.count, bias: 0) }
+        epilogue.afterKernel.applyInParallel(po.baseAddress!, count: po.count)
       }
     }
     let outShape = x.rank == 3 ? [n, shape.outChannels, shape.window.outW] : [n, shape.outChannels, shape.window.outH, shape.window.outW]
@@ -145,7 +145,7 @@ public final class QuantizedLayer: @unchecked Sendable {
           ActivationCodes.toHalf(px.baseAddress!, count: m * k, into: h)
           try HalfGEMM.run(w, h, layout: .rows(count: m, stride: k), epilogue: ep, output: y, rowStride: 1, columnStride: n)
         }
-        if !epilogue.afterKernel.isIdentity { epilogue.afterKernel.apply(po.baseAddress!, count: po.count, bias: 0) }
+        epilogue.afterKernel.applyInParallel(po.baseAddress!, count: po.count)
       }
     }
     return Tensor(dtype: x.dtype, shape: Array(x.shape.dropLast()) + [n], storage: .float(out))

@@ -29,3 +29,79 @@ public enum FloatKernels {
     ck_softmax_f32_for(isa.c)!(x, rows, length, log ? 1 : 0)
   }
 }
+
+/// A program of element-wise steps for `ck_activate_f32` (its header gives each step's formula).
+public struct ActivationProgram: Sendable {
+  public enum Step: Sendable, Equatable {
+    case add(Float), mul(Float), clamp(lo: Float, hi: Float), hardSwish, hardSigmoid(alpha: Float, beta: Float)
+    case leakyRelu(alpha: Float), gelu(divisor: Float, half: Float)
+  }
+
+  public static let maxSteps = Int(CK_ACT_MAX_STEPS)
+  var c = ck_act_program()
+
+  public init() {}
+
+  /// The program with `step` appended, or nil when it would hold more than `maxSteps`.
+  public func appending(_ step: Step) -> ActivationProgram? {
+    guard Int(c.count) < Self.maxSteps else { return nil }
+    var s = ck_act_step()
+    switch step {
+    case .add(let a): s.op = Int32(CK_ACT_ADD.rawValue); s.a = a
+    case .mul(let a): s.op = Int32(CK_ACT_MUL.rawValue); s.a = a
+    case .clamp(let lo, let hi): s.op = Int32(CK_ACT_CLAMP.rawValue); s.a = lo; s.b = hi
+    case .hardSwish: s.op = Int32(CK_ACT_HARDSWISH.rawValue)
+    case .hardSigmoid(let alpha, let beta): s.op = Int32(CK_ACT_HARDSIGMOID.rawValue); s.a = alpha; s.b = beta
+    case .leakyRelu(let alpha): s.op = Int32(CK_ACT_LEAKY.rawValue); s.a = alpha
+    case .gelu(let divisor, let half): s.op = Int32(CK_ACT_GELU.rawValue); s.a = divisor; s.b = half
+    }
+    var next = self
+    withUnsafeMutableBytes(of: &next.c.steps) { raw in
+      raw.baseAddress!.assumingMemoryBound(to: ck_act_step.self)[Int(c.count)] = s
+    }
+    next.c.count += 1
+    return next
+  }
+
+  public var isEmpty: Bool { c.count == 0 }
+}
+
+extension FloatKernels {
+  /// Applies `program` in place to `count` floats (scalar twin: `ck_activate_f32_ref`).
+  public static func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ program: ActivationProgram,
+                              isa: KernelISA = .selected) {
+    guard count > 0, !program.isEmpty else { return }
+    withUnsafePointer(to: program.c) { ck_activate_f32_for(isa.c)!(x, count, $0) }
+  }
+}
+
+extension FloatKernels {
+  /// The operations `binaryRow` runs.
+  public enum BinaryOp: Int32, Sendable {
+    case add = 0, sub = 1, mul = 2, div = 3
+  }
+
+  /// y[j] = a[j·aStep] op b[j·bStep] for j in 0..<n, steps 0 or 1 (scalar twin: `ck_binary_f32_ref`).
+  @inline(__always)
+  public static func binaryRow(_ op: BinaryOp, _ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, aStep: Int,
+                               _ b: UnsafePointer<Float>, bStep: Int, count n: Int, isa: KernelISA = .selected) {
+    ck_binary_f32_for(isa.c)!(op.rawValue, y, a, Int32(aStep), b, Int32(bStep), n)
+  }
+}
+
+extension FloatKernels {
+  /// One plane of a max or average pool (average over the taps inside; scalar twin:
+  /// `ck_pool_f32_ref`, whose header gives the order of operations).
+  @inline(__always)
+  public static func poolPlane(_ x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, window: ConvWindow,
+                               max isMax: Bool, isa: KernelISA = .selected) {
+    var g = window.c
+    ck_pool_f32_for(isa.c)!(x, y, &g, isMax ? 1 : 0)
+  }
+
+  /// The max or mean of each of `rows` rows of `length` floats (scalar twin: `ck_global_pool_f32_ref`).
+  public static func globalPool(_ x: UnsafePointer<Float>, rows: Int, length: Int, output y: UnsafeMutablePointer<Float>,
+                                max isMax: Bool, isa: KernelISA = .selected) {
+    ck_global_pool_f32_for(isa.c)!(x, rows, length, y, isMax ? 1 : 0)
+  }
+}

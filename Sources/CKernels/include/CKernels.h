@@ -3,6 +3,7 @@
 #include "ck_runtime.h"
 #include "ck_depthwise_f32.h"
 #include "ck_softmax_f32.h"
+#include "ck_eltwise_f32.h"
 #include "ck_adaround.h"
 #include "ck_qgemm.h"
 #include "ck_hgemm.h"
@@ -11,3 +12,4 @@
 #include "ck_depthwise_q8.h"
 #include "ck_peak.h"
 #include "ck_divergence.h"
+#include "ck_pool_f32.h"

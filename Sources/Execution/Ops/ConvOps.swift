@@ -47,10 +47,13 @@ public enum ConvKernels {
     if total == 0 { return [] }
     let icg = c / group, ocg = oc / group
     let kk = icg * geo.kH * geo.kW
-    var out = [Float](repeating: 0, count: total)
     // Relu and Clip run in the GEMM's store; the rest of the epilogue in one pass after each image.
-    let clip = epilogue.kernelClip, after = epilogue.afterKernel
-    x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
+    let clip = epilogue.kernelClip, after = Epilogue.Compiled(epilogue.afterKernel)
+    // Every element is stored by a kernel (no zero fill first), except with no depth at all.
+    let out = [Float](unsafeUninitializedCapacity: total) { po, initialized in
+      if kk == 0 { po.initialize(repeating: 0) }
+      initialized = total
+    x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in
       let xb = px.baseAddress!, wb = pw.baseAddress!, ob = po.baseAddress!
       if icg == 1 && group == c && group > 1 {
         depthwise(x: xb, w: wb, bias: bias, out: ob, n: n, c: c, multiplier: ocg, geo: geo, epilogue: epilogue)
@@ -70,7 +73,7 @@ public enum ConvKernels {
               epilogue: FloatEpilogue(rowBias: bias == nil ? nil : pbias.baseAddress! + g * ocg, clip: clip),
               threads: threads)
           }
-          if !after.isIdentity { for o in 0..<oc { after.apply(ob + (b * oc + o) * plane, count: plane, bias: 0) } }
+          if !after.isIdentity { after.apply(ob + b * oc * plane, count: oc * plane) }
         }
         // Images in parallel when one image has too few column chunks to split over the cores.
         let chunks = (plane + FloatGEMM.columnsPerChunk(depth: kk) - 1) / FloatGEMM.columnsPerChunk(depth: kk)
@@ -80,7 +83,8 @@ public enum ConvKernels {
           for b in 0..<n { image(b, threads: nil) }
         }
       }
-    } } }
+    } }
+    }
     return out
   }
 
@@ -129,6 +133,7 @@ public enum ConvKernels {
     let oc = c * multiplier
     let inPlane = geo.inH * geo.inW, plane = geo.outH * geo.outW, taps = geo.kH * geo.kW
     let scratchCount = FloatKernels.depthwiseScratchFloats(geo)
+    let after = Epilogue.Compiled(epilogue)
     Parallel.forEachRange(n * oc, costPerItem: plane * taps) { items in
       var scratch = [Float](repeating: 0, count: scratchCount)
       scratch.withUnsafeMutableBufferPointer { sp in
@@ -136,7 +141,7 @@ public enum ConvKernels {
           let b = item / oc, o = item % oc
           FloatKernels.depthwisePlane(x + (b * c + o / multiplier) * inPlane, weights: w + o * taps, bias: bias?[o] ?? 0,
             output: out + item * plane, window: geo, scratch: sp.baseAddress)
-          epilogue.apply(out + item * plane, count: plane, bias: 0)
+          if !after.isIdentity { after.apply(out + item * plane, count: plane) }
         }
       }
     }

@@ -47,13 +47,7 @@ enum LinearOps {
           }
           if let clip = epilogue.kernelClip { for i in pc.indices { pc[i] = Swift.min(Swift.max(pc[i], clip.lowerBound), clip.upperBound) } }
         }
-        let after = epilogue.afterKernel
-        if !after.isIdentity {
-          let chunk = 1 << 14
-          Parallel.forEach((pc.count + chunk - 1) / chunk, costPerItem: chunk * 8) { c in
-            after.apply(pc.baseAddress! + c * chunk, count: Swift.min(chunk, pc.count - c * chunk), bias: 0)
-          }
-        }
+        epilogue.afterKernel.applyInParallel(pc.baseAddress!, count: pc.count)
         return
       }
       let ia = Broadcast.indices(Array(aShape.dropLast(2)), to: batch)

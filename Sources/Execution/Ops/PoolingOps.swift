@@ -28,11 +28,18 @@ enum PoolingOps {
     let items = x.shape[0] * x.shape[1]
     let inPlane = geo.inH * geo.inW, plane = geo.outH * geo.outW
     var out = [Float](repeating: 0, count: items * plane)
+    // The C kernel averages over the taps inside; count_include_pad with real padding stays here.
+    let padded = geo.padTop + geo.padLeft + geo.padBottom + geo.padRight > 0
+    let onKernel = isMax || !includePad || !padded
     v.withUnsafeBufferPointer { pv in out.withUnsafeMutableBufferPointer { po in
       let src0 = pv.baseAddress, dst0 = po.baseAddress
       Parallel.forEach(items, costPerItem: plane * geo.kH * geo.kW) { item in
         guard let src0, let dst0 else { return }
         let src = src0 + item * inPlane, dst = dst0 + item * plane
+        if onKernel {
+          FloatKernels.poolPlane(src, output: dst, window: geo, max: isMax)
+          return
+        }
         for oh in 0..<geo.outH {
           for ow in 0..<geo.outW {
             var acc: Float = isMax ? -.infinity : 0
@@ -75,20 +82,9 @@ enum PoolingOps {
     var out = [Float](repeating: 0, count: items)
     v.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
       guard let src = p.baseAddress, let dst = o.baseAddress else { return }
-      Parallel.forEach(items, costPerItem: inner) { item in
-        let s = src + item * inner
-        if isMax {
-          var m = -Float.infinity
-          for i in 0..<inner { m = Swift.max(m, s[i]) }
-          dst[item] = m
-        } else {
-          // Four independent partial sums: the adds pipeline instead of waiting on each other.
-          var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
-          var i = 0
-          while i + 4 <= inner { a0 += s[i]; a1 += s[i + 1]; a2 += s[i + 2]; a3 += s[i + 3]; i += 4 }
-          while i < inner { a0 += s[i]; i += 1 }
-          dst[item] = ((a0 + a1) + (a2 + a3)) / Float(Swift.max(inner, 1))
-        }
+      Parallel.forEachRange(items, costPerItem: inner) { range in
+        FloatKernels.globalPool(src + range.lowerBound * inner, rows: range.count, length: inner,
+          output: dst + range.lowerBound, max: isMax)
       }
     } }
     return Tensor(dtype: x.dtype, shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.rank - 2), storage: .float(out))

@@ -100,31 +100,44 @@ DEPTHWISE_PLANE(depthwise_plane, sums_ref)
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-/* The same chains in four zmm accumulators. */
+/* Straight from the registers; the last block stores its valid lanes only. */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
-sums_avx512(const float *restrict w, float bias, const ck_conv_geometry *g, const float *restrict scratch, int sw,
-            long pw, const long *offsets, int oh, int ow0, float *restrict out, int valid) {
-  __m512 a0 = _mm512_set1_ps(bias), a1 = a0, a2 = a0, a3 = a0;
+store_valid512(const __m512 *a, const int nv, float *restrict out, int valid) {
+  for (int i = 0; i < nv; i++) {
+    const int n = valid - 16 * i;
+    if (n >= 16)
+      _mm512_storeu_ps(out + 16 * i, a[i]);
+    else if (n > 0)
+      _mm512_mask_storeu_ps(out + 16 * i, (__mmask16)((1u << n) - 1), a[i]);
+  }
+}
+
+/* The same chains in up to four zmm accumulators: only the vectors holding valid columns run. */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
+sums512_n(const float *restrict w, float bias, const ck_conv_geometry *g, const float *restrict scratch, int sw,
+          long pw, const long *offsets, int oh, int ow0, float *restrict out, int valid, const int nv) {
+  __m512 a[4];
+  for (int i = 0; i < nv; i++) a[i] = _mm512_set1_ps(bias);
   for (int kh = 0; kh < g->k_h; kh++) {
     const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
     if (ih < 0 || ih >= g->in_h) continue;
     for (int kw = 0; kw < g->k_w; kw++) {
       const __m512 wv = _mm512_set1_ps(w[kh * g->k_w + kw]);
       const float *s = scratch + (long)ih * sw * pw + offsets[kw] + ow0;
-      a0 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(s), a0);
-      a1 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(s + 16), a1);
-      a2 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(s + 32), a2);
-      a3 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(s + 48), a3);
+      for (int i = 0; i < nv; i++) a[i] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(s + 16 * i), a[i]);
     }
   }
-  /* straight from the registers; the last block stores its valid lanes only */
-  const __m512 v[4] = {a0, a1, a2, a3};
-  for (int i = 0; i < 4; i++) {
-    const int n = valid - 16 * i;
-    if (n >= 16)
-      _mm512_storeu_ps(out + 16 * i, v[i]);
-    else if (n > 0)
-      _mm512_mask_storeu_ps(out + 16 * i, (__mmask16)((1u << n) - 1), v[i]);
+  store_valid512(a, nv, out, valid);
+}
+
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
+sums_avx512(const float *restrict w, float bias, const ck_conv_geometry *g, const float *restrict scratch, int sw,
+            long pw, const long *offsets, int oh, int ow0, float *restrict out, int valid) {
+  switch ((valid + 15) / 16) {
+  case 1: sums512_n(w, bias, g, scratch, sw, pw, offsets, oh, ow0, out, valid, 1); break;
+  case 2: sums512_n(w, bias, g, scratch, sw, pw, offsets, oh, ow0, out, valid, 2); break;
+  case 3: sums512_n(w, bias, g, scratch, sw, pw, offsets, oh, ow0, out, valid, 3); break;
+  default: sums512_n(w, bias, g, scratch, sw, pw, offsets, oh, ow0, out, valid, 4); break;
   }
 }
 
@@ -164,38 +177,42 @@ inside(int start, int in_w) {
 }
 
 /* Width stride 1 on AVX-512: the taps read the input in place through lane masks (no padded
- * copy of the plane); the same chains as the padded rows, so the same bits. */
-__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthwise_rows_avx512(
-    const float *restrict x, const float *restrict w, float bias, float *restrict y, const ck_conv_geometry *g) {
+ * copy of the plane); the same chains as the padded rows, so the same bits. `nv` vectors per
+ * block, as many as its valid columns need. */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
+rows_block512(const float *restrict x, const float *restrict w, float bias, float *restrict d,
+              const ck_conv_geometry *g, int oh, int ow0, int valid, const int nv) {
   const int kws = g->k_w;
   __mmask16 masks[MAX_KW][4];
+  for (int kw = 0; kw < kws; kw++)
+    for (int i = 0; i < nv; i++) masks[kw][i] = inside(ow0 + 16 * i + kw * g->dil_w - g->pad_left, g->in_w);
+  __m512 a[4];
+  for (int i = 0; i < nv; i++) a[i] = _mm512_set1_ps(bias);
+  for (int kh = 0; kh < g->k_h; kh++) {
+    const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+    if (ih < 0 || ih >= g->in_h) continue;
+    const char *row = (const char *)(x + (long)ih * g->in_w);
+    for (int kw = 0; kw < kws; kw++) {
+      const __m512 wv = _mm512_set1_ps(w[kh * kws + kw]);
+      const long start = ow0 + kw * g->dil_w - g->pad_left;
+      for (int i = 0; i < nv; i++)
+        a[i] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(masks[kw][i], row + 4 * (start + 16 * i)), a[i]);
+    }
+  }
+  store_valid512(a, nv, d + ow0, valid);
+}
+
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthwise_rows_avx512(
+    const float *restrict x, const float *restrict w, float bias, float *restrict y, const ck_conv_geometry *g) {
   for (int oh = 0; oh < g->out_h; oh++) {
     float *restrict d = y + (long)oh * g->out_w;
     for (int ow0 = 0; ow0 < g->out_w; ow0 += BLOCK) {
-      for (int kw = 0; kw < kws; kw++)
-        for (int i = 0; i < 4; i++) masks[kw][i] = inside(ow0 + 16 * i + kw * g->dil_w - g->pad_left, g->in_w);
-      __m512 a0 = _mm512_set1_ps(bias), a1 = a0, a2 = a0, a3 = a0;
-      for (int kh = 0; kh < g->k_h; kh++) {
-        const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
-        if (ih < 0 || ih >= g->in_h) continue;
-        const char *row = (const char *)(x + (long)ih * g->in_w);
-        for (int kw = 0; kw < kws; kw++) {
-          const __m512 wv = _mm512_set1_ps(w[kh * kws + kw]);
-          const long start = ow0 + kw * g->dil_w - g->pad_left;
-          a0 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(masks[kw][0], row + 4 * start), a0);
-          a1 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(masks[kw][1], row + 4 * (start + 16)), a1);
-          a2 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(masks[kw][2], row + 4 * (start + 32)), a2);
-          a3 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(masks[kw][3], row + 4 * (start + 48)), a3);
-        }
-      }
-      const __m512 v[4] = {a0, a1, a2, a3};
       const int valid = g->out_w - ow0 < BLOCK ? g->out_w - ow0 : BLOCK;
-      for (int i = 0; i < 4; i++) {
-        const int n = valid - 16 * i;
-        if (n >= 16)
-          _mm512_storeu_ps(d + ow0 + 16 * i, v[i]);
-        else if (n > 0)
-          _mm512_mask_storeu_ps(d + ow0 + 16 * i, (__mmask16)((1u << n) - 1), v[i]);
+      switch ((valid + 15) / 16) {
+      case 1: rows_block512(x, w, bias, d, g, oh, ow0, valid, 1); break;
+      case 2: rows_block512(x, w, bias, d, g, oh, ow0, valid, 2); break;
+      case 3: rows_block512(x, w, bias, d, g, oh, ow0, valid, 3); break;
+      default: rows_block512(x, w, bias, d, g, oh, ow0, valid, 4); break;
       }
     }
   }

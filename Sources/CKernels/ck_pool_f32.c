@@ -18,6 +18,14 @@ CK_AI void interior(const ck_conv_geometry *g, int *lo, int *hi) {
   *hi = b;
 }
 
+/* y[ow] = y[ow] op x[ow·stride] over [lo, hi). */
+CK_AI void tap_row(float *restrict y, const float *restrict x, int lo, int hi, const int stride, const int is_max) {
+  if (is_max)
+    for (int ow = lo; ow < hi; ow++) y[ow] = max_s(y[ow], x[(long)ow * stride]);
+  else
+    for (int ow = lo; ow < hi; ow++) y[ow] = y[ow] + x[(long)ow * stride];
+}
+
 CK_AI void pool_plane(const float *restrict x, float *restrict y, const ck_conv_geometry *g, const int is_max) {
   int lo, hi;
   interior(g, &lo, &hi);
@@ -45,20 +53,24 @@ CK_AI void pool_plane(const float *restrict x, float *restrict y, const ck_conv_
       }
       yr[ow] = is_max ? acc : (counted > 0 ? acc / (float)counted : 0.0f);
     }
-    /* Interior: every kw tap inside, one loop over the columns the compiler vectorizes. */
-    const int taps = (kh1 - kh0) * g->k_w;
-    const float divisor = (float)taps;
-    for (int ow = lo; ow < hi; ow++) {
-      float acc = is_max ? -INFINITY : 0.0f;
-      const long iw0 = (long)ow * g->stride_w - g->pad_left;
+    /* Interior: every kw tap inside. The row of outputs is the accumulator and taps are added
+     * one at a time across it, in (kh, kw) order per output, so the loops over columns vectorize. */
+    if (hi > lo) {
+      const int taps = (kh1 - kh0) * g->k_w;
+      for (int ow = lo; ow < hi; ow++) yr[ow] = is_max ? -INFINITY : 0.0f;
       for (int kh = kh0; kh < kh1; kh++) {
-        const float *xr = x + (long)(ih0 + kh * g->dil_h) * g->in_w + iw0;
+        const float *xr = x + (long)(ih0 + kh * g->dil_h) * g->in_w - g->pad_left;
         for (int kw = 0; kw < g->k_w; kw++) {
-          const float v = xr[kw * g->dil_w];
-          acc = is_max ? max_s(acc, v) : acc + v;
+          const float *xt = xr + kw * g->dil_w;
+          if (g->stride_w == 1) tap_row(yr, xt, lo, hi, 1, is_max);
+          else if (g->stride_w == 2) tap_row(yr, xt, lo, hi, 2, is_max);
+          else tap_row(yr, xt, lo, hi, g->stride_w, is_max);
         }
       }
-      yr[ow] = is_max ? acc : (taps > 0 ? acc / divisor : 0.0f);
+      if (!is_max) {
+        const float divisor = (float)taps;
+        for (int ow = lo; ow < hi; ow++) yr[ow] = taps > 0 ? yr[ow] / divisor : 0.0f;
+      }
     }
   }
 }

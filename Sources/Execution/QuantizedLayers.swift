@@ -82,7 +82,8 @@ public final class QuantizedLayer: @unchecked Sendable {
     let shape = try ConvShape(inChannels: x.shape[1], outChannels: weight.shape[0], groups: node.int("group", default: 1),
       window: ConvWindow(node: node, input: x.shape, weight: weight.shape))
     let n = x.shape[0], inCount = shape.inChannels * shape.inputPlane, outCount = shape.outChannels * shape.outputPlane
-    var out = [Float](repeating: 0, count: n * outCount)
+    // The kernels store every element (no zero fill first).
+    var out = shape.depth > 0 ? [Float](uninitializedForKernels: n * outCount) : [Float](repeating: 0, count: n * outCount)
     let ep = KernelEpilogue(bias: bias, clip: kernelClip, output: .float32)
     try xv.withUnsafeBufferPointer { px in
       try out.withUnsafeMutableBufferPointer { po in
@@ -92,16 +93,17 @@ public final class QuantizedLayer: @unchecked Sendable {
           let k = try kernel(for: x.shape) {
             try QuantizedConvolution(shape: shape, bits: bits, values: values, scales: scales, weightGroup: group)
           }
-          for i in 0..<n {
+          try Self.images(n) { i, threads in
             try k.run(input: px.baseAddress! + i * inCount, scale: input.scale, zero: input.zero, epilogue: ep,
-              output: UnsafeMutableRawPointer(po.baseAddress! + i * outCount))
+              output: UnsafeMutableRawPointer(po.baseAddress! + i * outCount), threads: threads)
           }
         case .table, .product:
           throw opError(node, "a Conv cannot run as a table or an activation product")
         case .half:
           let k = try kernel(for: x.shape) { try HalfConvolution(shape: shape, values: try weight.floatValues(node)) }
-          for i in 0..<n {
-            try k.run(input: px.baseAddress! + i * inCount, epilogue: ep, output: UnsafeMutableRawPointer(po.baseAddress! + i * outCount))
+          try Self.images(n) { i, threads in
+            try k.run(input: px.baseAddress! + i * inCount, epilogue: ep, output: UnsafeMutableRawPointer(po.baseAddress! + i * outCount),
+              threads: threads)
           }
         }
         epilogue.afterKernel.applyInParallel(po.baseAddress!, count: po.count)
@@ -109,6 +111,21 @@ public final class QuantizedLayer: @unchecked Sendable {
     }
     let outShape = x.rank == 3 ? [n, shape.outChannels, shape.window.outW] : [n, shape.outChannels, shape.window.outH, shape.window.outW]
     return Tensor(dtype: x.dtype, shape: outShape, storage: .float(out))
+  }
+
+  /// Runs `body(image, threads)` for every image of a batch: one image per core at a time
+  /// (`threads` 1, no hand-offs inside an image) when there are enough images, else one after
+  /// another over all the cores. The first error thrown is rethrown.
+  static func images(_ n: Int, _ body: (Int, Int?) throws -> Void) throws {
+    guard n >= Parallel.cores, Parallel.cores > 1 else {
+      for i in 0..<n { try body(i, nil) }
+      return
+    }
+    let failure = FirstError()
+    Parallel.forEach(n, costPerItem: 1 << 20) { i in
+      do { try body(i, 1) } catch { failure.record(error) }
+    }
+    if let error = failure.error { throw error }
   }
 
   // MARK: MatMul / Gemm (weight on the right: y = x · W (+ bias))
@@ -120,7 +137,7 @@ public final class QuantizedLayer: @unchecked Sendable {
     guard x.rank >= 1, x.shape.last == k else { throw opError(node, "input \(x.shape) does not end in depth \(k)") }
     let m = x.count / k
     let xv = try x.floatValues(node)
-    var out = [Float](repeating: 0, count: m * n)
+    var out = k > 0 ? [Float](uninitializedForKernels: m * n) : [Float](repeating: 0, count: m * n)
     let ep = KernelEpilogue(bias: bias, clip: kernelClip, output: .float32)
     try xv.withUnsafeBufferPointer { px in
       try out.withUnsafeMutableBufferPointer { po in
@@ -225,5 +242,24 @@ public final class QuantizedLayer: @unchecked Sendable {
       return node.float("beta", default: 1) == 1 && graph.initializers[c].map { $0.count == n } == true
     default: return false
     }
+  }
+}
+
+/// The first error recorded by any of several parallel tasks.
+final class FirstError: @unchecked Sendable {
+  private let lock = NSLock()
+  private(set) var error: Error?
+
+  func record(_ e: Error) {
+    lock.lock()
+    if error == nil { error = e }
+    lock.unlock()
+  }
+}
+
+extension Array where Element == Float {
+  /// `count` floats left as the allocator gives them, for an output a kernel then stores in full.
+  init(uninitializedForKernels count: Int) {
+    self.init(unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
   }
 }

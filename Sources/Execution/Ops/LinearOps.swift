@@ -27,7 +27,8 @@ enum LinearOps {
     }
     var outShape = batch + [m, n]
     let batches = batch.reduce(1, *)
-    var out = [Float](repeating: 0, count: batches * m * n)
+    // With any depth every element is stored by the GEMM (no zero fill first).
+    var out = k > 0 ? [Float](uninitializedForKernels: batches * m * n) : [Float](repeating: 0, count: batches * m * n)
     if batches * m * n > 0 && k > 0 {
     av.withUnsafeBufferPointer { pa in bv.withUnsafeBufferPointer { pb in out.withUnsafeMutableBufferPointer { pc in
       if bShape.count == 2 {

@@ -103,10 +103,13 @@ void ck_s_pack_conv_columns(const float *x, int channels, const ck_conv_geometry
   }
 }
 
-/* acc[r·32 + c] = fma chain over k of panel[k][r] · columns[k][c], for the first `rows` rows. */
-typedef void (*tile_fn)(const float *panel, const float *columns, int k, int rows, float *acc);
+/* acc[r·32 + c] = fma chain over k of panel[k][r] · columns[k][c], for the first `rows` rows.
+ * `ahead` (or NULL): a 16-column half of the next column panel, prefetched one line per k step
+ * (a hint only; the sums do not depend on it). */
+typedef void (*tile_fn)(const float *panel, const float *columns, int k, int rows, const float *ahead, float *acc);
 
-static void tile_ref(const float *panel, const float *columns, int k, int rows, float *acc) {
+static void tile_ref(const float *panel, const float *columns, int k, int rows, const float *ahead, float *acc) {
+  (void)ahead;
   for (int i = 0; i < rows * CK_S_COLS; i++) acc[i] = 0.0f;
   for (int kk = 0; kk < k; kk++)
     for (int r = 0; r < rows; r++)
@@ -151,11 +154,26 @@ CK_AI void store(const float *acc, int rows, int cols, int row0, int col0, const
 CK_AI void driver(const float *w, int n, int k, const float *x, int m0, int count, const ck_s_epilogue *e,
                   int panel0, int panel1, tile_fn tile) {
   float acc[CK_S_ROWS * CK_S_COLS] __attribute__((aligned(64)));
+  if ((long)(panel1 - panel0) * k * CK_S_ROWS * 4 <= (256 << 10)) {
+    /* Few rows (a MatMul's tokens): each column panel once from memory, all row panels over it
+     * while it is in L1/L2, so streaming the columns overlaps the arithmetic. */
+    for (int c0 = 0; c0 < count; c0 += CK_S_COLS)
+      for (int p = panel0; p < panel1; p++) {
+        const int rows = CK_MIN(CK_S_ROWS, n - p * CK_S_ROWS);
+        /* the first two row panels prefetch the two halves of the next column panel */
+        const float *ahead = c0 + CK_S_COLS < count && p - panel0 < 2
+                                 ? x + (long)(c0 / CK_S_COLS + 1) * k * CK_S_COLS + 16 * (p - panel0)
+                                 : NULL;
+        tile(w + (long)p * k * CK_S_ROWS, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, ahead, acc);
+        store(acc, rows, CK_MIN(CK_S_COLS, count - c0), p * CK_S_ROWS, m0 + c0, e);
+      }
+    return;
+  }
   for (int p = panel0; p < panel1; p++) {
     const int rows = CK_MIN(CK_S_ROWS, n - p * CK_S_ROWS);
     const float *panel = w + (long)p * k * CK_S_ROWS;
     for (int c0 = 0; c0 < count; c0 += CK_S_COLS) {
-      tile(panel, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, acc);
+      tile(panel, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, NULL, acc);
       store(acc, rows, CK_MIN(CK_S_COLS, count - c0), p * CK_S_ROWS, m0 + c0, e);
     }
   }
@@ -322,27 +340,28 @@ __attribute__((target(T512))) CK_AI void store_rows512(__m512 a[CK_S_ROWS][2], f
 }
 
 __attribute__((target(T512))) CK_AI void tile512(const float *panel, const float *columns, int k, float *acc,
-                                                 const int rows) {
+                                                 const int rows, const float *ahead) {
   __m512 a[CK_S_ROWS][2];
   for (int r = 0; r < rows; r++) a[r][0] = a[r][1] = _mm512_setzero_ps();
   for (int kk = 0; kk < k; kk++) {
     const __m512 x0 = _mm512_loadu_ps(columns + kk * CK_S_COLS), x1 = _mm512_loadu_ps(columns + kk * CK_S_COLS + 16);
+    if (ahead) _mm_prefetch((const char *)(ahead + kk * CK_S_COLS), _MM_HINT_T0);
     fma_rows512(a, panel + kk * CK_S_ROWS, x0, x1, rows);
   }
   store_rows512(a, acc, rows);
 }
 
 __attribute__((target(T512))) static void tile_avx512(const float *panel, const float *columns, int k, int rows,
-                                                      float *acc) {
+                                                      const float *ahead, float *acc) {
   switch (rows) {
-  case 8: tile512(panel, columns, k, acc, 8); break;
-  case 7: tile512(panel, columns, k, acc, 7); break;
-  case 6: tile512(panel, columns, k, acc, 6); break;
-  case 5: tile512(panel, columns, k, acc, 5); break;
-  case 4: tile512(panel, columns, k, acc, 4); break;
-  case 3: tile512(panel, columns, k, acc, 3); break;
-  case 2: tile512(panel, columns, k, acc, 2); break;
-  default: tile512(panel, columns, k, acc, 1); break;
+  case 8: tile512(panel, columns, k, acc, 8, ahead); break;
+  case 7: tile512(panel, columns, k, acc, 7, ahead); break;
+  case 6: tile512(panel, columns, k, acc, 6, ahead); break;
+  case 5: tile512(panel, columns, k, acc, 5, ahead); break;
+  case 4: tile512(panel, columns, k, acc, 4, ahead); break;
+  case 3: tile512(panel, columns, k, acc, 3, ahead); break;
+  case 2: tile512(panel, columns, k, acc, 2, ahead); break;
+  default: tile512(panel, columns, k, acc, 1, ahead); break;
   }
 }
 
@@ -378,7 +397,8 @@ __attribute__((target("avx2,fma,f16c"))) CK_AI void tile256(const float *panel, 
 }
 
 __attribute__((target("avx2,fma,f16c"))) static void tile_avx2(const float *panel, const float *columns, int k,
-                                                               int rows, float *acc) {
+                                                               int rows, const float *ahead, float *acc) {
+  (void)ahead;
   for (int r0 = 0; r0 < rows; r0 += 4)
     for (int c0 = 0; c0 < CK_S_COLS; c0 += 16) switch (CK_MIN(4, rows - r0)) {
       case 4: tile256(panel, columns, k, acc, r0, 4, c0); break;

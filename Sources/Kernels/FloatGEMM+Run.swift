@@ -88,7 +88,21 @@ public enum FloatGEMM {
       withExtendedLifetime(staging) {}
     } else if case .packed(let panels) = columns {
       precondition(panels.depth == k && panels.columns >= m, "packed columns do not match the rows' depth")
-      runPacked(panels.pointer)
+      let columnPanels = (m + 31) / 32
+      if n * Swift.max(k, 1) * 4 <= 512 << 10 && columnPanels >= 2 * width {
+        // Few rows (a MatMul's tokens against its packed weights): parts of whole column panels,
+        // each passing every row panel over its own columns, so each weight is read from memory
+        // by one core only; the rows stay in every core's L2.
+        let parts = Swift.min(columnPanels, 4 * width)
+        Parallel.forEach(parts, costPerItem: costPerColumn * 32 * columnPanels / parts, threads: width) { part in
+          let c0 = part * columnPanels / parts * 32, c1 = Swift.min(m, (part + 1) * columnPanels / parts * 32)
+          guard c1 > c0 else { return }
+          gemm(w, Int32(n), Int32(k), UnsafePointer(panels.pointer) + c0 * k, Int32(c0), Int32(c1 - c0), e, 0,
+            Int32(rowPanels))
+        }
+      } else {
+        runPacked(panels.pointer)
+      }
     } else if chunks >= 2 * width || rowPanels < 2 || width == 1 {
       // Stream: each task packs its own chunks and passes every row panel over them.
       Parallel.forEachRange(chunks, costPerItem: chunk * costPerColumn, threads: width, chunksPerThread: 2) { range in

@@ -105,3 +105,20 @@ extension FloatKernels {
     ck_global_pool_f32_for(isa.c)!(x, rows, length, y, isMax ? 1 : 0)
   }
 }
+
+extension FloatKernels {
+  /// Each row's mean and 1/√(variance + ε) (scalar twin: `ck_row_moments_f32_ref`, whose header
+  /// gives the order of the sums).
+  public static func rowMoments(_ x: UnsafePointer<Float>, rows: Int, length: Int, epsilon: Float,
+                                means: UnsafeMutablePointer<Float>, invs: UnsafeMutablePointer<Float>,
+                                isa: KernelISA = .selected) {
+    ck_row_moments_f32_for(isa.c)!(x, rows, length, epsilon, means, invs)
+  }
+
+  /// In place: x = ((x − mean) · inv) · γ + β per row (scalar twin: `ck_normalize_rows_f32_ref`).
+  public static func normalizeRows(_ x: UnsafeMutablePointer<Float>, rows: Int, length: Int,
+                                   means: UnsafePointer<Float>, invs: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                                   beta: UnsafePointer<Float>?, isa: KernelISA = .selected) {
+    ck_normalize_rows_f32_for(isa.c)!(x, rows, length, means, invs, gamma, beta)
+  }
+}

@@ -80,3 +80,40 @@ final class PoolKernelTests: XCTestCase {
     }
   }
 }
+
+/// The C LayerNormalization kernels: the same bits on every instruction set, and the definition
+/// (float64) within a few float32 roundings.
+final class NormKernelTests: XCTestCase {
+  func testRowMomentsAndNormalizationAgreeAcrossISAsAndWithTheDefinition() {
+    for inner in [1, 15, 16, 17, 384, 1001] {
+      let rows = 3
+      let x = randomFloats(rows * inner, seed: UInt64(inner)).map { $0 * 3 + 1 }
+      let gamma = randomFloats(inner, seed: 99), beta = randomFloats(inner, seed: 98)
+      var outputs: Set<[UInt32]> = []
+      for isa in KernelISA.available {
+        var means = [Float](repeating: .nan, count: rows), invs = means, y = x
+        x.withUnsafeBufferPointer { px in
+          FloatKernels.rowMoments(px.baseAddress!, rows: rows, length: inner, epsilon: 1e-5, means: &means, invs: &invs, isa: isa)
+        }
+        y.withUnsafeMutableBufferPointer { py in
+          FloatKernels.normalizeRows(py.baseAddress!, rows: rows, length: inner, means: means, invs: invs, gamma: gamma,
+            beta: beta, isa: isa)
+        }
+        for r in 0..<rows {
+          let row = x[(r * inner)..<((r + 1) * inner)].map(Double.init)
+          let mean = row.reduce(0, +) / Double(inner)
+          let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(inner)
+          let inv = 1 / (variance + 1e-5).squareRoot()
+          XCTAssertEqual(Double(means[r]), mean, accuracy: 1e-5 * Swift.max(1, abs(mean)))
+          XCTAssertEqual(Double(invs[r]), inv, accuracy: 1e-4 * inv)
+          for i in 0..<inner {
+            let want = (row[i] - mean) * inv * Double(gamma[i]) + Double(beta[i])
+            XCTAssertEqual(Double(y[r * inner + i]), want, accuracy: 1e-4, "inner \(inner) on \(isa)")
+          }
+        }
+        outputs.insert((means + invs + y).map(\.bitPattern))
+      }
+      XCTAssertEqual(outputs.count, 1, "instruction sets differ at inner \(inner)")
+    }
+  }
+}

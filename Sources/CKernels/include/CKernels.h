@@ -13,3 +13,4 @@
 #include "ck_peak.h"
 #include "ck_divergence.h"
 #include "ck_pool_f32.h"
+#include "ck_norm_f32.h"

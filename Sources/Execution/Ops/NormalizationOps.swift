@@ -47,22 +47,21 @@ public enum NormalizationOps {
     let (means, invs) = layerNormStatistics(v, outer: outer, inner: inner, epsilon: eps)
     // γ and β spread over the normalized dims once, then one pass per row, rows in parallel.
     let gamma = (0..<inner).map { sv[si[$0]] }, beta = bv.flatMap { b in bi.map { i in (0..<inner).map { b[i[$0]] } } }
+    if outer * inner > 0 {
     v.withUnsafeMutableBufferPointer { pv in
       gamma.withUnsafeBufferPointer { pg in
         (beta ?? []).withUnsafeBufferPointer { pb in
-          let base = pv.baseAddress!, g = pg.baseAddress!, b = pb.baseAddress
-          Parallel.forEachRange(outer, costPerItem: inner * 2) { rows in
-            for o in rows {
-              let row = base + o * inner, mean = means[o], inv = invs[o]
-              if let b {
-                for i in 0..<inner { row[i] = (row[i] - mean) * inv * g[i] + b[i] }
-              } else {
-                for i in 0..<inner { row[i] = (row[i] - mean) * inv * g[i] }
-              }
+          means.withUnsafeBufferPointer { pm in invs.withUnsafeBufferPointer { pi in
+            let base = pv.baseAddress!, g = pg.baseAddress!, b = beta == nil ? nil : pb.baseAddress
+            let m = pm.baseAddress!, s = pi.baseAddress!
+            Parallel.forEachRange(outer, costPerItem: inner * 2) { rows in
+              FloatKernels.normalizeRows(base + rows.lowerBound * inner, rows: rows.count, length: inner,
+                means: m + rows.lowerBound, invs: s + rows.lowerBound, gamma: g, beta: b)
             }
-          }
+          } }
         }
       }
+    }
     }
     let statShape = Array(x.shape[..<axis]) + [Int](repeating: 1, count: x.rank - axis)
     return [Tensor(dtype: x.dtype, shape: x.shape, storage: .float(v)),
@@ -77,17 +76,8 @@ public enum NormalizationOps {
       let x = pv.baseAddress, m = pm.baseAddress, s = pi.baseAddress
       Parallel.forEachRange(outer, costPerItem: inner * 2) { rows in
         guard let x, let m, let s else { return }
-        for o in rows {
-          let row = x + o * inner
-          var mean: Float = 0
-          for i in 0..<inner { mean += row[i] }
-          mean /= Float(inner)
-          var variance: Float = 0
-          for i in 0..<inner { let d = row[i] - mean; variance += d * d }
-          variance /= Float(inner)
-          m[o] = mean
-          s[o] = 1 / (variance + eps).squareRoot()
-        }
+        FloatKernels.rowMoments(x + rows.lowerBound * inner, rows: rows.count, length: inner, epsilon: eps,
+          means: m + rows.lowerBound, invs: s + rows.lowerBound)
       }
     } } }
     return (means, invs)

@@ -137,17 +137,9 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void binary
 #endif
 
 ck_binary_f32_fn ck_binary_f32_for(ck_isa isa) {
-#if defined(__x86_64__)
-  if (isa >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI)) return binary_avx512;
-  if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return binary_avx2;
-#endif
-  return ck_binary_f32_ref;
+  return CK_PICK(isa, binary_avx512, binary_avx2, ck_binary_f32_ref);
 }
 
 ck_activate_f32_fn ck_activate_f32_for(ck_isa isa) {
-#if defined(__x86_64__)
-  if (isa >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI)) return activate_avx512;
-  if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return activate_avx2;
-#endif
-  return ck_activate_f32_ref;
+  return CK_PICK(isa, activate_avx512, activate_avx2, ck_activate_f32_ref);
 }

@@ -102,17 +102,9 @@ __attribute__((target(T512))) static void normalize_avx512(float *x, long rows, 
 #endif
 
 ck_row_moments_f32_fn ck_row_moments_f32_for(ck_isa isa) {
-#if defined(__x86_64__)
-  if (isa >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI)) return moments_avx512;
-  if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return moments_avx2;
-#endif
-  return ck_row_moments_f32_ref;
+  return CK_PICK(isa, moments_avx512, moments_avx2, ck_row_moments_f32_ref);
 }
 
 ck_normalize_rows_f32_fn ck_normalize_rows_f32_for(ck_isa isa) {
-#if defined(__x86_64__)
-  if (isa >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI)) return normalize_avx512;
-  if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return normalize_avx2;
-#endif
-  return ck_normalize_rows_f32_ref;
+  return CK_PICK(isa, normalize_avx512, normalize_avx2, ck_normalize_rows_f32_ref);
 }

@@ -114,17 +114,9 @@ __attribute__((target(T512))) static void global_avx512(const float *x, long row
 #endif
 
 ck_pool_f32_fn ck_pool_f32_for(ck_isa isa) {
-#if defined(__x86_64__)
-  if (isa >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI)) return pool_avx512;
-  if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return pool_avx2;
-#endif
-  return ck_pool_f32_ref;
+  return CK_PICK(isa, pool_avx512, pool_avx2, ck_pool_f32_ref);
 }
 
 ck_global_pool_f32_fn ck_global_pool_f32_for(ck_isa isa) {
-#if defined(__x86_64__)
-  if (isa >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI)) return global_avx512;
-  if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return global_avx2;
-#endif
-  return ck_global_pool_f32_ref;
+  return CK_PICK(isa, global_avx512, global_avx2, ck_global_pool_f32_ref);
 }

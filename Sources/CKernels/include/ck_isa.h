@@ -19,6 +19,17 @@ ck_isa ck_selected_isa(void);
 /// Whether this CPU can run kernels built for `isa`.
 int ck_cpu_supports(ck_isa isa);
 
+/// The copy of a kernel to run for `isa`: the AVX-512 one, else the AVX2 one, else the scalar
+/// twin, each only when this CPU has its instruction set (the vector names vanish off x86-64).
+#if defined(__x86_64__)
+#define CK_PICK(isa, avx512, avx2, ref)                                                         \
+  ((isa) >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI) ? (avx512)                \
+   : (isa) >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)             ? (avx2)                  \
+                                                                      : (ref))
+#else
+#define CK_PICK(isa, avx512, avx2, ref) (ref)
+#endif
+
 /// "scalar", "avx2", "avxvnni", "avx512vnni".
 const char *ck_isa_name(ck_isa isa);
 

@@ -93,12 +93,28 @@ public enum FloatGEMM {
         // Few rows (a MatMul's tokens against its packed weights): parts of whole column panels,
         // each passing every row panel over its own columns, so each weight is read from memory
         // by one core only; the rows stay in every core's L2.
-        let parts = Swift.min(columnPanels, 4 * width)
+        // Units are (column panel, row panel) pairs, column-major, cut into two parts of equal
+        // cost per thread: 12 column panels on 2 threads are 3 each, not parts of 1 and 2 whose
+        // claiming leaves one core idle at the end.
+        let x = UnsafePointer(panels.pointer)
+        let units = columnPanels * rowPanels, parts = Swift.min(units, 2 * width)
+        func columns(_ c: Int, _ count: Int) -> Int32 { Int32(Swift.min(m, (c + count) * 32) - c * 32) }
         Parallel.forEach(parts, costPerItem: costPerColumn * 32 * columnPanels / parts, threads: width) { part in
-          let c0 = part * columnPanels / parts * 32, c1 = Swift.min(m, (part + 1) * columnPanels / parts * 32)
-          guard c1 > c0 else { return }
-          gemm(w, Int32(n), Int32(k), UnsafePointer(panels.pointer) + c0 * k, Int32(c0), Int32(c1 - c0), e, 0,
-            Int32(rowPanels))
+          var u = part * units / parts
+          let end = (part + 1) * units / parts
+          while u < end {
+            let c = u / rowPanels, p0 = u % rowPanels
+            if p0 == 0 && end - u >= rowPanels {
+              // whole column panels in one call: the driver prefetches each one's successor
+              let whole = (end - u) / rowPanels
+              gemm(w, Int32(n), Int32(k), x + c * 32 * k, Int32(c * 32), columns(c, whole), e, 0, Int32(rowPanels))
+              u += whole * rowPanels
+            } else {
+              let p1 = Swift.min(rowPanels, p0 + (end - u))
+              gemm(w, Int32(n), Int32(k), x + c * 32 * k, Int32(c * 32), columns(c, 1), e, Int32(p0), Int32(p1))
+              u += p1 - p0
+            }
+          }
         }
       } else {
         runPacked(panels.pointer)

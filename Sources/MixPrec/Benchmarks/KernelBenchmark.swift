@@ -37,6 +37,10 @@ public struct KernelBenchmark {
   /// GEMM shapes (m activation rows/pixels, n output channels, k depth): square ones and a GEMV.
   static let gemmShapes = [(512, 512, 512), (1024, 1024, 1024), (1, 4096, 4096)]
 
+  /// MatMul shapes (m token rows, n outputs, k depth) of a small transformer encoder at batch 1
+  /// and 8: activations packed every call against weights packed once, as the runtime runs them.
+  static let matmulShapes = [(32, 1536, 384), (32, 384, 1536), (32, 384, 384), (256, 1536, 384), (256, 384, 1536)]
+
   /// Every row, ONNX Runtime's figures attached when asked (notes about a missing peer go to `note`).
   public func run(note: (String) -> Void = { _ in }) throws -> [Row] {
     var rng = SeededGenerator(seed: 1)
@@ -46,6 +50,7 @@ public struct KernelBenchmark {
       for (m, n, k) in Self.gemmShapes {
         rows += try gemmRows(m: m, n: n, k: k, threads: t, rng: &rng)
       }
+      for (m, n, k) in Self.matmulShapes { rows.append(matmulRow(m: m, n: n, k: k, threads: t, rng: &rng)) }
       for layer in layers { rows += try convRows(layer, threads: t, rng: &rng) }
       rows += totals(rows.filter { $0.threads == t && $0.layer != nil }, threads: t)
     }
@@ -153,6 +158,24 @@ public struct KernelBenchmark {
     return out
   }
 
+  /// y[m×n] = x[m×k] · w[k×n] with `w` packed once as column panels (a MatMul's constant B) and
+  /// the activation rows packed on every call, as `LinearOps.matmul` does.
+  func matmulRow(m: Int, n: Int, k: Int, threads: Int, rng: inout SeededGenerator) -> Row {
+    let w = (0..<(k * n)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+    let x = (0..<(m * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+    let y = AlignedBuffer(bytes: m * n * 4)
+    let ys = y.raw.assumingMemoryBound(to: Float.self)
+    let columns = w.withUnsafeBufferPointer { FloatColumnPanels(columns: n, depth: k, $0.baseAddress!, depthStride: n, columnStride: 1) }
+    let seconds = x.withUnsafeBufferPointer { p in
+      time {
+        let rows = FloatRowPanels(rows: m, depth: k, p.baseAddress!, rowStride: k, depthStride: 1)
+        FloatGEMM.run(rows: rows, columns: .packed(columns), count: n, output: ys, rowStride: n, columnStride: 1,
+          isa: isa, threads: threads)
+      }
+    }
+    return Row(kernel: "sgemm_matmul", m: m, n: n, k: k, threads: threads, seconds: seconds, ortKernel: "fp32_gemm")
+  }
+
   func convRows(_ layer: ConvLayerShape, threads: Int, rng: inout SeededGenerator) throws -> [Row] {
     let s = layer.shape
     let inCount = s.inChannels * s.inputPlane
@@ -201,6 +224,7 @@ public struct KernelBenchmark {
       cases.append(["kernel": "int8_gemm", "m": m, "n": n, "k": k])
       cases.append(["kernel": "fp32_gemm", "m": m, "n": n, "k": k])
     }
+    for (m, n, k) in Self.matmulShapes { cases.append(["kernel": "fp32_gemm", "m": m, "n": n, "k": k]) }
     for l in layers {
       let w = l.shape.window
       cases.append([

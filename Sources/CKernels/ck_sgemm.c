@@ -103,18 +103,31 @@ void ck_s_pack_conv_columns(const float *x, int channels, const ck_conv_geometry
   }
 }
 
-/* acc[r·32 + c] = fma chain over k of panel[k][r] · columns[k][c], for the first `rows` rows.
+/* Element (r, kk) of a row panel: packed [k][8] when lda is 0, else read in place at
+ * panel[r·lda + kk] (a MatMul's activation rows, not copied first). */
+CK_AI float row_value(const float *panel, long lda, int kk, int r) {
+  return lda ? panel[r * lda + kk] : panel[kk * CK_S_ROWS + r];
+}
+
+/* Where row panel p starts. */
+CK_AI const float *row_panel(const float *w, long lda, int k, int p) {
+  return lda ? w + (long)p * CK_S_ROWS * lda : w + (long)p * k * CK_S_ROWS;
+}
+
+/* acc[r·32 + c] = fma chain over k of row (r, kk) · columns[k][c], for the first `rows` rows.
  * `ahead` (or NULL): a 16-column half of the next column panel, prefetched one line per k step
  * (a hint only; the sums do not depend on it). */
-typedef void (*tile_fn)(const float *panel, const float *columns, int k, int rows, const float *ahead, float *acc);
+typedef void (*tile_fn)(const float *panel, long lda, const float *columns, int k, int rows, const float *ahead,
+                        float *acc);
 
-static void tile_ref(const float *panel, const float *columns, int k, int rows, const float *ahead, float *acc) {
+static void tile_ref(const float *panel, long lda, const float *columns, int k, int rows, const float *ahead,
+                     float *acc) {
   (void)ahead;
   for (int i = 0; i < rows * CK_S_COLS; i++) acc[i] = 0.0f;
   for (int kk = 0; kk < k; kk++)
     for (int r = 0; r < rows; r++)
       for (int c = 0; c < CK_S_COLS; c++)
-        acc[r * CK_S_COLS + c] = fmaf(panel[kk * CK_S_ROWS + r], columns[kk * CK_S_COLS + c], acc[r * CK_S_COLS + c]);
+        acc[r * CK_S_COLS + c] = fmaf(row_value(panel, lda, kk, r), columns[kk * CK_S_COLS + c], acc[r * CK_S_COLS + c]);
 }
 
 /* One statement per operation: no contraction can make a vectorized copy differ from the scalar
@@ -151,7 +164,7 @@ CK_AI void store(const float *acc, int rows, int cols, int row0, int col0, const
   }
 }
 
-CK_AI void driver(const float *w, int n, int k, const float *x, int m0, int count, const ck_s_epilogue *e,
+CK_AI void driver(const float *w, long lda, int n, int k, const float *x, int m0, int count, const ck_s_epilogue *e,
                   int panel0, int panel1, tile_fn tile) {
   float acc[CK_S_ROWS * CK_S_COLS] __attribute__((aligned(64)));
   if ((long)(panel1 - panel0) * k * CK_S_ROWS * 4 <= (256 << 10)) {
@@ -164,24 +177,24 @@ CK_AI void driver(const float *w, int n, int k, const float *x, int m0, int coun
         const float *ahead = c0 + CK_S_COLS < count && p - panel0 < 2
                                  ? x + (long)(c0 / CK_S_COLS + 1) * k * CK_S_COLS + 16 * (p - panel0)
                                  : NULL;
-        tile(w + (long)p * k * CK_S_ROWS, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, ahead, acc);
+        tile(row_panel(w, lda, k, p), lda, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, ahead, acc);
         store(acc, rows, CK_MIN(CK_S_COLS, count - c0), p * CK_S_ROWS, m0 + c0, e);
       }
     return;
   }
   for (int p = panel0; p < panel1; p++) {
     const int rows = CK_MIN(CK_S_ROWS, n - p * CK_S_ROWS);
-    const float *panel = w + (long)p * k * CK_S_ROWS;
+    const float *panel = row_panel(w, lda, k, p);
     for (int c0 = 0; c0 < count; c0 += CK_S_COLS) {
-      tile(panel, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, NULL, acc);
+      tile(panel, lda, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, NULL, acc);
       store(acc, rows, CK_MIN(CK_S_COLS, count - c0), p * CK_S_ROWS, m0 + c0, e);
     }
   }
 }
 
-void ck_s_gemm_ref(const float *w, int n, int k, const float *x, int m0, int count, const ck_s_epilogue *e,
+void ck_s_gemm_ref(const float *w, long lda, int n, int k, const float *x, int m0, int count, const ck_s_epilogue *e,
                    int panel0, int panel1) {
-  driver(w, n, k, x, m0, count, e, panel0, panel1, tile_ref);
+  driver(w, lda, n, k, x, m0, count, e, panel0, panel1, tile_ref);
 }
 
 /* ---- GEMV: sums[q·8 + r] for `count` (≤ 4) panels and one column ---- */
@@ -332,6 +345,16 @@ __attribute__((target(T512))) CK_AI void fma_rows512(__m512 a[CK_S_ROWS][2], con
   }
 }
 
+/* One k step of rows read in place: row r's value at rows[r][kk]. */
+__attribute__((target(T512))) CK_AI void fma_rows512_in_place(__m512 a[CK_S_ROWS][2], const float *const *rows_at,
+                                                              int kk, __m512 x0, __m512 x1, const int rows) {
+  for (int r = 0; r < rows; r++) {
+    const __m512 wv = _mm512_set1_ps(rows_at[r][kk]);
+    a[r][0] = _mm512_fmadd_ps(wv, x0, a[r][0]);
+    a[r][1] = _mm512_fmadd_ps(wv, x1, a[r][1]);
+  }
+}
+
 __attribute__((target(T512))) CK_AI void store_rows512(__m512 a[CK_S_ROWS][2], float *acc, const int rows) {
   for (int r = 0; r < rows; r++) {
     _mm512_storeu_ps(acc + r * CK_S_COLS, a[r][0]);
@@ -339,30 +362,38 @@ __attribute__((target(T512))) CK_AI void store_rows512(__m512 a[CK_S_ROWS][2], f
   }
 }
 
-__attribute__((target(T512))) CK_AI void tile512(const float *panel, const float *columns, int k, float *acc,
-                                                 const int rows, const float *ahead) {
+__attribute__((target(T512))) CK_AI void tile512(const float *panel, long lda, const float *columns, int k,
+                                                 float *acc, const int rows, const float *ahead) {
   __m512 a[CK_S_ROWS][2];
-  for (int r = 0; r < rows; r++) a[r][0] = a[r][1] = _mm512_setzero_ps();
+  const float *rows_at[CK_S_ROWS];
+  for (int r = 0; r < rows; r++) {
+    a[r][0] = a[r][1] = _mm512_setzero_ps();
+    rows_at[r] = panel + r * lda;
+  }
   for (int kk = 0; kk < k; kk++) {
     const __m512 x0 = _mm512_loadu_ps(columns + kk * CK_S_COLS), x1 = _mm512_loadu_ps(columns + kk * CK_S_COLS + 16);
     if (ahead) _mm_prefetch((const char *)(ahead + kk * CK_S_COLS), _MM_HINT_T0);
-    fma_rows512(a, panel + kk * CK_S_ROWS, x0, x1, rows);
+    if (lda)
+      fma_rows512_in_place(a, rows_at, kk, x0, x1, rows);
+    else
+      fma_rows512(a, panel + kk * CK_S_ROWS, x0, x1, rows);
   }
   store_rows512(a, acc, rows);
 }
 
-__attribute__((target(T512))) static void tile_avx512(const float *panel, const float *columns, int k, int rows,
-                                                      const float *ahead, float *acc) {
+__attribute__((target(T512))) static void tile_avx512(const float *panel, long lda, const float *columns, int k,
+                                                      int rows, const float *ahead, float *acc) {
+#define TILE512(R)                                                                                 \
+  case R:                                                                                          \
+    if (lda)                                                                                       \
+      tile512(panel, lda, columns, k, acc, R, ahead);                                              \
+    else                                                                                           \
+      tile512(panel, 0, columns, k, acc, R, ahead);                                                \
+    break;
   switch (rows) {
-  case 8: tile512(panel, columns, k, acc, 8, ahead); break;
-  case 7: tile512(panel, columns, k, acc, 7, ahead); break;
-  case 6: tile512(panel, columns, k, acc, 6, ahead); break;
-  case 5: tile512(panel, columns, k, acc, 5, ahead); break;
-  case 4: tile512(panel, columns, k, acc, 4, ahead); break;
-  case 3: tile512(panel, columns, k, acc, 3, ahead); break;
-  case 2: tile512(panel, columns, k, acc, 2, ahead); break;
-  default: tile512(panel, columns, k, acc, 1, ahead); break;
+    TILE512(8) TILE512(7) TILE512(6) TILE512(5) TILE512(4) TILE512(3) TILE512(2) default: TILE512(1)
   }
+#undef TILE512
 }
 
 /* One k step of 4 rows × 16 columns, and the rows' store into the 8×32 tile. */
@@ -384,39 +415,58 @@ __attribute__((target("avx2,fma,f16c"))) CK_AI void store_rows256(__m256 a[4][2]
 }
 
 /* 8×32 in passes of 4 rows × 16 columns: 8 accumulators, 2 column vectors, 1 broadcast. */
-__attribute__((target("avx2,fma,f16c"))) CK_AI void tile256(const float *panel, const float *columns, int k,
+/* 8×32 in passes of 4 rows × 16 columns: 8 accumulators, 2 column vectors, 1 broadcast. Rows
+ * packed (lda 0) or in place. */
+__attribute__((target("avx2,fma,f16c"))) CK_AI void tile256(const float *panel, long lda, const float *columns, int k,
                                                             float *acc, int r0, const int rows, int c0) {
   __m256 a[4][2];
-  for (int r = 0; r < rows; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
+  const float *rows_at[4];
+  for (int r = 0; r < rows; r++) {
+    a[r][0] = a[r][1] = _mm256_setzero_ps();
+    rows_at[r] = panel + (r0 + r) * lda;
+  }
   for (int kk = 0; kk < k; kk++) {
     const float *xs = columns + kk * CK_S_COLS + c0;
     const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
-    fma_rows256(a, panel + kk * CK_S_ROWS + r0, x0, x1, rows);
+    if (lda) {
+      for (int r = 0; r < rows; r++) {
+        const __m256 wv = _mm256_broadcast_ss(rows_at[r] + kk);
+        a[r][0] = _mm256_fmadd_ps(wv, x0, a[r][0]);
+        a[r][1] = _mm256_fmadd_ps(wv, x1, a[r][1]);
+      }
+    } else {
+      fma_rows256(a, panel + kk * CK_S_ROWS + r0, x0, x1, rows);
+    }
   }
   store_rows256(a, acc, r0, rows, c0);
 }
 
-__attribute__((target("avx2,fma,f16c"))) static void tile_avx2(const float *panel, const float *columns, int k,
-                                                               int rows, const float *ahead, float *acc) {
+__attribute__((target("avx2,fma,f16c"))) static void tile_avx2(const float *panel, long lda, const float *columns,
+                                                               int k, int rows, const float *ahead, float *acc) {
   (void)ahead;
+#define TILE256(R)                                                                                 \
+  case R:                                                                                          \
+    if (lda)                                                                                       \
+      tile256(panel, lda, columns, k, acc, r0, R, c0);                                             \
+    else                                                                                           \
+      tile256(panel, 0, columns, k, acc, r0, R, c0);                                               \
+    break;
   for (int r0 = 0; r0 < rows; r0 += 4)
     for (int c0 = 0; c0 < CK_S_COLS; c0 += 16) switch (CK_MIN(4, rows - r0)) {
-      case 4: tile256(panel, columns, k, acc, r0, 4, c0); break;
-      case 3: tile256(panel, columns, k, acc, r0, 3, c0); break;
-      case 2: tile256(panel, columns, k, acc, r0, 2, c0); break;
-      default: tile256(panel, columns, k, acc, r0, 1, c0); break;
+        TILE256(4) TILE256(3) TILE256(2) default: TILE256(1)
       }
+#undef TILE256
 }
 
-__attribute__((target(T512))) static void gemm_avx512(const float *w, int n, int k, const float *x, int m0, int count,
-                                                      const ck_s_epilogue *e, int panel0, int panel1) {
-  driver(w, n, k, x, m0, count, e, panel0, panel1, tile_avx512);
+__attribute__((target(T512))) static void gemm_avx512(const float *w, long lda, int n, int k, const float *x, int m0,
+                                                      int count, const ck_s_epilogue *e, int panel0, int panel1) {
+  driver(w, lda, n, k, x, m0, count, e, panel0, panel1, tile_avx512);
 }
 
-__attribute__((target("avx2,fma,f16c"))) static void gemm_avx2(const float *w, int n, int k, const float *x, int m0,
-                                                               int count, const ck_s_epilogue *e, int panel0,
+__attribute__((target("avx2,fma,f16c"))) static void gemm_avx2(const float *w, long lda, int n, int k, const float *x,
+                                                               int m0, int count, const ck_s_epilogue *e, int panel0,
                                                                int panel1) {
-  driver(w, n, k, x, m0, count, e, panel0, panel1, tile_avx2);
+  driver(w, lda, n, k, x, m0, count, e, panel0, panel1, tile_avx2);
 }
 
 /* `ahead`: also prefetch the next tile's 32 columns of every tap (its rows are in many pages at

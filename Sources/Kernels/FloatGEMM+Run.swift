@@ -24,12 +24,41 @@ public enum FloatGEMM {
     rowStride: Int, columnStride: Int, epilogue: FloatEpilogue = FloatEpilogue(), isa: KernelISA = .selected,
     threads: Int? = nil
   ) {
-    let n = rows.rows, k = rows.depth
+    run(UnsafePointer(rows.pointer), lda: 0, rows: rows.rows, depth: rows.depth, columns: columns, count: m, output: y,
+      rowStride: rowStride, columnStride: columnStride, epilogue: epilogue, isa: isa, threads: threads)
+  }
+
+  /// The same product with the rows read in place, element (r, k) at `rows[r·lda + k]` (lda ≥
+  /// depth): a MatMul's activations, used once per call, are not packed first. Same bits as
+  /// packing them.
+  public static func run(
+    rowsInPlace a: UnsafePointer<Float>, rows n: Int, depth k: Int, lda: Int, columns: FloatColumns, count m: Int,
+    output y: UnsafeMutablePointer<Float>, rowStride: Int, columnStride: Int, epilogue: FloatEpilogue = FloatEpilogue(),
+    isa: KernelISA = .selected, threads: Int? = nil
+  ) {
+    precondition(lda >= Swift.max(k, 1), "in-place rows need lda ≥ depth")
+    if m <= gemvColumns {
+      // The GEMV reads packed panels: a few outputs per row pay for packing.
+      let rows = FloatRowPanels(rows: n, depth: k, a, rowStride: lda, depthStride: 1)
+      run(rows: rows, columns: columns, count: m, output: y, rowStride: rowStride, columnStride: columnStride,
+        epilogue: epilogue, isa: isa, threads: threads)
+      return
+    }
+    run(a, lda: lda, rows: n, depth: k, columns: columns, count: m, output: y, rowStride: rowStride,
+      columnStride: columnStride, epilogue: epilogue, isa: isa, threads: threads)
+  }
+
+  /// `lda` 0: `w` is packed row panels; otherwise rows in place.
+  static func run(
+    _ w: UnsafePointer<Float>, lda: Int, rows n: Int, depth k: Int, columns: FloatColumns, count m: Int,
+    output y: UnsafeMutablePointer<Float>, rowStride: Int, columnStride: Int, epilogue: FloatEpilogue,
+    isa: KernelISA, threads: Int?
+  ) {
     guard n > 0, m > 0 else { return }
     let e = epilogue.c(y, rowStride: rowStride, columnStride: columnStride)
     withUnsafePointer(to: e) { e in
     let gemm = ck_s_gemm_for(isa.c)!
-    let w = UnsafePointer(rows.pointer), rowPanels = rows.panels
+    let rowPanels = (n + 7) / 8
     let chunk = chunkPanels(depth: k) * 32
     let chunks = (m + chunk - 1) / chunk
     let width = Swift.min(threads ?? Parallel.cores, Parallel.cores)
@@ -52,7 +81,7 @@ public enum FloatGEMM {
         while u < u1 {
           let c = u / rowPanels, p0 = u % rowPanels, p1 = Swift.min(rowPanels, p0 + (u1 - u))
           let m0 = c * chunk
-          gemm(w, Int32(n), Int32(k), x + m0 * k, Int32(m0), Int32(columnsIn(c)), e, Int32(p0), Int32(p1))
+          gemm(w, lda, Int32(n), Int32(k), x + m0 * k, Int32(m0), Int32(columnsIn(c)), e, Int32(p0), Int32(p1))
           u += p1 - p0
         }
       }
@@ -107,11 +136,11 @@ public enum FloatGEMM {
             if p0 == 0 && end - u >= rowPanels {
               // whole column panels in one call: the driver prefetches each one's successor
               let whole = (end - u) / rowPanels
-              gemm(w, Int32(n), Int32(k), x + c * 32 * k, Int32(c * 32), columns(c, whole), e, 0, Int32(rowPanels))
+              gemm(w, lda, Int32(n), Int32(k), x + c * 32 * k, Int32(c * 32), columns(c, whole), e, 0, Int32(rowPanels))
               u += whole * rowPanels
             } else {
               let p1 = Swift.min(rowPanels, p0 + (end - u))
-              gemm(w, Int32(n), Int32(k), x + c * 32 * k, Int32(c * 32), columns(c, 1), e, Int32(p0), Int32(p1))
+              gemm(w, lda, Int32(n), Int32(k), x + c * 32 * k, Int32(c * 32), columns(c, 1), e, Int32(p0), Int32(p1))
               u += p1 - p0
             }
           }
@@ -127,7 +156,7 @@ public enum FloatGEMM {
         for c in range {
           let m0 = c * chunk, count = Swift.min(chunk, m - m0)
           pack(m0, count, into: x)
-          gemm(w, Int32(n), Int32(k), x, Int32(m0), Int32(count), e, 0, Int32(rowPanels))
+          gemm(w, lda, Int32(n), Int32(k), x, Int32(m0), Int32(count), e, 0, Int32(rowPanels))
         }
       }
     } else {

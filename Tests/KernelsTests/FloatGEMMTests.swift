@@ -77,6 +77,47 @@ final class FloatGEMMTests: XCTestCase {
     }
   }
 
+  /// A MatMul's activations read in place (row stride lda ≥ depth, nothing packed) against
+  /// weights packed once as column panels give the bits of packing the rows, on every ISA and
+  /// thread count: the few-rows split (whole column panels and partial ones), the chunked path
+  /// (many rows), tail rows and the GEMV fallback (≤ 4 outputs).
+  func testRowsReadInPlaceGiveThePackedRowsBits() throws {
+    let shapes = [(32, 384, 64), (32, 100, 1536), (13, 40, 7), (1, 33, 5), (300, 70, 129), (9, 3, 20), (257, 64, 33)]
+    for (n, m, k) in shapes {
+      let lda = k + 3
+      let a = values(n * lda, seed: UInt64(n * 7 + k)), b = values(k * m, seed: UInt64(m * 5 + k))
+      let columns = b.withUnsafeBufferPointer { FloatColumnPanels(columns: m, depth: k, $0.baseAddress!, depthStride: m, columnStride: 1) }
+      let bias = values(m, seed: 3)
+      func run(inPlace: Bool, isa: KernelISA, threads: Int) -> [Float] {
+        var y = [Float](repeating: .nan, count: n * m)
+        a.withUnsafeBufferPointer { pa in
+          y.withUnsafeMutableBufferPointer { py in
+            bias.withUnsafeBufferPointer { pb in
+              let e = FloatEpilogue(columnBias: pb.baseAddress, clip: -0.5...0.75)
+              if inPlace {
+                FloatGEMM.run(rowsInPlace: pa.baseAddress!, rows: n, depth: k, lda: lda, columns: .packed(columns), count: m,
+                  output: py.baseAddress!, rowStride: m, columnStride: 1, epilogue: e, isa: isa, threads: threads)
+              } else {
+                let rows = FloatRowPanels(rows: n, depth: k, pa.baseAddress!, rowStride: lda, depthStride: 1)
+                FloatGEMM.run(rows: rows, columns: .packed(columns), count: m, output: py.baseAddress!, rowStride: m,
+                  columnStride: 1, epilogue: e, isa: isa, threads: threads)
+              }
+            }
+          }
+        }
+        return y
+      }
+      let ref = run(inPlace: false, isa: .scalar, threads: 1)
+      XCTAssertFalse(ref.contains { $0.isNaN }, "\(n)×\(m)×\(k): an output was not stored")
+      for isa in [KernelISA.scalar] + vectorISAs {
+        for threads in [1, 2] {
+          XCTAssertEqual(run(inPlace: true, isa: isa, threads: threads).map(\.bitPattern), ref.map(\.bitPattern),
+            "in place, \(isa) \(n)×\(m)×\(k) on \(threads) threads")
+        }
+      }
+    }
+  }
+
   func testTheGEMVGivesTheTileBits() throws {
     // The first 3 columns of a 40-column product equal the same 3 columns run alone (GEMV path).
     let n = 19, k = 77, m = 40

@@ -46,10 +46,11 @@ void ck_s_pack_conv_columns(const float *x, int channels, const ck_conv_geometry
                             float *packed);
 
 /// Rows [panel0·8, min(panel1·8, n)) × columns [m0, m0 + count) of y; `x` holds exactly those
-/// columns packed (ceil(count/32) panels).
-typedef void (*ck_s_gemm_fn)(const float *w, int n, int k, const float *x, int m0, int count,
+/// columns packed (ceil(count/32) panels). The rows `w` are packed when `lda` is 0, else read in
+/// place: element (r, kk) at w[r·lda + kk] (a MatMul's activations, never copied).
+typedef void (*ck_s_gemm_fn)(const float *w, long lda, int n, int k, const float *x, int m0, int count,
                              const ck_s_epilogue *e, int panel0, int panel1);
-void ck_s_gemm_ref(const float *w, int n, int k, const float *x, int m0, int count, const ck_s_epilogue *e,
+void ck_s_gemm_ref(const float *w, long lda, int n, int k, const float *x, int m0, int count, const ck_s_epilogue *e,
                    int panel0, int panel1);
 ck_s_gemm_fn ck_s_gemm_for(ck_isa isa);
 

@@ -35,9 +35,9 @@ enum LinearOps {
         // Constant-weight layout: fold all batches of A into rows of one GEMM.
         if let packed {
           let columns = packed.get { FloatColumnPanels(columns: n, depth: k, pb.baseAddress!, depthStride: n, columnStride: 1) }
-          let rows = FloatRowPanels(rows: batches * m, depth: k, pa.baseAddress!, rowStride: k, depthStride: 1)
           (columnBias ?? []).withUnsafeBufferPointer { bias in
-            FloatGEMM.run(rows: rows, columns: .packed(columns), count: n, output: pc.baseAddress!, rowStride: n, columnStride: 1,
+            FloatGEMM.run(rowsInPlace: pa.baseAddress!, rows: batches * m, depth: k, lda: k, columns: .packed(columns), count: n,
+              output: pc.baseAddress!, rowStride: n, columnStride: 1,
               epilogue: FloatEpilogue(columnBias: columnBias == nil ? nil : bias.baseAddress, clip: epilogue.kernelClip))
           }
         } else {
@@ -97,9 +97,15 @@ enum LinearOps {
         FloatColumnPanels(columns: n, depth: k, pb.baseAddress!, depthStride: tb ? 1 : ldb, columnStride: tb ? ldb : 1)
       }
       let lda = a.shape[1]
-      let rows = FloatRowPanels(rows: m, depth: k, pa.baseAddress!, rowStride: ta ? 1 : lda, depthStride: ta ? lda : 1)
-      FloatGEMM.run(rows: rows, columns: .packed(columns), count: n, output: pc.baseAddress!, rowStride: n, columnStride: 1,
-        epilogue: FloatEpilogue(alpha: alpha, beta: betaUsed))
+      let epilogue = FloatEpilogue(alpha: alpha, beta: betaUsed)
+      if ta {
+        let rows = FloatRowPanels(rows: m, depth: k, pa.baseAddress!, rowStride: 1, depthStride: lda)
+        FloatGEMM.run(rows: rows, columns: .packed(columns), count: n, output: pc.baseAddress!, rowStride: n, columnStride: 1,
+          epilogue: epilogue)
+      } else {
+        FloatGEMM.run(rowsInPlace: pa.baseAddress!, rows: m, depth: k, lda: lda, columns: .packed(columns), count: n,
+          output: pc.baseAddress!, rowStride: n, columnStride: 1, epilogue: epilogue)
+      }
     } } }
     return Tensor(dtype: a.dtype, shape: [m, n], storage: .float(out))
   }

@@ -159,7 +159,7 @@ public struct KernelBenchmark {
   }
 
   /// y[m×n] = x[m×k] · w[k×n] with `w` packed once as column panels (a MatMul's constant B) and
-  /// the activation rows packed on every call, as `LinearOps.matmul` does.
+  /// the activation rows read in place, as `LinearOps.matmul` does.
   func matmulRow(m: Int, n: Int, k: Int, threads: Int, rng: inout SeededGenerator) -> Row {
     let w = (0..<(k * n)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
     let x = (0..<(m * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
@@ -168,9 +168,8 @@ public struct KernelBenchmark {
     let columns = w.withUnsafeBufferPointer { FloatColumnPanels(columns: n, depth: k, $0.baseAddress!, depthStride: n, columnStride: 1) }
     let seconds = x.withUnsafeBufferPointer { p in
       time {
-        let rows = FloatRowPanels(rows: m, depth: k, p.baseAddress!, rowStride: k, depthStride: 1)
-        FloatGEMM.run(rows: rows, columns: .packed(columns), count: n, output: ys, rowStride: n, columnStride: 1,
-          isa: isa, threads: threads)
+        FloatGEMM.run(rowsInPlace: p.baseAddress!, rows: m, depth: k, lda: k, columns: .packed(columns), count: n,
+          output: ys, rowStride: n, columnStride: 1, isa: isa, threads: threads)
       }
     }
     return Row(kernel: "sgemm_matmul", m: m, n: n, k: k, threads: threads, seconds: seconds, ortKernel: "fp32_gemm")

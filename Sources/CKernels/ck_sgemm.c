@@ -115,14 +115,15 @@ CK_AI const float *row_panel(const float *w, long lda, int k, int p) {
 }
 
 /* acc[r·32 + c] = fma chain over k of row (r, kk) · columns[k][c], for the first `rows` rows.
- * `ahead` (or NULL): a 16-column half of the next column panel, prefetched one line per k step
- * (a hint only; the sums do not depend on it). */
+ * `ahead` (or NULL): `lines` consecutive cache lines (of the next column panel) to prefetch,
+ * spread evenly over the k steps (a hint only; the sums do not depend on it). */
 typedef void (*tile_fn)(const float *panel, long lda, const float *columns, int k, int rows, const float *ahead,
-                        float *acc);
+                        int lines, float *acc);
 
 static void tile_ref(const float *panel, long lda, const float *columns, int k, int rows, const float *ahead,
-                     float *acc) {
+                     int lines, float *acc) {
   (void)ahead;
+  (void)lines;
   for (int i = 0; i < rows * CK_S_COLS; i++) acc[i] = 0.0f;
   for (int kk = 0; kk < k; kk++)
     for (int r = 0; r < rows; r++)
@@ -173,11 +174,14 @@ CK_AI void driver(const float *w, long lda, int n, int k, const float *x, int m0
     for (int c0 = 0; c0 < count; c0 += CK_S_COLS)
       for (int p = panel0; p < panel1; p++) {
         const int rows = CK_MIN(CK_S_ROWS, n - p * CK_S_ROWS);
-        /* the first two row panels prefetch the two halves of the next column panel */
-        const float *ahead = c0 + CK_S_COLS < count && p - panel0 < 2
-                                 ? x + (long)(c0 / CK_S_COLS + 1) * k * CK_S_COLS + 16 * (p - panel0)
+        /* every row panel prefetches its share of the next column panel's 2k lines, so the
+         * stream from memory is spread over all the arithmetic on this one */
+        const int passes = panel1 - panel0, share = (2 * k + passes - 1) / passes, first = (p - panel0) * share;
+        const int lines = CK_MIN(share, 2 * k - first);
+        const float *ahead = c0 + CK_S_COLS < count && lines > 0
+                                 ? x + (long)(c0 / CK_S_COLS + 1) * k * CK_S_COLS + 16L * first
                                  : NULL;
-        tile(row_panel(w, lda, k, p), lda, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, ahead, acc);
+        tile(row_panel(w, lda, k, p), lda, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, ahead, lines, acc);
         store(acc, rows, CK_MIN(CK_S_COLS, count - c0), p * CK_S_ROWS, m0 + c0, e);
       }
     return;
@@ -186,7 +190,7 @@ CK_AI void driver(const float *w, long lda, int n, int k, const float *x, int m0
     const int rows = CK_MIN(CK_S_ROWS, n - p * CK_S_ROWS);
     const float *panel = row_panel(w, lda, k, p);
     for (int c0 = 0; c0 < count; c0 += CK_S_COLS) {
-      tile(panel, lda, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, NULL, acc);
+      tile(panel, lda, x + (long)(c0 / CK_S_COLS) * k * CK_S_COLS, k, rows, NULL, 0, acc);
       store(acc, rows, CK_MIN(CK_S_COLS, count - c0), p * CK_S_ROWS, m0 + c0, e);
     }
   }
@@ -363,16 +367,18 @@ __attribute__((target(T512))) CK_AI void store_rows512(__m512 a[CK_S_ROWS][2], f
 }
 
 __attribute__((target(T512))) CK_AI void tile512(const float *panel, long lda, const float *columns, int k,
-                                                 float *acc, const int rows, const float *ahead) {
+                                                 float *acc, const int rows, const float *ahead, int lines) {
   __m512 a[CK_S_ROWS][2];
   const float *rows_at[CK_S_ROWS];
+  int due = 0, line = 0;
   for (int r = 0; r < rows; r++) {
     a[r][0] = a[r][1] = _mm512_setzero_ps();
     rows_at[r] = panel + r * lda;
   }
   for (int kk = 0; kk < k; kk++) {
     const __m512 x0 = _mm512_loadu_ps(columns + kk * CK_S_COLS), x1 = _mm512_loadu_ps(columns + kk * CK_S_COLS + 16);
-    if (ahead) _mm_prefetch((const char *)(ahead + kk * CK_S_COLS), _MM_HINT_T0);
+    if (ahead) /* line j at step j·k/lines */
+      for (due += lines; due >= k; due -= k) _mm_prefetch((const char *)(ahead + 16L * line++), _MM_HINT_T0);
     if (lda)
       fma_rows512_in_place(a, rows_at, kk, x0, x1, rows);
     else
@@ -382,13 +388,13 @@ __attribute__((target(T512))) CK_AI void tile512(const float *panel, long lda, c
 }
 
 __attribute__((target(T512))) static void tile_avx512(const float *panel, long lda, const float *columns, int k,
-                                                      int rows, const float *ahead, float *acc) {
+                                                      int rows, const float *ahead, int lines, float *acc) {
 #define TILE512(R)                                                                                 \
   case R:                                                                                          \
     if (lda)                                                                                       \
-      tile512(panel, lda, columns, k, acc, R, ahead);                                              \
+      tile512(panel, lda, columns, k, acc, R, ahead, lines);                                           \
     else                                                                                           \
-      tile512(panel, 0, columns, k, acc, R, ahead);                                                \
+      tile512(panel, 0, columns, k, acc, R, ahead, lines);                                           \
     break;
   switch (rows) {
     TILE512(8) TILE512(7) TILE512(6) TILE512(5) TILE512(4) TILE512(3) TILE512(2) default: TILE512(1)
@@ -442,8 +448,10 @@ __attribute__((target("avx2,fma,f16c"))) CK_AI void tile256(const float *panel, 
 }
 
 __attribute__((target("avx2,fma,f16c"))) static void tile_avx2(const float *panel, long lda, const float *columns,
-                                                               int k, int rows, const float *ahead, float *acc) {
+                                                               int k, int rows, const float *ahead, int lines,
+                                                               float *acc) {
   (void)ahead;
+  (void)lines;
 #define TILE256(R)                                                                                 \
   case R:                                                                                          \
     if (lda)                                                                                       \

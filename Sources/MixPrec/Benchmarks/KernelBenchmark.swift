@@ -50,7 +50,10 @@ public struct KernelBenchmark {
       for (m, n, k) in Self.gemmShapes {
         rows += try gemmRows(m: m, n: n, k: k, threads: t, rng: &rng)
       }
-      for (m, n, k) in Self.matmulShapes { rows.append(matmulRow(m: m, n: n, k: k, threads: t, rng: &rng)) }
+      for (m, n, k) in Self.matmulShapes {
+        rows.append(matmulRow(m: m, n: n, k: k, threads: t, rng: &rng))
+        rows.append(matmulRow(m: m, n: n, k: k, threads: t, rng: &rng, cold: true))
+      }
       for layer in layers { rows += try convRows(layer, threads: t, rng: &rng) }
       rows += totals(rows.filter { $0.threads == t && $0.layer != nil }, threads: t)
     }
@@ -160,19 +163,29 @@ public struct KernelBenchmark {
 
   /// y[m×n] = x[m×k] · w[k×n] with `w` packed once as column panels (a MatMul's constant B) and
   /// the activation rows read in place, as `LinearOps.matmul` does.
-  func matmulRow(m: Int, n: Int, k: Int, threads: Int, rng: inout SeededGenerator) -> Row {
+  ///
+  /// `cold`: the call cycles through copies of the weights larger than the last-level cache
+  /// together, so every call streams its weights from memory (as in a model whose weights
+  /// exceed the cache); no peer figure.
+  func matmulRow(m: Int, n: Int, k: Int, threads: Int, rng: inout SeededGenerator, cold: Bool = false) -> Row {
     let w = (0..<(k * n)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
     let x = (0..<(m * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
     let y = AlignedBuffer(bytes: m * n * 4)
     let ys = y.raw.assumingMemoryBound(to: Float.self)
-    let columns = w.withUnsafeBufferPointer { FloatColumnPanels(columns: n, depth: k, $0.baseAddress!, depthStride: n, columnStride: 1) }
+    let copies = cold ? Swift.max(2, (96 << 20) / (k * n * 4)) : 1
+    let columns = w.withUnsafeBufferPointer { p in
+      (0..<copies).map { _ in FloatColumnPanels(columns: n, depth: k, p.baseAddress!, depthStride: n, columnStride: 1) }
+    }
+    var next = 0
     let seconds = x.withUnsafeBufferPointer { p in
       time {
-        FloatGEMM.run(rowsInPlace: p.baseAddress!, rows: m, depth: k, lda: k, columns: .packed(columns), count: n,
+        FloatGEMM.run(rowsInPlace: p.baseAddress!, rows: m, depth: k, lda: k, columns: .packed(columns[next]), count: n,
           output: ys, rowStride: n, columnStride: 1, isa: isa, threads: threads)
+        next = (next + 1) % copies
       }
     }
-    return Row(kernel: "sgemm_matmul", m: m, n: n, k: k, threads: threads, seconds: seconds, ortKernel: "fp32_gemm")
+    return Row(kernel: cold ? "sgemm_matmul_cold" : "sgemm_matmul", m: m, n: n, k: k, threads: threads, seconds: seconds,
+      ortKernel: cold ? nil : "fp32_gemm")
   }
 
   func convRows(_ layer: ConvLayerShape, threads: Int, rng: inout SeededGenerator) throws -> [Row] {

@@ -41,7 +41,7 @@ public enum ModelBenchmark {
       })
     }
     return Measurement(times: times, profile: perOp.sorted { $0.value.0 > $1.value.0 }.map { ($0.key, $0.value.0, $0.value.1) },
-      slowestNodes: Array(perNode.sorted { $0.ms > $1.ms }.prefix(10)))
+      slowestNodes: Array(perNode.sorted { $0.ms > $1.ms }.prefix(80)))
   }
 
   /// `shapes[0]` rows drawn in turn from `samples`, or nil when a sample shape differs from

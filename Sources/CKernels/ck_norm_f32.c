@@ -50,23 +50,24 @@ CK_AI void moments(const float *restrict x, long rows, long inner, float eps, fl
   }
 }
 
-CK_AI void normalize(float *restrict x, long rows, long inner, const float *restrict means, const float *restrict invs,
-                     const float *restrict gamma, const float *restrict beta) {
+CK_AI void normalize(const float *x, float *y, long rows, long inner, const float *restrict means,
+                     const float *restrict invs, const float *restrict gamma, const float *restrict beta) {
   for (long r = 0; r < rows; r++) {
-    float *v = x + r * inner;
+    const float *v = x + r * inner;
+    float *o = y + r * inner;
     const float mean = means[r], inv = invs[r];
     if (beta) {
       for (long i = 0; i < inner; i++) {
         float t = v[i] - mean;
         t = t * inv;
         t = t * gamma[i];
-        v[i] = t + beta[i];
+        o[i] = t + beta[i];
       }
     } else {
       for (long i = 0; i < inner; i++) {
         float t = v[i] - mean;
         t = t * inv;
-        v[i] = t * gamma[i];
+        o[i] = t * gamma[i];
       }
     }
   }
@@ -75,9 +76,9 @@ CK_AI void normalize(float *restrict x, long rows, long inner, const float *rest
 void ck_row_moments_f32_ref(const float *x, long rows, long inner, float eps, float *means, float *invs) {
   moments(x, rows, inner, eps, means, invs);
 }
-void ck_normalize_rows_f32_ref(float *x, long rows, long inner, const float *means, const float *invs,
+void ck_normalize_rows_f32_ref(const float *x, float *y, long rows, long inner, const float *means, const float *invs,
                                const float *gamma, const float *beta) {
-  normalize(x, rows, inner, means, invs, gamma, beta);
+  normalize(x, y, rows, inner, means, invs, gamma, beta);
 }
 
 #if defined(__x86_64__)
@@ -91,13 +92,15 @@ __attribute__((target(T512))) static void moments_avx512(const float *x, long ro
                                                          float *means, float *invs) {
   moments(x, rows, inner, eps, means, invs);
 }
-__attribute__((target(T2))) static void normalize_avx2(float *x, long rows, long inner, const float *means,
-                                                       const float *invs, const float *gamma, const float *beta) {
-  normalize(x, rows, inner, means, invs, gamma, beta);
+__attribute__((target(T2))) static void normalize_avx2(const float *x, float *y, long rows, long inner,
+                                                       const float *means, const float *invs, const float *gamma,
+                                                       const float *beta) {
+  normalize(x, y, rows, inner, means, invs, gamma, beta);
 }
-__attribute__((target(T512))) static void normalize_avx512(float *x, long rows, long inner, const float *means,
-                                                           const float *invs, const float *gamma, const float *beta) {
-  normalize(x, rows, inner, means, invs, gamma, beta);
+__attribute__((target(T512))) static void normalize_avx512(const float *x, float *y, long rows, long inner,
+                                                           const float *means, const float *invs, const float *gamma,
+                                                           const float *beta) {
+  normalize(x, y, rows, inner, means, invs, gamma, beta);
 }
 #endif
 

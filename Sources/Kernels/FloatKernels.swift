@@ -119,6 +119,13 @@ extension FloatKernels {
   public static func normalizeRows(_ x: UnsafeMutablePointer<Float>, rows: Int, length: Int,
                                    means: UnsafePointer<Float>, invs: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                    beta: UnsafePointer<Float>?, isa: KernelISA = .selected) {
-    ck_normalize_rows_f32_for(isa.c)!(x, rows, length, means, invs, gamma, beta)
+    ck_normalize_rows_f32_for(isa.c)!(x, x, rows, length, means, invs, gamma, beta)
+  }
+
+  /// The same into a separate `output` (not overlapping `x`).
+  public static func normalizeRows(_ x: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, rows: Int,
+                                   length: Int, means: UnsafePointer<Float>, invs: UnsafePointer<Float>,
+                                   gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>?, isa: KernelISA = .selected) {
+    ck_normalize_rows_f32_for(isa.c)!(x, output, rows, length, means, invs, gamma, beta)
   }
 }

@@ -83,4 +83,44 @@ final class ShapeOpTests: XCTestCase {
     XCTAssertEqual(try runOp("ArgMax", [ties], attributes: ["axis": .int(1)])[0].ints, [1, 0])
     XCTAssertEqual(try runOp("ArgMax", [ties], attributes: ["axis": .int(1), "select_last_index": .int(1), "keepdims": .int(0)])[0].ints, [2, 2])
   }
+
+  /// Every reduction over a run of axes and over a split set (the general path) equals its
+  /// definition element by element on a [2, 3, 4, 5] tensor; int inputs stay ints.
+  func testReductionsOverRunsAndSplitAxesMatchTheDefinition() throws {
+    let shape = [2, 3, 4, 5]
+    let t = Tensor(shape: shape, floats: (0..<120).map { Float(($0 * 37) % 23) - 11 })
+    let v = t.floats
+    for axes in [[1], [1, 2], [0, 1, 2, 3], [3], [0, 2], [1, 3]] {
+      for op in ["ReduceSum", "ReduceMax", "ReduceSumSquare"] {
+        let y = try runOp(op, [t, ints(axes.map(Int64.init))], opset: 18)[0]
+        let kept = (0..<4).map { axes.contains($0) ? 1 : shape[$0] }
+        var want = [Double](repeating: op == "ReduceMax" ? -.infinity : 0, count: kept.reduce(1, *))
+        for i in 0..<120 {
+          var rest = i, out = 0, stride = 1
+          var coords = [Int](repeating: 0, count: 4)
+          for d in (0..<4).reversed() { coords[d] = rest % shape[d]; rest /= shape[d] }
+          for d in (0..<4).reversed() where !axes.contains(d) { out += coords[d] * stride; stride *= shape[d] }
+          let e = Double(v[i])
+          want[out] = op == "ReduceMax" ? Swift.max(want[out], e) : want[out] + (op == "ReduceSum" ? e : e * e)
+        }
+        XCTAssertEqual(y.shape, kept, "\(op) over \(axes)")
+        XCTAssertEqual(y.floats, want.map { Float($0) }, "\(op) over \(axes)")
+      }
+    }
+    let counts = Tensor(shape: [2, 3], ints: [1, 2, 3, 4, 5, 6])
+    XCTAssertEqual(try runOp("ReduceSum", [counts, ints([1])], opset: 13)[0].ints, [6, 15])
+  }
+
+  /// Gather copies whole inner blocks on a middle axis, for float, int and bool storage.
+  func testGatherOnAMiddleAxisForEveryStorage() throws {
+    let f = Tensor(shape: [2, 3, 2], floats: (0..<12).map(Float.init))
+    let g = try runOp("Gather", [f, ints([2, 0, 2])], attributes: ["axis": .int(1)])[0]
+    XCTAssertEqual(g.shape, [2, 3, 2])
+    XCTAssertEqual(g.floats, [4, 5, 0, 1, 4, 5, 10, 11, 6, 7, 10, 11])
+    let i = Tensor(shape: [2, 3], ints: [1, 2, 3, 4, 5, 6])
+    XCTAssertEqual(try runOp("Gather", [i, ints([-1, 1])], attributes: ["axis": .int(1)])[0].ints, [3, 2, 6, 5])
+    let b = Tensor(shape: [3], bools: [true, false, true])
+    XCTAssertEqual(try runOp("Gather", [b, ints([1, 2])])[0].bools, [false, true])
+    XCTAssertEqual(try runOp("Gather", [f, Tensor(shape: [0], ints: [])], attributes: ["axis": .int(1)])[0].shape, [2, 0, 2])
+  }
 }

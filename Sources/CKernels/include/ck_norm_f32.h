@@ -11,12 +11,12 @@ typedef void (*ck_row_moments_f32_fn)(const float *x, long rows, long inner, flo
 void ck_row_moments_f32_ref(const float *x, long rows, long inner, float eps, float *means, float *invs);
 ck_row_moments_f32_fn ck_row_moments_f32_for(ck_isa isa);
 
-/// In place: x[r][i] = ((x[r][i] − means[r]) · invs[r]) · gamma[i] + beta[i] (beta NULL: no
-/// addition), one IEEE operation at a time.
-typedef void (*ck_normalize_rows_f32_fn)(float *x, long rows, long inner, const float *means, const float *invs,
-                                         const float *gamma, const float *beta);
+/// y[r][i] = ((x[r][i] − means[r]) · invs[r]) · gamma[i] + beta[i] (beta NULL: no addition),
+/// one IEEE operation at a time; y may be x (in place) or a buffer not overlapping it.
+typedef void (*ck_normalize_rows_f32_fn)(const float *x, float *y, long rows, long inner, const float *means,
+                                         const float *invs, const float *gamma, const float *beta);
 
-void ck_normalize_rows_f32_ref(float *x, long rows, long inner, const float *means, const float *invs,
+void ck_normalize_rows_f32_ref(const float *x, float *y, long rows, long inner, const float *means, const float *invs,
                                const float *gamma, const float *beta);
 ck_normalize_rows_f32_fn ck_normalize_rows_f32_for(ck_isa isa);
 

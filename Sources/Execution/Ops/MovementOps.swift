@@ -137,11 +137,28 @@ public enum MovementOps {
       return v
     }
     let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)
-    var src: [Int] = []
-    src.reserveCapacity(outer * idx.count * inner)
-    for o in 0..<outer { for i in idx { let base = (o * length + i) * inner; for k in 0..<inner { src.append(base + k) } } }
     let shape = Array(x.shape[..<axis]) + indices.shape + Array(x.shape[(axis + 1)...])
-    return x.gathered(src, shape: shape)
+    // Output block (o, j) is the `inner` contiguous values of input block (o, idx[j]).
+    func blocks<T>(_ v: [T]) -> [T] {
+      [T](unsafeUninitializedCapacity: outer * idx.count * inner) { out, count in
+        v.withUnsafeBufferPointer { src in
+          var at = 0
+          for o in 0..<outer {
+            for i in idx {
+              let from = (o * length + i) * inner
+              _ = out[at..<(at + inner)].initialize(from: src[from..<(from + inner)])
+              at += inner
+            }
+          }
+        }
+        count = outer * idx.count * inner
+      }
+    }
+    switch x.storage {
+    case .float(let v): return Tensor(dtype: x.dtype, shape: shape, storage: .float(blocks(v)))
+    case .int(let v): return Tensor(dtype: x.dtype, shape: shape, storage: .int(blocks(v)))
+    case .bool(let v): return Tensor(dtype: x.dtype, shape: shape, storage: .bool(blocks(v)))
+    }
   }
 
   static func pad(_ node: Node, _ inputs: [Tensor?], _ opset: Int) throws -> Tensor {

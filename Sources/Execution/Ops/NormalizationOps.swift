@@ -43,28 +43,30 @@ public enum NormalizationOps {
     let scale = try inputs.required(1, node), bias = inputs.optional(2)
     let si = Broadcast.indices(scale.shape, to: normShape), sv = scale.asFloats()
     let bi = bias.map { Broadcast.indices($0.shape, to: normShape) }, bv = bias?.asFloats()
-    var v = try x.floatValues(node)
+    let v = try x.floatValues(node)
     let (means, invs) = layerNormStatistics(v, outer: outer, inner: inner, epsilon: eps)
-    // γ and β spread over the normalized dims once, then one pass per row, rows in parallel.
+    // γ and β spread over the normalized dims once, then one pass per row, rows in parallel,
+    // into a new buffer (the kernel stores every element; the input is not copied first).
     let gamma = (0..<inner).map { sv[si[$0]] }, beta = bv.flatMap { b in bi.map { i in (0..<inner).map { b[i[$0]] } } }
+    var y = outer * inner > 0 ? [Float](uninitializedForKernels: v.count) : v
     if outer * inner > 0 {
-    v.withUnsafeMutableBufferPointer { pv in
+    v.withUnsafeBufferPointer { pv in y.withUnsafeMutableBufferPointer { py in
       gamma.withUnsafeBufferPointer { pg in
         (beta ?? []).withUnsafeBufferPointer { pb in
           means.withUnsafeBufferPointer { pm in invs.withUnsafeBufferPointer { pi in
-            let base = pv.baseAddress!, g = pg.baseAddress!, b = beta == nil ? nil : pb.baseAddress
+            let src = pv.baseAddress!, dst = py.baseAddress!, g = pg.baseAddress!, b = beta == nil ? nil : pb.baseAddress
             let m = pm.baseAddress!, s = pi.baseAddress!
             Parallel.forEachRange(outer, costPerItem: inner * 2) { rows in
-              FloatKernels.normalizeRows(base + rows.lowerBound * inner, rows: rows.count, length: inner,
-                means: m + rows.lowerBound, invs: s + rows.lowerBound, gamma: g, beta: b)
+              FloatKernels.normalizeRows(src + rows.lowerBound * inner, into: dst + rows.lowerBound * inner, rows: rows.count,
+                length: inner, means: m + rows.lowerBound, invs: s + rows.lowerBound, gamma: g, beta: b)
             }
           } }
         }
       }
-    }
+    } }
     }
     let statShape = Array(x.shape[..<axis]) + [Int](repeating: 1, count: x.rank - axis)
-    return [Tensor(dtype: x.dtype, shape: x.shape, storage: .float(v)),
+    return [Tensor(dtype: x.dtype, shape: x.shape, storage: .float(y)),
             Tensor(shape: statShape, floats: means), Tensor(shape: statShape, floats: invs)]
   }
 

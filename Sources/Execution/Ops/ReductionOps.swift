@@ -51,13 +51,36 @@ enum ReductionOps {
       axes = Set(0..<x.rank)
     }
     let keptShape = (0..<x.rank).map { axes.contains($0) ? 1 : x.shape[$0] }
-    let outStrides = ShapeMath.strides(keptShape)
-    let mapStrides = (0..<x.rank).map { axes.contains($0) ? 0 : outStrides[$0] }
-    let target = StridedIndex.indices(shape: x.shape, strides: mapStrides, offset: 0)
     let outCount = keptShape.reduce(1, *)
     var acc = [Double](repeating: reducer.initial, count: outCount)
     let values = x.asFloats()
-    for i in 0..<values.count { acc[target[i]] = reducer.combine(acc[target[i]], Double(values[i])) }
+    let sorted = axes.sorted()
+    if let first = sorted.first, sorted.last! - first + 1 == sorted.count {
+      // One run of axes: an (outer, length, inner) view, each sum folded in the input's order
+      // (the general loop's order, so the same bits), without an index per element.
+      let outer = x.shape[..<first].reduce(1, *), length = x.shape[first...sorted.last!].reduce(1, *)
+      let inner = x.shape[(sorted.last! + 1)...].reduce(1, *)
+      let plainSum = node.opType == "ReduceSum" || node.opType == "ReduceMean"
+      values.withUnsafeBufferPointer { v in
+        acc.withUnsafeMutableBufferPointer { a in
+          for o in 0..<outer {
+            for k in 0..<length {
+              let row = (o * length + k) * inner, out = o * inner
+              if plainSum {
+                for i in 0..<inner { a[out + i] += Double(v[row + i]) }
+              } else {
+                for i in 0..<inner { a[out + i] = reducer.combine(a[out + i], Double(v[row + i])) }
+              }
+            }
+          }
+        }
+      }
+    } else {
+      let outStrides = ShapeMath.strides(keptShape)
+      let mapStrides = (0..<x.rank).map { axes.contains($0) ? 0 : outStrides[$0] }
+      let target = StridedIndex.indices(shape: x.shape, strides: mapStrides, offset: 0)
+      for i in 0..<values.count { acc[target[i]] = reducer.combine(acc[target[i]], Double(values[i])) }
+    }
     let reducedCount = x.count / Swift.max(outCount, 1)
     let finished = acc.map { reducer.finish($0, reducedCount) }
     let shape = keep ? keptShape : (0..<x.rank).filter { !axes.contains($0) }.map { x.shape[$0] }

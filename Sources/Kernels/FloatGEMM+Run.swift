@@ -119,12 +119,12 @@ public enum FloatGEMM {
       precondition(panels.depth == k && panels.columns >= m, "packed columns do not match the rows' depth")
       let columnPanels = (m + 31) / 32
       if n * Swift.max(k, 1) * 4 <= 512 << 10 && columnPanels >= 2 * width {
-        // Few rows (a MatMul's tokens against its packed weights): parts of whole column panels,
-        // each passing every row panel over its own columns, so each weight is read from memory
-        // by one core only; the rows stay in every core's L2.
-        // Units are (column panel, row panel) pairs, column-major, cut into two parts of equal
-        // cost per thread: 12 column panels on 2 threads are 3 each, not parts of 1 and 2 whose
-        // claiming leaves one core idle at the end.
+        // Few rows (a MatMul's tokens against its packed weights): each part passes the row
+        // panels over its own column panels, so each weight is read from memory by one core
+        // only (a column panel split between two parts, by two); the rows stay in every core's
+        // L2. Units are (column panel, row panel) pairs, column-major, cut into two parts of
+        // equal cost per thread: 12 column panels on 2 threads are 3 each, not parts of 1 and 2
+        // whose claiming leaves one core idle at the end.
         let x = UnsafePointer(panels.pointer)
         let units = columnPanels * rowPanels, parts = Swift.min(units, 2 * width)
         func columns(_ c: Int, _ count: Int) -> Int32 { Int32(Swift.min(m, (c + count) * 32) - c * 32) }

@@ -10,11 +10,13 @@ enum ReductionOps {
     var initial: Double
     var combine: @Sendable (Double, Double) -> Double
     var finish: @Sendable (Double, Int) -> Double
+    /// `combine` is plain addition (Sum, Mean): the fast path adds without calling it.
+    var adds = false
   }
 
   static let reducers: [String: Reducer] = [
-    "ReduceSum": Reducer(initial: 0, combine: +, finish: { v, _ in v }),
-    "ReduceMean": Reducer(initial: 0, combine: +, finish: { v, n in v / Double(Swift.max(n, 1)) }),
+    "ReduceSum": Reducer(initial: 0, combine: +, finish: { v, _ in v }, adds: true),
+    "ReduceMean": Reducer(initial: 0, combine: +, finish: { v, n in v / Double(Swift.max(n, 1)) }, adds: true),
     "ReduceMax": Reducer(initial: -.infinity, combine: { Swift.max($0, $1) }, finish: { v, _ in v }),
     "ReduceMin": Reducer(initial: .infinity, combine: { Swift.min($0, $1) }, finish: { v, _ in v }),
     "ReduceProd": Reducer(initial: 1, combine: *, finish: { v, _ in v }),
@@ -55,12 +57,12 @@ enum ReductionOps {
     var acc = [Double](repeating: reducer.initial, count: outCount)
     let values = x.asFloats()
     let sorted = axes.sorted()
-    if let first = sorted.first, sorted.last! - first + 1 == sorted.count {
+    if let first = sorted.first, let last = sorted.last, last - first + 1 == sorted.count {
       // One run of axes: an (outer, length, inner) view, each sum folded in the input's order
       // (the general loop's order, so the same bits), without an index per element.
-      let outer = x.shape[..<first].reduce(1, *), length = x.shape[first...sorted.last!].reduce(1, *)
-      let inner = x.shape[(sorted.last! + 1)...].reduce(1, *)
-      let plainSum = node.opType == "ReduceSum" || node.opType == "ReduceMean"
+      let outer = x.shape[..<first].reduce(1, *), length = x.shape[first...last].reduce(1, *)
+      let inner = x.shape[(last + 1)...].reduce(1, *)
+      let plainSum = reducer.adds
       values.withUnsafeBufferPointer { v in
         acc.withUnsafeMutableBufferPointer { a in
           for o in 0..<outer {

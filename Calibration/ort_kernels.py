@@ -6,6 +6,7 @@ Reads a JSON list of cases on stdin and prints one JSON object per case and thre
   {"kernel": "fp32_gemm", "m": ..., "n": ..., "k": ...}      -> MatMul with constant weights
   {"kernel": "int8_conv", "name": ..., "cin", "cout", "group", "h", "w", "kh", "kw",
    "sh", "sw", "dh", "dw", "pt", "pl", "pb", "pr"}           -> QLinearConv, per-channel int8 weights
+  {"kernel": "fp32_conv", the same fields}                  -> Conv with constant FP32 weights and bias
 Usage: ort_kernels.py --threads 1,2 --min-seconds 0.3 < cases.json
 """
 import argparse
@@ -23,6 +24,12 @@ ap.add_argument("--threads", default="1,2")
 ap.add_argument("--min-seconds", type=float, default=0.3)
 args = ap.parse_args()
 rng = np.random.default_rng(0)
+
+
+def conv_macs(c):
+    oh = (c["h"] + c["pt"] + c["pb"] - c["dh"] * (c["kh"] - 1) - 1) // c["sh"] + 1
+    ow = (c["w"] + c["pl"] + c["pr"] - c["dw"] * (c["kw"] - 1) - 1) // c["sw"] + 1
+    return c["cout"] * oh * ow * (c["cin"] // c["group"]) * c["kh"] * c["kw"]
 
 
 def model_for(case):
@@ -45,6 +52,18 @@ def model_for(case):
             node = helper.make_node("MatMul", ["a", "b"], ["y"])
             out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])
         macs = m * n * k
+    elif kind == "fp32_conv":
+        c = case
+        cin, cout, g = c["cin"], c["cout"], c["group"]
+        inputs.append(helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, c["h"], c["w"]]))
+        feeds["x"] = rng.standard_normal((1, cin, c["h"], c["w"]), dtype=np.float32)
+        init += [numpy_helper.from_array(rng.standard_normal((cout, cin // g, c["kh"], c["kw"]), dtype=np.float32), "w"),
+                 numpy_helper.from_array(rng.standard_normal(cout, dtype=np.float32), "bias")]
+        node = helper.make_node("Conv", ["x", "w", "bias"], ["y"],
+                                group=g, kernel_shape=[c["kh"], c["kw"]], strides=[c["sh"], c["sw"]],
+                                dilations=[c["dh"], c["dw"]], pads=[c["pt"], c["pl"], c["pb"], c["pr"]])
+        out = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+        macs = conv_macs(c)
     else:
         c = case
         cin, cout, g = c["cin"], c["cout"], c["group"]
@@ -63,9 +82,7 @@ def model_for(case):
                                 group=g, kernel_shape=[c["kh"], c["kw"]], strides=[c["sh"], c["sw"]],
                                 dilations=[c["dh"], c["dw"]], pads=[c["pt"], c["pl"], c["pb"], c["pr"]])
         out = helper.make_tensor_value_info("y", TensorProto.UINT8, None)
-        oh = (c["h"] + c["pt"] + c["pb"] - c["dh"] * (c["kh"] - 1) - 1) // c["sh"] + 1
-        ow = (c["w"] + c["pl"] + c["pr"] - c["dw"] * (c["kw"] - 1) - 1) // c["sw"] + 1
-        macs = cout * oh * ow * (cin // g) * c["kh"] * c["kw"]
+        macs = conv_macs(c)
     graph = helper.make_graph([node], "k", inputs, [out], init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8

@@ -169,51 +169,73 @@ __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline))
 
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) DEPTHWISE_PLANE(depthwise_plane_avx512, sums_avx512)
 
-/* Lanes j of a 16-column vector whose input column start + j lies in [0, in_w). */
-__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) __mmask16
-inside(int start, int in_w) {
-  const int lo = start < 0 ? -start : 0, hi = in_w - start < 16 ? in_w - start : 16;
-  return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
-/* Width stride 1 on AVX-512: the taps read the input in place through lane masks (no padded
- * copy of the plane); the same chains as the padded rows, so the same bits. `nv` vectors per
- * block, as many as its valid columns need. */
+/* Tap kw of one padded input row into the chains of the rows `q0 … q1 − 1` whose weights are
+ * `wq[q]` (plain loads: the padding holds the zeros). */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
-rows_block512(const float *restrict x, const float *restrict w, float bias, float *restrict d,
-              const ck_conv_geometry *g, int oh, int ow0, int valid, const int nv) {
-  const int kws = g->k_w;
-  __mmask16 masks[MAX_KW][4];
-  for (int kw = 0; kw < kws; kw++)
-    for (int i = 0; i < nv; i++) masks[kw][i] = inside(ow0 + 16 * i + kw * g->dil_w - g->pad_left, g->in_w);
-  __m512 a[4];
-  for (int i = 0; i < nv; i++) a[i] = _mm512_set1_ps(bias);
-  for (int kh = 0; kh < g->k_h; kh++) {
-    const int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
-    if (ih < 0 || ih >= g->in_h) continue;
-    const char *row = (const char *)(x + (long)ih * g->in_w);
-    for (int kw = 0; kw < kws; kw++) {
-      const __m512 wv = _mm512_set1_ps(w[kh * kws + kw]);
-      const long start = ow0 + kw * g->dil_w - g->pad_left;
-      for (int i = 0; i < nv; i++)
-        a[i] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(masks[kw][i], row + 4 * (start + 16 * i)), a[i]);
-    }
+tap512(__m512 (*a)[8], const float *restrict at, const float *const *wq, int kw, const int nv, const int q0,
+       const int q1) {
+  __m512 v[8];
+  for (int i = 0; i < nv; i++) v[i] = _mm512_loadu_ps(at + 16 * i);
+  for (int q = q0; q < q1; q++) {
+    const __m512 wv = _mm512_set1_ps(wq[q][kw]);
+    for (int i = 0; i < nv; i++) a[q][i] = _mm512_fmadd_ps(wv, v[i], a[q][i]);
   }
-  store_valid512(a, nv, d + ow0, valid);
 }
 
+/* Width stride 1 on AVX-512, from the zero-padded rows: `r` output rows (1 or 2) of `nv` vectors
+ * (≤ 8) at once, so each input row is loaded once for both rows and up to 16 chains hide the FMA
+ * latency. Every output is still its own chain, bias first, taps in (kh, kw) order with the rows
+ * outside the input skipped: the bits of the one-row sums. */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
+rows_block512(const float *restrict w, float bias, float *restrict y, const ck_conv_geometry *g,
+              const float *restrict scratch, long pw, int oh, int ow0, int valid, const int nv, const int r) {
+  const int kws = g->k_w, sh = g->stride_h, dh = g->dil_h, dw = g->dil_w;
+  __m512 a[2][8];
+  for (int q = 0; q < r; q++)
+    for (int i = 0; i < nv; i++) a[q][i] = _mm512_set1_ps(bias);
+  /* the input rows either output row reads, in increasing order (each row's taps in kh order) */
+  const int first = oh * sh - g->pad_top, last = (oh + r - 1) * sh - g->pad_top + (g->k_h - 1) * dh;
+  for (int ih = first < 0 ? 0 : first; ih <= last && ih < g->in_h; ih++) {
+    const float *wq[2] = {NULL, NULL};
+    for (int q = 0; q < r; q++) {
+      const int t = ih - ((oh + q) * sh - g->pad_top);
+      if (t >= 0 && t % dh == 0 && t / dh < g->k_h) wq[q] = w + (t / dh) * kws;
+    }
+    const float *at = scratch + (long)ih * pw + ow0;
+    if (r == 2 && wq[0] && wq[1])
+      for (int kw = 0; kw < kws; kw++) tap512(a, at + kw * dw, wq, kw, nv, 0, 2);
+    else if (wq[0])
+      for (int kw = 0; kw < kws; kw++) tap512(a, at + kw * dw, wq, kw, nv, 0, 1);
+    else if (r == 2 && wq[1])
+      for (int kw = 0; kw < kws; kw++) tap512(a, at + kw * dw, wq, kw, nv, 1, 2);
+  }
+  for (int q = 0; q < r; q++) store_valid512(a[q], nv, y + (long)(oh + q) * g->out_w + ow0, valid);
+}
+
+/* Rows in blocks of up to 8 vectors (the row's vectors shared evenly between blocks), two
+ * output rows at a time. */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthwise_rows_avx512(
-    const float *restrict x, const float *restrict w, float bias, float *restrict y, const ck_conv_geometry *g) {
-  for (int oh = 0; oh < g->out_h; oh++) {
-    float *restrict d = y + (long)oh * g->out_w;
-    for (int ow0 = 0; ow0 < g->out_w; ow0 += BLOCK) {
-      const int valid = g->out_w - ow0 < BLOCK ? g->out_w - ow0 : BLOCK;
-      switch ((valid + 15) / 16) {
-      case 1: rows_block512(x, w, bias, d, g, oh, ow0, valid, 1); break;
-      case 2: rows_block512(x, w, bias, d, g, oh, ow0, valid, 2); break;
-      case 3: rows_block512(x, w, bias, d, g, oh, ow0, valid, 3); break;
-      default: rows_block512(x, w, bias, d, g, oh, ow0, valid, 4); break;
+    const float *restrict x, const float *restrict w, float bias, float *restrict y, const ck_conv_geometry *g,
+    float *restrict scratch) {
+  fill_phases(x, g, scratch);
+  const long pw = phase_width(g);
+  const int vectors = (g->out_w + 15) / 16, blocks = (vectors + 7) / 8;
+  for (int b = 0; b < blocks; b++) {
+    const int v0 = b * vectors / blocks, nv = (b + 1) * vectors / blocks - v0, ow0 = 16 * v0;
+    const int valid = g->out_w - ow0 < 16 * nv ? g->out_w - ow0 : 16 * nv;
+    for (int oh = 0; oh < g->out_h; oh += 2) {
+      const int r = g->out_h - oh < 2 ? 1 : 2;
+#define ROWS512(NV)                                                                                \
+  case NV:                                                                                         \
+    if (r == 2)                                                                                    \
+      rows_block512(w, bias, y, g, scratch, pw, oh, ow0, valid, NV, 2);                            \
+    else                                                                                           \
+      rows_block512(w, bias, y, g, scratch, pw, oh, ow0, valid, NV, 1);                            \
+    break;
+      switch (nv) {
+        ROWS512(1) ROWS512(2) ROWS512(3) ROWS512(4) ROWS512(5) ROWS512(6) ROWS512(7) default: ROWS512(8)
       }
+#undef ROWS512
     }
   }
 }
@@ -233,8 +255,8 @@ __attribute__((target("avx2,fma"))) void ck_depthwise_f32_avx2(const float *x, c
 /* 512-bit vectors: a 64-column block is four registers. */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthwise_avx512(
     const float *x, const float *w, float bias, float *y, const ck_conv_geometry *g, float *scratch) {
-  if (g->stride_w == 1 && g->k_w <= MAX_KW)
-    depthwise_rows_avx512(x, w, bias, y, g);
+  if (g->stride_w == 1)
+    depthwise_rows_avx512(x, w, bias, y, g, scratch);
   else
     depthwise_plane_avx512(x, w, bias, y, g, scratch);
 }

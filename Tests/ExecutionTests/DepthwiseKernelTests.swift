@@ -19,24 +19,29 @@ final class DepthwiseKernelTests: XCTestCase {
     guard !isas.isEmpty else { throw XCTSkip("this CPU has no AVX2") }
     let ref = ck_depthwise_f32_for(CK_ISA_SCALAR)!
     // (in_h, in_w, k, stride, dilation, pad): odd widths, widths around the 8-lane vector, 1×1 planes.
-    let cases: [(Int, Int, Int, Int, Int, Int)] = [(1, 1, 1, 1, 1, 0), (3, 7, 3, 1, 1, 1), (5, 9, 3, 2, 1, 1),
+    let square: [(Int, Int, Int, Int, Int, Int)] = [(1, 1, 1, 1, 1, 0), (3, 7, 3, 1, 1, 1), (5, 9, 3, 2, 1, 1),
       (4, 15, 5, 1, 1, 2), (4, 17, 5, 2, 1, 2), (6, 33, 3, 1, 2, 2), (2, 96, 5, 1, 1, 2), (7, 8, 3, 3, 1, 0),
       (3, 130, 3, 1, 1, 1), (2, 1100, 3, 2, 1, 1), (5, 70, 3, 2, 2, 2)]
+    // (in_h, in_w, kh, kw, sh, sw, dh, dw, pad): row pairs (odd and even heights), strides and
+    // dilations down the rows only, rows of 5 to 10 vectors (blocks of up to 8), 1-row kernels.
+    let cases = square.map { ($0.0, $0.1, $0.2, $0.2, $0.3, $0.3, $0.4, $0.4, $0.5) } + [
+      (12, 80, 5, 5, 1, 1, 1, 1, 2), (12, 80, 5, 5, 2, 1, 1, 1, 2), (9, 160, 3, 3, 2, 1, 1, 1, 1),
+      (7, 129, 3, 3, 1, 1, 2, 1, 2), (6, 40, 1, 3, 1, 1, 1, 1, 1), (5, 257, 5, 5, 3, 1, 2, 1, 3), (2, 31, 3, 3, 1, 1, 1, 1, 0)]
     for (k, cfg) in cases.enumerated() {
-      let (h, w, ks, s, d, p) = cfg
-      let oh = (h + 2 * p - (d * (ks - 1) + 1)) / s + 1, ow = (w + 2 * p - (d * (ks - 1) + 1)) / s + 1
-      var g = ck_conv_geometry(in_h: Int32(h), in_w: Int32(w), k_h: Int32(ks), k_w: Int32(ks), stride_h: Int32(s),
-        stride_w: Int32(s), dil_h: Int32(d), dil_w: Int32(d), pad_top: Int32(p), pad_left: Int32(p), out_h: Int32(oh), out_w: Int32(ow))
-      let x = randomFloats(h * w, seed: UInt64(k)), wt = randomFloats(ks * ks, seed: UInt64(k + 50))
+      let (h, w, kh, kw, sh, sw, dh, dw, p) = cfg
+      let oh = (h + 2 * p - (dh * (kh - 1) + 1)) / sh + 1, ow = (w + 2 * p - (dw * (kw - 1) + 1)) / sw + 1
+      var g = ck_conv_geometry(in_h: Int32(h), in_w: Int32(w), k_h: Int32(kh), k_w: Int32(kw), stride_h: Int32(sh),
+        stride_w: Int32(sw), dil_h: Int32(dh), dil_w: Int32(dw), pad_top: Int32(p), pad_left: Int32(p), out_h: Int32(oh), out_w: Int32(ow))
+      let x = randomFloats(h * w, seed: UInt64(k)), wt = randomFloats(kh * kw, seed: UInt64(k + 50))
       var a = [Float](repeating: .nan, count: oh * ow)
       var scratch = [Float](repeating: .nan, count: Int(ck_depthwise_f32_scratch_floats(&g)))
       ref(x, wt, 0.25, &a, &g, &scratch)
       var exact = [Float](repeating: 0.25, count: oh * ow)
       for i in 0..<oh { for j in 0..<ow {
         var sum = 0.25
-        for u in 0..<ks { for v in 0..<ks {
-          let ih = i * s - p + u * d, iw = j * s - p + v * d
-          if ih >= 0 && ih < h && iw >= 0 && iw < w { sum += Double(wt[u * ks + v]) * Double(x[ih * w + iw]) }
+        for u in 0..<kh { for v in 0..<kw {
+          let ih = i * sh - p + u * dh, iw = j * sw - p + v * dw
+          if ih >= 0 && ih < h && iw >= 0 && iw < w { sum += Double(wt[u * kw + v]) * Double(x[ih * w + iw]) }
         } }
         exact[i * ow + j] = Float(sum)
       } }

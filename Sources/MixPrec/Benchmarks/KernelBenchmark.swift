@@ -205,8 +205,13 @@ public struct KernelBenchmark {
     let hs = try halves.withUnsafeBufferPointer { p in
       try time { try h.run(halves: p.baseAddress!, epilogue: KernelEpilogue(output: .float16), output: y.raw, isa: isa, threads: threads) }
     }
+    let f = try FloatConvolution(shape: s, weights: values.map { Float($0) / 127 }, bias: [Float](repeating: 0.1, count: s.outChannels))
+    let floats = codes.map { Float($0) / 255 }
+    let fs = time { _ = f.run(floats, images: 1) }
     let kind = s.isDepthwise ? "depthwise" : "conv"
     return [
+      Row(kernel: "fp32_\(kind)", m: s.outputPlane, n: s.outChannels, k: s.depth, threads: threads, seconds: fs,
+        layer: layer.name, ortKernel: "fp32_conv"),
       Row(kernel: "int8_\(kind)", m: s.outputPlane, n: s.outChannels, k: s.depth, threads: threads, seconds: qs,
         layer: layer.name, ortKernel: "int8_conv"),
       Row(kernel: "fp16_\(kind)", m: s.outputPlane, n: s.outChannels, k: s.depth, threads: threads, seconds: hs,
@@ -217,13 +222,13 @@ public struct KernelBenchmark {
   /// Whole-model sums per kernel family: time adds up, GOP/s is the total work over the total time.
   func totals(_ layerRows: [Row], threads: Int) -> [Row] {
     var out: [Row] = []
-    for kernel in ["int8_conv", "int8_depthwise", "fp16_conv", "fp16_depthwise"] {
+    for kernel in ["fp32_conv", "fp32_depthwise", "int8_conv", "int8_depthwise", "fp16_conv", "fp16_depthwise"] {
       let rs = layerRows.filter { $0.kernel == kernel }
       guard !rs.isEmpty else { continue }
       let macs = rs.reduce(0) { $0 + $1.m * $1.n * $1.k }
       out.append(Row(kernel: kernel + "_total", m: 1, n: 1, k: macs, threads: threads,
         seconds: rs.reduce(0) { $0 + $1.seconds }, layer: "all \(rs.count) layers",
-        ortKernel: kernel.hasPrefix("int8") ? "int8_conv" : nil))
+        ortKernel: kernel.hasPrefix("int8") ? "int8_conv" : kernel.hasPrefix("fp32") ? "fp32_conv" : nil))
     }
     return out
   }
@@ -239,12 +244,14 @@ public struct KernelBenchmark {
     for (m, n, k) in Self.matmulShapes { cases.append(["kernel": "fp32_gemm", "m": m, "n": n, "k": k]) }
     for l in layers {
       let w = l.shape.window
+      for kernel in ["int8_conv", "fp32_conv"] {
       cases.append([
-        "kernel": "int8_conv", "name": l.name, "cin": l.shape.inChannels, "cout": l.shape.outChannels,
+        "kernel": kernel, "name": l.name, "cin": l.shape.inChannels, "cout": l.shape.outChannels,
         "group": l.shape.groups, "h": w.inH, "w": w.inW, "kh": w.kH, "kw": w.kW,
         "sh": w.strideH, "sw": w.strideW, "dh": w.dilH, "dw": w.dilW,
         "pt": w.padTop, "pl": w.padLeft, "pb": w.padBottom, "pr": w.padRight,
       ])
+      }
     }
     guard let results = ORTScripts.kernels(cases: cases, threads: threadCounts, minSeconds: minSeconds, note: note) else { return }
     func find(_ kernel: String, _ r: Row) -> [String: Any]? {
@@ -259,7 +266,7 @@ public struct KernelBenchmark {
       if rows[i].kernel.hasSuffix("_total") {
         // ONNX Runtime's time over the same layers.
         let layerNames = Set(rows.filter { $0.threads == rows[i].threads && $0.kernel == rows[i].kernel.replacingOccurrences(of: "_total", with: "") }.compactMap(\.layer))
-        let matched = results.filter { $0["threads"] as? Int == rows[i].threads && layerNames.contains($0["name"] as? String ?? "") }
+        let matched = results.filter { $0["kernel"] as? String == kernel && $0["threads"] as? Int == rows[i].threads && layerNames.contains($0["name"] as? String ?? "") }
         let ms = matched.compactMap { $0["ms"] as? Double }.reduce(0, +)
         if matched.count == layerNames.count && ms > 0 { rows[i].ortGops = 2 * Double(rows[i].k) / (ms / 1e3) / 1e9 }
         continue

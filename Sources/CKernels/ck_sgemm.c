@@ -481,16 +481,25 @@ __attribute__((target("avx2,fma,f16c"))) static void gemm_avx2(const float *w, l
  * once, which the hardware streams do not follow). */
 __attribute__((target(T512))) CK_AI void conv512(const float *panel, const tap *taps, int k, float *acc,
                                                 const int rows, const int ahead, int resume) {
+  /* a tile with every lane of every tap valid (inside the borders) loads without masks */
+  int full = 1;
+  for (int kk = 0; kk < k; kk++) full &= taps[kk].valid == 0xFFFFFFFFu;
   __m512 a[CK_S_ROWS][2];
   for (int r = 0; r < rows; r++) {
     a[r][0] = resume ? _mm512_loadu_ps(acc + r * CK_S_COLS) : _mm512_setzero_ps();
     a[r][1] = resume ? _mm512_loadu_ps(acc + r * CK_S_COLS + 16) : _mm512_setzero_ps();
   }
   for (int kk = 0; kk < k; kk++) {
-    const uint32_t m = taps[kk].valid;
     const float *at = taps[kk].at;
-    const __m512 x0 = _mm512_maskz_loadu_ps((__mmask16)(m & 0xFFFF), at);
-    const __m512 x1 = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), at + 16);
+    __m512 x0, x1;
+    if (full) {
+      x0 = _mm512_loadu_ps(at);
+      x1 = _mm512_loadu_ps(at + 16);
+    } else {
+      const uint32_t m = taps[kk].valid;
+      x0 = _mm512_maskz_loadu_ps((__mmask16)(m & 0xFFFF), at);
+      x1 = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), at + 16);
+    }
     if (ahead) {
       _mm_prefetch((const char *)(at + 32), _MM_HINT_T0);
       _mm_prefetch((const char *)(at + 48), _MM_HINT_T0);

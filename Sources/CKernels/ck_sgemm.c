@@ -299,14 +299,19 @@ static void conv_tile_ref(const float *panel, const tap *taps, int k, int rows, 
       }
 }
 
-/* Channels go in blocks whose input rows stay in L1 across the row's tiles and panels (and in
- * few pages); the partial sums wait in `partial` between blocks, so every chain stays whole. */
+/* Channels go in blocks whose input rows under one tile (about 16 KB) stay in L1 while every row
+ * panel passes over them, in equal blocks (240 channels are 2 of 120, not 5 of 47 and one of 5:
+ * each block stores and reloads the partial sums); the partial sums wait in `partial` between
+ * blocks, so every chain stays whole. */
 CK_AI void conv_row_driver(const float *w, int n, const float *x, int channels, const ck_conv_geometry *g, int oh,
                            int ow0, int count, const ck_s_epilogue *e, int panel0, int panel1, conv_tile_fn tile) {
   const int k = channels * g->k_h * g->k_w, tiles = (count + CK_S_COLS - 1) / CK_S_COLS;
-  const long row_bytes = 4L * g->k_h * (count + g->k_w * g->dil_w);
-  int block = (int)(24576 / (row_bytes > 0 ? row_bytes : 1));
-  block = block < 4 ? 4 : block > channels ? channels : block;
+  const long tile_bytes = 4L * g->k_h * (CK_S_COLS + (g->k_w - 1) * g->dil_w);
+  int most = (int)(16384 / (tile_bytes > 0 ? tile_bytes : 1));
+  most = most < 4 ? 4 : most;
+  const int blocks = channels > most ? (channels + most - 1) / most : 1;
+  int block = (channels + blocks - 1) / blocks;
+  block = block < 1 ? 1 : block;
   tap *taps = malloc(sizeof(tap) * (size_t)(block * g->k_h * g->k_w > 0 ? block * g->k_h * g->k_w : 1));
   float *partial = aligned_alloc(64, sizeof(float) * CK_S_ROWS * CK_S_COLS * (size_t)((panel1 - panel0) * tiles));
   if (!taps || !partial) {

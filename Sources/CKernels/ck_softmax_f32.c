@@ -23,39 +23,124 @@ static inline __attribute__((always_inline)) float poly_expf(float x) {
   return y * scale;
 }
 
-static inline __attribute__((always_inline)) void softmax_rows(float *restrict x, long rows, long length, int log) {
+/* The max and the sums go in 16 lanes (element i into lane i mod 16), folded in a fixed tree
+ * (lane j with j + 8, then j + 4, j + 2, j + 1): independent chains the compiler turns into one
+ * zmm or two ymm registers, every ISA the scalar twin's order. The max is exact in any order. */
+enum { LANES = 16 };
+
+static inline __attribute__((always_inline)) float fold_sum(float *s) {
+  for (int w = LANES / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; j++) s[j] = s[j] + s[j + w];
+  return s[0];
+}
+
+static inline __attribute__((always_inline)) float row_max(const float *v, long length) {
+  float m[LANES];
+  for (int j = 0; j < LANES; j++) m[j] = -INFINITY;
+  long i = 0;
+  for (; i + LANES <= length; i += LANES)
+    for (int j = 0; j < LANES; j++) m[j] = v[i + j] > m[j] ? v[i + j] : m[j];
+  for (int j = 0; i + j < length; j++) m[j] = v[i + j] > m[j] ? v[i + j] : m[j];
+  for (int w = LANES / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; j++) m[j] = m[j + w] > m[j] ? m[j + w] : m[j];
+  return m[0];
+}
+
+static inline __attribute__((always_inline)) void softmax_rows(const float *x, float *y, long rows, long length,
+                                                                int log) {
   for (long r = 0; r < rows; r++) {
-    float *restrict v = x + r * length;
-    float m = -INFINITY;
-    for (long i = 0; i < length; i++) m = v[i] > m ? v[i] : m;
+    const float *u = x + r * length;
+    float *v = y + r * length;
+    const float m = row_max(u, length);
+    float s[LANES];
+    for (int j = 0; j < LANES; j++) s[j] = 0.0f;
+    long i = 0;
     if (log) {
-      float s = 0;
-      for (long i = 0; i < length; i++) s += poly_expf(v[i] - m);
-      const float shift = m + logf(s);
-      for (long i = 0; i < length; i++) v[i] -= shift;
+      for (; i + LANES <= length; i += LANES)
+        for (int j = 0; j < LANES; j++) s[j] += poly_expf(u[i + j] - m);
+      for (int j = 0; i + j < length; j++) s[j] += poly_expf(u[i + j] - m);
+      const float shift = m + logf(fold_sum(s));
+      for (long k = 0; k < length; k++) v[k] = u[k] - shift;
     } else {
-      for (long i = 0; i < length; i++) v[i] = poly_expf(v[i] - m);
-      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      long i = 0;
-      for (; i + 4 <= length; i += 4) { s0 += v[i]; s1 += v[i + 1]; s2 += v[i + 2]; s3 += v[i + 3]; }
-      for (; i < length; i++) s0 += v[i];
-      const float inv = 1.0f / ((s0 + s1) + (s2 + s3));
+      for (long k = 0; k < length; k++) v[k] = poly_expf(u[k] - m);
+      for (; i + LANES <= length; i += LANES)
+        for (int j = 0; j < LANES; j++) s[j] += v[i + j];
+      for (int j = 0; i + j < length; j++) s[j] += v[i + j];
+      const float inv = 1.0f / fold_sum(s);
       for (long k = 0; k < length; k++) v[k] *= inv;
     }
   }
 }
 
-void ck_softmax_f32_ref(float *x, long rows, long length, int log) { softmax_rows(x, rows, length, log); }
+void ck_softmax_f32_ref(const float *x, float *y, long rows, long length, int log) {
+  softmax_rows(x, y, rows, length, log);
+}
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) void ck_softmax_f32_avx2(float *x, long rows, long length, int log) {
-  softmax_rows(x, rows, length, log);
+__attribute__((target("avx2,fma"))) void ck_softmax_f32_avx2(const float *x, float *y, long rows, long length,
+                                                              int log) {
+  softmax_rows(x, y, rows, length, log);
+}
+#include <immintrin.h>
+#define T512 "avx2,fma,avx512f,avx512bw,avx512vl"
+
+/* The 16 lanes in one zmm: max_ps(v, m) is `v > m ? v : m` lane by lane (NaN in v skipped, as in
+ * the scalar loop), the tail through a lane mask (its other lanes add 0 or keep m). */
+__attribute__((target(T512))) static inline __attribute__((always_inline)) float max512(const float *v, long length) {
+  __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+  long i = 0;
+  for (; i + 4 * LANES <= length; i += 4 * LANES) { /* four chains: the max is exact in any order */
+    m0 = _mm512_max_ps(_mm512_loadu_ps(v + i), m0);
+    m1 = _mm512_max_ps(_mm512_loadu_ps(v + i + 16), m1);
+    m2 = _mm512_max_ps(_mm512_loadu_ps(v + i + 32), m2);
+    m3 = _mm512_max_ps(_mm512_loadu_ps(v + i + 48), m3);
+  }
+  for (; i < length; i += LANES) {
+    const __mmask16 k = length - i >= LANES ? 0xFFFF : (__mmask16)((1u << (length - i)) - 1);
+    m0 = _mm512_mask_max_ps(m0, k, _mm512_maskz_loadu_ps(k, v + i), m0);
+  }
+  float m[LANES];
+  _mm512_storeu_ps(m, _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
+  for (int w = LANES / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; j++) m[j] = m[j + w] > m[j] ? m[j + w] : m[j];
+  return m[0];
+}
+
+__attribute__((target(T512))) static inline __attribute__((always_inline)) float sum512(const float *v, long length) {
+  __m512 s = _mm512_setzero_ps();
+  for (long i = 0; i < length; i += LANES) {
+    const __mmask16 k = length - i >= LANES ? 0xFFFF : (__mmask16)((1u << (length - i)) - 1);
+    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(k, v + i));
+  }
+  float t[LANES];
+  _mm512_storeu_ps(t, s);
+  return fold_sum(t);
+}
+
+__attribute__((target(T512))) static void softmax_avx512(const float *x, float *y, long rows, long length, int log) {
+  if (log) {
+    softmax_rows(x, y, rows, length, log);
+    return;
+  }
+  for (long r = 0; r < rows; r++) {
+    const float *u = x + r * length;
+    float *v = y + r * length;
+    const float m = max512(u, length);
+    for (long k = 0; k < length; k++) v[k] = poly_expf(u[k] - m);
+    const float inv = 1.0f / sum512(v, length);
+    for (long k = 0; k < length; k++) v[k] *= inv;
+  }
 }
 #else
-void ck_softmax_f32_avx2(float *x, long rows, long length, int log) { ck_softmax_f32_ref(x, rows, length, log); }
+void ck_softmax_f32_avx2(const float *x, float *y, long rows, long length, int log) {
+  ck_softmax_f32_ref(x, y, rows, length, log);
+}
 #endif
 
 ck_softmax_f32_fn ck_softmax_f32_for(ck_isa isa) {
+#if defined(__x86_64__)
+  if (isa >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI)) return softmax_avx512;
+#endif
   if (isa >= CK_ISA_AVX2 && ck_cpu_supports(CK_ISA_AVX2)) return ck_softmax_f32_avx2;
   return ck_softmax_f32_ref;
 }

@@ -23,10 +23,11 @@ public enum FloatKernels {
     ck_depthwise_f32_for(isa.c)!(x, w, bias, y, &g, scratch)
   }
 
-  /// Softmax (or log-softmax) of `rows` contiguous rows of `length` floats, in place.
-  public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, length: Int, log: Bool,
-                                 isa: KernelISA = .selected) {
-    ck_softmax_f32_for(isa.c)!(x, rows, length, log ? 1 : 0)
+  /// Softmax (or log-softmax) of `rows` contiguous rows of `length` floats of `x` into `y` (which
+  /// may be `x`: in place).
+  public static func softmaxRows(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, length: Int,
+                                 log: Bool, isa: KernelISA = .selected) {
+    ck_softmax_f32_for(isa.c)!(x, y, rows, length, log ? 1 : 0)
   }
 }
 

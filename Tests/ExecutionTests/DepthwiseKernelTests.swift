@@ -69,16 +69,28 @@ final class SoftmaxKernelTests: XCTestCase {
   }
 
   func testMatchesLibmAndTwin() {
-    for (k, length) in [1, 3, 7, 8, 9, 33, 6625].enumerated() {
+    let isas = [CK_ISA_AVX2, CK_ISA_AVX512_VNNI].filter { ck_cpu_supports($0) != 0 }
+    for (k, length) in [1, 3, 7, 8, 9, 15, 16, 17, 33, 64, 65, 6625].enumerated() {
       let row = randomFloats(length, seed: UInt64(k)).map { $0 * 30 }  // logits in [-30, 30)
-      var ref = row, fast = row
-      ck_softmax_f32_for(CK_ISA_SCALAR)(&ref, 1, length, 0)
-      ck_softmax_f32_for(ck_selected_isa())(&fast, 1, length, 0)
+      var ref = [Float](repeating: .nan, count: length)
+      ck_softmax_f32_for(CK_ISA_SCALAR)(row, &ref, 1, length, 0)
       assertClose(ref, libmSoftmax(row), tolerance: Self.probabilityTolerance, "length \(length)")
-      assertClose(fast, ref, tolerance: Self.probabilityTolerance, "length \(length)")
-      var logs = row
-      ck_softmax_f32_for(CK_ISA_SCALAR)(&logs, 1, length, 1)
+      var logs = [Float](repeating: .nan, count: length)
+      ck_softmax_f32_for(CK_ISA_SCALAR)(row, &logs, 1, length, 1)
       assertClose(logs.map { Float(Foundation.exp(Double($0))) }, ref, tolerance: 1e-5, "log, length \(length)")
+      for isa in isas {
+        for log: Int32 in [0, 1] {
+          var fast = [Float](repeating: .nan, count: length), inPlace = row
+          ck_softmax_f32_for(isa)(row, &fast, 1, length, log)
+          inPlace.withUnsafeMutableBufferPointer { ck_softmax_f32_for(isa)($0.baseAddress!, $0.baseAddress!, 1, length, log) }
+          if log == 0 {
+            assertClose(fast, ref, tolerance: Self.probabilityTolerance, "ISA \(isa.rawValue) length \(length)")
+          } else {
+            assertClose(fast.map { Float(Foundation.exp(Double($0))) }, ref, tolerance: 1e-5, "log, ISA \(isa.rawValue)")
+          }
+          XCTAssertEqual(inPlace.map(\.bitPattern), fast.map(\.bitPattern), "in place, ISA \(isa.rawValue) length \(length)")
+        }
+      }
     }
   }
 }

@@ -25,19 +25,23 @@ enum SoftmaxOps {
     } else {
       outer = x.shape[..<axis].reduce(1, *); length = r == 0 ? 1 : x.shape[axis]; inner = x.shape[(axis + 1)...].reduce(1, *)
     }
-    var out = v
     if inner == 1 {
-      // Contiguous rows: the C kernel with a vectorized exp, rows split over the cores.
+      // Contiguous rows: the C kernel with a vectorized exp, rows split over the cores, written
+      // straight into the output (no copy of the input first).
       let rowsPerTask = Swift.max(1, 4096 / Swift.max(length, 1))
-      out.withUnsafeMutableBufferPointer { o in
-        guard let base = o.baseAddress else { return }
-        Parallel.forEach((outer + rowsPerTask - 1) / rowsPerTask, costPerItem: rowsPerTask * length * 8) { t in
-          let first = t * rowsPerTask, count = Swift.min(rowsPerTask, outer - first)
-          FloatKernels.softmaxRows(base + first * length, rows: count, length: length, log: log)
+      let out = [Float](unsafeUninitializedCapacity: v.count) { o, initialized in
+        v.withUnsafeBufferPointer { i in
+          guard let src = i.baseAddress, let dst = o.baseAddress else { return }
+          Parallel.forEach((outer + rowsPerTask - 1) / rowsPerTask, costPerItem: rowsPerTask * length * 8) { t in
+            let first = t * rowsPerTask, count = Swift.min(rowsPerTask, outer - first)
+            FloatKernels.softmaxRows(src + first * length, into: dst + first * length, rows: count, length: length, log: log)
+          }
         }
+        initialized = v.count
       }
       return Tensor(dtype: x.dtype, shape: x.shape, storage: .float(out))
     }
+    var out = v
     out.withUnsafeMutableBufferPointer { o in
       for a in 0..<outer {
         for c in 0..<inner {

@@ -182,14 +182,15 @@ tap512(__m512 (*a)[8], const float *restrict at, const float *const *wq, int kw,
   }
 }
 
-/* Width stride 1 on AVX-512, from the zero-padded rows: `r` output rows (1 or 2) of `nv` vectors
+/* AVX-512, from the zero-padded rows (split into phase rows for a width stride): `r` output rows (1 or 2) of `nv` vectors
  * (≤ 8) at once, so each input row is loaded once for both rows and up to 16 chains hide the FMA
  * latency. Every output is still its own chain, bias first, taps in (kh, kw) order with the rows
  * outside the input skipped: the bits of the one-row sums. */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
 rows_block512(const float *restrict w, float bias, float *restrict y, const ck_conv_geometry *g,
-              const float *restrict scratch, long pw, int oh, int ow0, int valid, const int nv, const int r) {
-  const int kws = g->k_w, sh = g->stride_h, dh = g->dil_h, dw = g->dil_w;
+              const float *restrict scratch, long pw, const long *offsets, int oh, int ow0, int valid, const int nv,
+              const int r) {
+  const int kws = g->k_w, sh = g->stride_h, dh = g->dil_h;
   __m512 a[2][8];
   for (int q = 0; q < r; q++)
     for (int i = 0; i < nv; i++) a[q][i] = _mm512_set1_ps(bias);
@@ -201,13 +202,13 @@ rows_block512(const float *restrict w, float bias, float *restrict y, const ck_c
       const int t = ih - ((oh + q) * sh - g->pad_top);
       if (t >= 0 && t % dh == 0 && t / dh < g->k_h) wq[q] = w + (t / dh) * kws;
     }
-    const float *at = scratch + (long)ih * pw + ow0;
+    const float *at = scratch + (long)ih * g->stride_w * pw + ow0;
     if (r == 2 && wq[0] && wq[1])
-      for (int kw = 0; kw < kws; kw++) tap512(a, at + kw * dw, wq, kw, nv, 0, 2);
+      for (int kw = 0; kw < kws; kw++) tap512(a, at + offsets[kw], wq, kw, nv, 0, 2);
     else if (wq[0])
-      for (int kw = 0; kw < kws; kw++) tap512(a, at + kw * dw, wq, kw, nv, 0, 1);
+      for (int kw = 0; kw < kws; kw++) tap512(a, at + offsets[kw], wq, kw, nv, 0, 1);
     else if (r == 2 && wq[1])
-      for (int kw = 0; kw < kws; kw++) tap512(a, at + kw * dw, wq, kw, nv, 1, 2);
+      for (int kw = 0; kw < kws; kw++) tap512(a, at + offsets[kw], wq, kw, nv, 1, 2);
   }
   for (int q = 0; q < r; q++) store_valid512(a[q], nv, y + (long)(oh + q) * g->out_w + ow0, valid);
 }
@@ -219,6 +220,8 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthw
     float *restrict scratch) {
   fill_phases(x, g, scratch);
   const long pw = phase_width(g);
+  long offsets[MAX_KW]; /* tap kw's run within an input row's phase rows */
+  for (int kw = 0; kw < g->k_w; kw++) offsets[kw] = (long)(kw * g->dil_w % g->stride_w) * pw + kw * g->dil_w / g->stride_w;
   const int vectors = (g->out_w + 15) / 16, blocks = (vectors + 7) / 8;
   for (int b = 0; b < blocks; b++) {
     const int v0 = b * vectors / blocks, nv = (b + 1) * vectors / blocks - v0, ow0 = 16 * v0;
@@ -228,9 +231,9 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthw
 #define ROWS512(NV)                                                                                \
   case NV:                                                                                         \
     if (r == 2)                                                                                    \
-      rows_block512(w, bias, y, g, scratch, pw, oh, ow0, valid, NV, 2);                            \
+      rows_block512(w, bias, y, g, scratch, pw, offsets, oh, ow0, valid, NV, 2);                   \
     else                                                                                           \
-      rows_block512(w, bias, y, g, scratch, pw, oh, ow0, valid, NV, 1);                            \
+      rows_block512(w, bias, y, g, scratch, pw, offsets, oh, ow0, valid, NV, 1);                   \
     break;
       switch (nv) {
         ROWS512(1) ROWS512(2) ROWS512(3) ROWS512(4) ROWS512(5) ROWS512(6) ROWS512(7) default: ROWS512(8)
@@ -255,7 +258,7 @@ __attribute__((target("avx2,fma"))) void ck_depthwise_f32_avx2(const float *x, c
 /* 512-bit vectors: a 64-column block is four registers. */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthwise_avx512(
     const float *x, const float *w, float bias, float *y, const ck_conv_geometry *g, float *scratch) {
-  if (g->stride_w == 1)
+  if (g->k_w <= MAX_KW)
     depthwise_rows_avx512(x, w, bias, y, g, scratch);
   else
     depthwise_plane_avx512(x, w, bias, y, g, scratch);

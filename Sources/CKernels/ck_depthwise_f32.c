@@ -1,8 +1,9 @@
 #include "ck_depthwise_f32.h"
 
 
-/* Blocks of 64 output columns, each output one FMA chain: the scalar twin in plain C, AVX2 and
- * AVX-512 with the chains in registers. */
+/* Each output one FMA chain: the scalar twin in plain C over blocks of 64 output columns, AVX2
+ * the same blocks with the chains in registers, AVX-512 two output rows of up to 128 columns at
+ * a time. */
 
 #include <math.h>
 #include <string.h>
@@ -182,9 +183,9 @@ tap512(__m512 (*a)[8], const float *restrict at, const float *const *wq, int kw,
   }
 }
 
-/* AVX-512, from the zero-padded rows (split into phase rows for a width stride): `r` output rows (1 or 2) of `nv` vectors
- * (≤ 8) at once, so each input row is loaded once for both rows and up to 16 chains hide the FMA
- * latency. Every output is still its own chain, bias first, taps in (kh, kw) order with the rows
+/* AVX-512, from the zero-padded rows (split into phase rows for a width stride): `r` output rows
+ * (1 or 2) of `nv` vectors (≤ 8) at once, so each input row is loaded once for both rows and up
+ * to 16 chains hide the FMA latency. Every output is still its own chain, bias first, taps in (kh, kw) order with the rows
  * outside the input skipped: the bits of the one-row sums. */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
 rows_block512(const float *restrict w, float bias, float *restrict y, const ck_conv_geometry *g,
@@ -221,7 +222,8 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthw
   fill_phases(x, g, scratch);
   const long pw = phase_width(g);
   long offsets[MAX_KW]; /* tap kw's run within an input row's phase rows */
-  for (int kw = 0; kw < g->k_w; kw++) offsets[kw] = (long)(kw * g->dil_w % g->stride_w) * pw + kw * g->dil_w / g->stride_w;
+  for (int kw = 0; kw < g->k_w; kw++)
+    offsets[kw] = (long)(kw * g->dil_w % g->stride_w) * pw + kw * g->dil_w / g->stride_w;
   const int vectors = (g->out_w + 15) / 16, blocks = (vectors + 7) / 8;
   for (int b = 0; b < blocks; b++) {
     const int v0 = b * vectors / blocks, nv = (b + 1) * vectors / blocks - v0, ow0 = 16 * v0;
@@ -255,7 +257,8 @@ __attribute__((target("avx2,fma"))) void ck_depthwise_f32_avx2(const float *x, c
                                                                const ck_conv_geometry *g, float *scratch) {
   depthwise_plane_avx2(x, w, bias, y, g, scratch);
 }
-/* 512-bit vectors: a 64-column block is four registers. */
+/* 512-bit vectors: two output rows at a time; the one-row 64-column blocks only for kernels wider
+ * than MAX_KW taps. */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthwise_avx512(
     const float *x, const float *w, float bias, float *y, const ck_conv_geometry *g, float *scratch) {
   if (g->k_w <= MAX_KW)

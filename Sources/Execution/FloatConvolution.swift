@@ -19,8 +19,10 @@ public final class FloatConvolution: @unchecked Sendable {
   }
 
   /// Output of `images` NCHW images `x` (`images · inChannels · inputPlane` values).
-  public func run(_ x: [Float], images: Int) -> [Float] {
-    precondition(x.count == images * shape.inChannels * shape.inputPlane, "input size")
+  public func run(_ x: [Float], images: Int) throws -> [Float] {
+    guard images >= 0, x.count == images * shape.inChannels * shape.inputPlane else {
+      throw KernelError("\(x.count) input values for \(images) images of \(shape.inChannels) × \(shape.inputPlane)")
+    }
     return ConvKernels.conv2d(x: x, n: images, c: shape.inChannels, w: weights, oc: shape.outChannels, group: shape.groups,
       bias: bias, geo: shape.window, packed: packed)
   }

@@ -4,9 +4,9 @@ import Foundation
 import Kernels
 import TensorCore
 
-/// `mixprec bench kernels`: GOP/s of the integer, W4A8 and half kernels at fixed GEMM shapes and
-/// on a model's convolutions, at each thread count, beside ONNX Runtime on the same shapes and
-/// OpenBLAS sgemm.
+/// `mixprec bench kernels`: GOP/s of the integer, W4A8, half and FP32 kernels at fixed GEMM shapes
+/// and on a model's convolutions (FP32 through the runtime's own convolution path), at each thread
+/// count, beside ONNX Runtime on the same shapes and OpenBLAS sgemm.
 public struct KernelBenchmark {
   public struct Row: Sendable {
     public var kernel: String
@@ -207,7 +207,7 @@ public struct KernelBenchmark {
     }
     let f = try FloatConvolution(shape: s, weights: values.map { Float($0) / 127 }, bias: [Float](repeating: 0.1, count: s.outChannels))
     let floats = codes.map { Float($0) / 255 }
-    let fs = time { _ = f.run(floats, images: 1) }
+    let fs = try time { _ = try f.run(floats, images: 1) }
     let kind = s.isDepthwise ? "depthwise" : "conv"
     return [
       Row(kernel: "fp32_\(kind)", m: s.outputPlane, n: s.outChannels, k: s.depth, threads: threads, seconds: fs,

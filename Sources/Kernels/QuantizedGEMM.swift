@@ -57,13 +57,17 @@ public enum QuantizedGEMM {
     }
     let kp = w.paddedDepth
     let kernel: ck_q_gemm_fn
-    if case .rows(_, let stride) = x.layout, m <= gemvColumns {
-      // GEMV: plain rows padded to the packed depth; threads split the weight panels.
+    if m <= gemvColumns {
+      // GEMV: plain rows padded to the packed depth (a few columns, such as a convolution on a
+      // 1×1 plane, gathered into rows); threads split the weight panels.
       let rowsBuffer = AlignedBuffer(bytes: m * kp)
       let dst = rowsBuffer.raw.assumingMemoryBound(to: UInt8.self)
       for r in 0..<m {
         (dst + r * kp).initialize(repeating: UInt8(truncatingIfNeeded: x.zero), count: kp)
-        (dst + r * kp).update(from: x.codes + r * stride, count: w.depth)
+        switch x.layout {
+        case .rows(_, let stride): (dst + r * kp).update(from: x.codes + r * stride, count: w.depth)
+        case .columns(_, let stride): for k in 0..<w.depth { dst[r * kp + k] = x.codes[k * stride + r] }
+        }
       }
       kernel = ck_q_gemv_for(isa.c)!
       splitRows(w, x, UnsafePointer(dst), epilogue, output, rowStride, columnStride, kernel, threads)

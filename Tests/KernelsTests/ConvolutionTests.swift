@@ -27,6 +27,10 @@ final class ConvolutionTests: XCTestCase {
     Case(cin: 4, cout: 4, groups: 4, h: 11, w: 20, kh: 5, kw: 5, stride: 2, pad: 2, dil: 1),
     Case(cin: 3, cout: 3, groups: 3, h: 9, w: 9, kh: 3, kw: 3, stride: 1, pad: 2, dil: 2),
     Case(cin: 4, cout: 5, groups: 1, h: 1, w: 30, kh: 1, kw: 3, stride: 1, pad: 1, dil: 1),
+    // At most four output columns (an SE block's 1×1 plane): the GEMV kernels.
+    Case(cin: 37, cout: 11, groups: 1, h: 1, w: 1, kh: 1, kw: 1, stride: 1, pad: 0, dil: 1),
+    Case(cin: 19, cout: 9, groups: 1, h: 2, w: 2, kh: 1, kw: 1, stride: 1, pad: 0, dil: 1),
+    Case(cin: 6, cout: 10, groups: 2, h: 1, w: 3, kh: 1, kw: 3, stride: 1, pad: 1, dil: 1),
   ]
 
   /// Σ (x − z)·w over the window, padding contributing nothing: exact integers.

@@ -56,8 +56,21 @@ public enum HalfGEMM {
       throw KernelError("bias has \(bias.count) values for \(w.rows) output channels")
     }
     let k = w.depth
-    if case .rows(_, let stride) = layout, m <= QuantizedGEMM.gemvColumns {
-      // GEMV: the weights stream once per row; threads take equal contiguous slices of them.
+    if m <= QuantizedGEMM.gemvColumns {
+      // GEMV: the weights stream once per row; threads take equal contiguous slices of them. A
+      // few columns (a convolution on a 1×1 plane) are gathered into rows first.
+      var gathered: AlignedBuffer? = nil
+      var rows = x, stride = k
+      switch layout {
+      case .rows(_, let s): stride = s
+      case .columns(_, let s):
+        let buffer = AlignedBuffer(bytes: m * k * 2)
+        let dst = buffer.raw.assumingMemoryBound(to: UInt16.self)
+        for r in 0..<m { for kk in 0..<k { dst[r * k + kk] = x[kk * s + r] } }
+        rows = UnsafePointer(dst)
+        gathered = buffer
+      }
+      defer { withExtendedLifetime(gathered) {} }
       let kernel = ck_h_gemv_for(isa.c)!
       let weights = UnsafePointer(w.packed.raw.assumingMemoryBound(to: UInt16.self))
       let scratchFloats = ck_h_gemv_scratch_floats(Int32(k))
@@ -66,7 +79,7 @@ public enum HalfGEMM {
         withUnsafePointer(to: &e) { ep in
           Parallel.forEachRange(w.panels, costPerItem: 8 * m * k, threads: threads, chunksPerThread: 1) { range in
             let scratch = AlignedBuffer(bytes: scratchFloats * 4)
-            kernel(weights, Int32(w.rows), Int32(k), x, stride, Int32(m), ep, Int32(range.lowerBound),
+            kernel(weights, Int32(w.rows), Int32(k), rows, stride, Int32(m), ep, Int32(range.lowerBound),
               Int32(range.upperBound), scratch.raw.assumingMemoryBound(to: Float.self))
           }
         }

@@ -51,10 +51,14 @@ static inline __attribute__((always_inline)) void fill_phases(const float *restr
   for (int ih = 0; ih < g->in_h; ih++) {
     const float *src = x + (long)ih * g->in_w;
     if (sw == 1) {
+      /* zeros only where the row is not copied */
       float *restrict r = scratch + (long)ih * pw;
-      memset(r, 0, sizeof(float) * (size_t)pw);
-      const long n = g->in_w < pw - g->pad_left ? g->in_w : pw - g->pad_left;
-      if (n > 0) memcpy(r + g->pad_left, src, sizeof(float) * (size_t)n);
+      const long left = g->pad_left < pw ? g->pad_left : pw;
+      const long n = g->in_w < pw - left ? g->in_w : pw - left;
+      memset(r, 0, sizeof(float) * (size_t)left);
+      if (n > 0) memcpy(r + left, src, sizeof(float) * (size_t)n);
+      const long end = left + (n > 0 ? n : 0);
+      memset(r + end, 0, sizeof(float) * (size_t)(pw - end));
       continue;
     }
     /* strided: the padded row once (in the last phase row's place would overlap, so in the

@@ -9,15 +9,19 @@
 #include <string.h>
 
 /* Output columns per block: 64 lanes are 4 zmm or 8 ymm independent FMA chains. */
-enum { BLOCK = 64, MAX_KW = 64 };
+enum { BLOCK = 64, MAX_KW = 64, MAX_ROWS = 4 };
+#define CK_INLINE static inline __attribute__((always_inline))
 
 /* Scratch holds each input row zero-padded and split into `stride_w` phase rows: phase p keeps
  * padded columns p, p + sw, p + 2·sw, …, so every tap of a block reads one contiguous run
- * whatever the stride. A phase row reaches the last block's last lane through the widest tap. */
-static long phase_width(const ck_conv_geometry *g) {
-  const long blocks = (g->out_w + BLOCK - 1) / BLOCK;
-  return blocks * BLOCK + ((long)(g->k_w - 1) * g->dil_w) / g->stride_w + 1;
+ * whatever the stride. A phase row reaches the last block's last lane through the widest tap:
+ * blocks of `block` columns (BLOCK for the one-row sums, a 16-lane vector for the AVX-512 rows,
+ * so a 7- or 14-column plane does not fill and gather 64-column rows). */
+static long phase_width_for(const ck_conv_geometry *g, long block) {
+  const long blocks = (g->out_w + block - 1) / block;
+  return blocks * block + ((long)(g->k_w - 1) * g->dil_w) / g->stride_w + 1;
 }
+static long phase_width(const ck_conv_geometry *g) { return phase_width_for(g, BLOCK); }
 
 long ck_depthwise_f32_scratch_floats(const ck_conv_geometry *g) {
   return (long)g->in_h * g->stride_w * phase_width(g);
@@ -29,9 +33,9 @@ long ck_depthwise_f32_scratch_floats(const ck_conv_geometry *g) {
   static inline __attribute__((always_inline)) void NAME(const float *restrict x, const float *restrict w, float bias, \
                                                          float *restrict y, const ck_conv_geometry *g,                 \
                                                          float *restrict scratch) {                                    \
-    fill_phases(x, g, scratch);                                                                    \
-    const int sw = g->stride_w;                                                                    \
     const long pw = phase_width(g);                                                                \
+    fill_phases(x, g, pw, scratch, NULL);                                                          \
+    const int sw = g->stride_w;                                                                    \
     long offsets[MAX_KW]; /* tap kw's run within an input row's phase rows (no division per tap) */ \
     for (int kw = 0; kw < g->k_w && kw < MAX_KW; kw++)                                             \
       offsets[kw] = (long)(kw * g->dil_w % sw) * pw + kw * g->dil_w / sw;                          \
@@ -44,10 +48,13 @@ long ck_depthwise_f32_scratch_floats(const ck_conv_geometry *g) {
     }                                                                                              \
   }
 
+/* The two phase rows r[0, pw) and r[pw, 2·pw) of input row `src` (in_w floats) for width
+ * stride 2: r[p·pw + i] = src[2i + p − pad_left], 0 outside the row. */
+typedef void (*split2_fn)(const float *restrict src, int in_w, int pad_left, long pw, float *restrict r);
+
 static inline __attribute__((always_inline)) void fill_phases(const float *restrict x, const ck_conv_geometry *g,
-                                                              float *restrict scratch) {
+                                                              long pw, float *restrict scratch, split2_fn split2) {
   const int sw = g->stride_w;
-  const long pw = phase_width(g);
   for (int ih = 0; ih < g->in_h; ih++) {
     const float *src = x + (long)ih * g->in_w;
     if (sw == 1) {
@@ -64,6 +71,10 @@ static inline __attribute__((always_inline)) void fill_phases(const float *restr
     /* strided: the padded row once (in the last phase row's place would overlap, so in the
      * first `sw` rows' tail: pw·sw floats), then each phase gathers every sw-th column */
     float *restrict r0 = scratch + (long)ih * sw * pw;
+    if (sw == 2 && split2) {
+      split2(src, g->in_w, g->pad_left, pw, r0);
+      continue;
+    }
     float padded[1024];
     const long total = pw * sw;
     if (total > 1024) { /* wide rows: gather with bounds checks */
@@ -78,6 +89,7 @@ static inline __attribute__((always_inline)) void fill_phases(const float *restr
     const long n = g->in_w < total - g->pad_left ? g->in_w : total - g->pad_left;
     if (n > 0) memcpy(padded + g->pad_left, src, sizeof(float) * (size_t)n);
     for (int p = 0; p < sw; p++)
+#pragma clang loop vectorize(disable) /* a strided gather is slower than plain loads */
       for (long i = 0; i < pw; i++) r0[p * pw + i] = padded[i * sw + p];
   }
 }
@@ -104,6 +116,28 @@ DEPTHWISE_PLANE(depthwise_plane, sums_ref)
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+/* 16 columns of both phases from 32 input floats at a time (lanes outside the row load as 0,
+ * two permutes split them), straight from the input: no padded copy to read back. */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) CK_INLINE __mmask16 row_lanes(long c, int in_w) {
+  unsigned m = 0;
+  for (int l = 0; l < 16; l++) m |= (unsigned)(c + l >= 0 && c + l < in_w) << l;
+  return (__mmask16)m;
+}
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void split2_avx512(
+    const float *restrict src, int in_w, int pad_left, long pw, float *restrict r) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (long i = 0; i < pw; i += 16) {
+    const long c = 2 * i - pad_left; /* input column of lane 0 */
+    const int inside = c >= 0 && c + 32 <= in_w;
+    const __m512 a = inside ? _mm512_loadu_ps(src + c) : _mm512_maskz_loadu_ps(row_lanes(c, in_w), src + c);
+    const __m512 b = inside ? _mm512_loadu_ps(src + c + 16) : _mm512_maskz_loadu_ps(row_lanes(c + 16, in_w), src + c + 16);
+    const __mmask16 m = pw - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (pw - i)) - 1);
+    _mm512_mask_storeu_ps(r + i, m, _mm512_permutex2var_ps(a, even, b));
+    _mm512_mask_storeu_ps(r + pw + i, m, _mm512_permutex2var_ps(a, odd, b));
+  }
+}
 
 /* Straight from the registers; the last block stores its valid lanes only. */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
@@ -188,43 +222,49 @@ tap512(__m512 (*a)[8], const float *restrict at, const float *const *wq, int kw,
 }
 
 /* AVX-512, from the zero-padded rows (split into phase rows for a width stride): `r` output rows
- * (1 or 2) of `nv` vectors (≤ 8) at once, so each input row is loaded once for both rows and up
- * to 16 chains hide the FMA latency. Every output is still its own chain, bias first, taps in (kh, kw) order with the rows
- * outside the input skipped: the bits of the one-row sums. */
+ * (≤ 4; 4 only for nv ≤ 2) of `nv` vectors (≤ 8) at once, so each input row is loaded once for
+ * all the rows it serves and up to 16 chains hide the FMA latency. Every output is still its own
+ * chain, bias first, taps in (kh, kw) order with the rows outside the input skipped: the bits of
+ * the one-row sums. */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
 rows_block512(const float *restrict w, float bias, float *restrict y, const ck_conv_geometry *g,
               const float *restrict scratch, long pw, const long *offsets, int oh, int ow0, int valid, const int nv,
               const int r) {
   const int kws = g->k_w, sh = g->stride_h, dh = g->dil_h;
-  __m512 a[2][8];
+  __m512 a[MAX_ROWS][8];
   for (int q = 0; q < r; q++)
     for (int i = 0; i < nv; i++) a[q][i] = _mm512_set1_ps(bias);
-  /* the input rows either output row reads, in increasing order (each row's taps in kh order) */
+  /* the input rows any of the output rows reads, in increasing order (each row's taps in kh order) */
   const int first = oh * sh - g->pad_top, last = (oh + r - 1) * sh - g->pad_top + (g->k_h - 1) * dh;
   for (int ih = first < 0 ? 0 : first; ih <= last && ih < g->in_h; ih++) {
-    const float *wq[2] = {NULL, NULL};
+    const float *wq[MAX_ROWS] = {NULL};
+    int rows_here = 0;
     for (int q = 0; q < r; q++) {
       const int t = ih - ((oh + q) * sh - g->pad_top);
-      if (t >= 0 && t % dh == 0 && t / dh < g->k_h) wq[q] = w + (t / dh) * kws;
+      if (t >= 0 && t % dh == 0 && t / dh < g->k_h) {
+        wq[q] = w + (t / dh) * kws;
+        rows_here++;
+      }
     }
     const float *at = scratch + (long)ih * g->stride_w * pw + ow0;
-    if (r == 2 && wq[0] && wq[1])
-      for (int kw = 0; kw < kws; kw++) tap512(a, at + offsets[kw], wq, kw, nv, 0, 2);
-    else if (wq[0])
-      for (int kw = 0; kw < kws; kw++) tap512(a, at + offsets[kw], wq, kw, nv, 0, 1);
-    else if (r == 2 && wq[1])
-      for (int kw = 0; kw < kws; kw++) tap512(a, at + offsets[kw], wq, kw, nv, 1, 2);
+    if (rows_here == r) /* every row: one load per tap for all of them */
+      for (int kw = 0; kw < kws; kw++) tap512(a, at + offsets[kw], wq, kw, nv, 0, r);
+    else
+      for (int q = 0; q < r; q++)
+        if (wq[q])
+          for (int kw = 0; kw < kws; kw++) tap512(a, at + offsets[kw], wq, kw, nv, q, q + 1);
   }
   for (int q = 0; q < r; q++) store_valid512(a[q], nv, y + (long)(oh + q) * g->out_w + ow0, valid);
 }
 
 /* Rows in blocks of up to 8 vectors (the row's vectors shared evenly between blocks), two
- * output rows at a time. */
+ * output rows at a time, or four when a block is at most two vectors wide (a 7×7 or 14×14
+ * plane: more chains in flight where each row has few). */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthwise_rows_avx512(
     const float *restrict x, const float *restrict w, float bias, float *restrict y, const ck_conv_geometry *g,
     float *restrict scratch) {
-  fill_phases(x, g, scratch);
-  const long pw = phase_width(g);
+  const long pw = phase_width_for(g, 16);
+  fill_phases(x, g, pw, scratch, split2_avx512);
   long offsets[MAX_KW]; /* tap kw's run within an input row's phase rows */
   for (int kw = 0; kw < g->k_w; kw++)
     offsets[kw] = (long)(kw * g->dil_w % g->stride_w) * pw + kw * g->dil_w / g->stride_w;
@@ -232,18 +272,29 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static void depthw
   for (int b = 0; b < blocks; b++) {
     const int v0 = b * vectors / blocks, nv = (b + 1) * vectors / blocks - v0, ow0 = 16 * v0;
     const int valid = g->out_w - ow0 < 16 * nv ? g->out_w - ow0 : 16 * nv;
-    for (int oh = 0; oh < g->out_h; oh += 2) {
-      const int r = g->out_h - oh < 2 ? 1 : 2;
-#define ROWS512(NV)                                                                                \
+    const int step = nv <= 2 ? MAX_ROWS : 2;
+    for (int oh = 0; oh < g->out_h; oh += step) {
+      const int r = g->out_h - oh < step ? g->out_h - oh : step;
+#define ROWS512(NV, R) rows_block512(w, bias, y, g, scratch, pw, offsets, oh, ow0, valid, NV, R)
+#define WIDE512(NV)                                                                                \
   case NV:                                                                                         \
-    if (r == 2)                                                                                    \
-      rows_block512(w, bias, y, g, scratch, pw, offsets, oh, ow0, valid, NV, 2);                   \
-    else                                                                                           \
-      rows_block512(w, bias, y, g, scratch, pw, offsets, oh, ow0, valid, NV, 1);                   \
+    if (r == 2) ROWS512(NV, 2);                                                                    \
+    else ROWS512(NV, 1);                                                                           \
+    break;
+#define NARROW512(NV)                                                                              \
+  case NV:                                                                                         \
+    switch (r) {                                                                                   \
+    case 4: ROWS512(NV, 4); break;                                                                 \
+    case 3: ROWS512(NV, 3); break;                                                                 \
+    case 2: ROWS512(NV, 2); break;                                                                 \
+    default: ROWS512(NV, 1); break;                                                                \
+    }                                                                                              \
     break;
       switch (nv) {
-        ROWS512(1) ROWS512(2) ROWS512(3) ROWS512(4) ROWS512(5) ROWS512(6) ROWS512(7) default: ROWS512(8)
+        NARROW512(1) NARROW512(2) WIDE512(3) WIDE512(4) WIDE512(5) WIDE512(6) WIDE512(7) default: WIDE512(8)
       }
+#undef NARROW512
+#undef WIDE512
 #undef ROWS512
     }
   }

@@ -21,12 +21,15 @@ final class DepthwiseKernelTests: XCTestCase {
     // (in_h, in_w, k, stride, dilation, pad): odd widths, widths around the 8-lane vector, 1×1 planes.
     let square: [(Int, Int, Int, Int, Int, Int)] = [(1, 1, 1, 1, 1, 0), (3, 7, 3, 1, 1, 1), (5, 9, 3, 2, 1, 1),
       (4, 15, 5, 1, 1, 2), (4, 17, 5, 2, 1, 2), (6, 33, 3, 1, 2, 2), (2, 96, 5, 1, 1, 2), (7, 8, 3, 3, 1, 0),
-      (3, 130, 3, 1, 1, 1), (2, 1100, 3, 2, 1, 1), (5, 70, 3, 2, 2, 2)]
+      (3, 130, 3, 1, 1, 1), (2, 1100, 3, 2, 1, 1), (5, 70, 3, 2, 2, 2),
+      // width stride 2 from the input rows (both phases at once), four rows at a time on narrow planes
+      (28, 28, 3, 2, 1, 1), (14, 14, 5, 2, 1, 2), (9, 112, 3, 2, 1, 0), (11, 57, 3, 2, 1, 1), (7, 7, 5, 1, 1, 2)]
     // (in_h, in_w, kh, kw, sh, sw, dh, dw, pad): row pairs (odd and even heights), strides and
     // dilations down the rows only, rows of 5 to 10 vectors (blocks of up to 8), 1-row kernels.
     let cases = square.map { ($0.0, $0.1, $0.2, $0.2, $0.3, $0.3, $0.4, $0.4, $0.5) } + [
       (12, 80, 5, 5, 1, 1, 1, 1, 2), (12, 80, 5, 5, 2, 1, 1, 1, 2), (9, 160, 3, 3, 2, 1, 1, 1, 1),
-      (7, 129, 3, 3, 1, 1, 2, 1, 2), (6, 40, 1, 3, 1, 1, 1, 1, 1), (5, 257, 5, 5, 3, 1, 2, 1, 3), (2, 31, 3, 3, 1, 1, 1, 1, 0)]
+      (7, 129, 3, 3, 1, 1, 2, 1, 2), (6, 40, 1, 3, 1, 1, 1, 1, 1), (5, 257, 5, 5, 3, 1, 2, 1, 3), (2, 31, 3, 3, 1, 1, 1, 1, 0),
+      (13, 30, 3, 3, 1, 2, 1, 1, 1), (10, 20, 3, 3, 1, 1, 2, 1, 2)]
     for (k, cfg) in cases.enumerated() {
       let (h, w, kh, kw, sh, sw, dh, dw, p) = cfg
       let oh = (h + 2 * p - (dh * (kh - 1) + 1)) / sh + 1, ow = (w + 2 * p - (dw * (kw - 1) + 1)) / sw + 1

@@ -58,6 +58,31 @@ void ck_s_pack_columns(const float *x, int k, int m, long depth_stride, long col
   }
 }
 
+/* d[t] = src[2t] for t < n: every second float, 16 at a time from 32 loaded (the last load masked
+ * to the floats the copy reads, so nothing past src[2n − 2] is touched). */
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl"))) static void even_floats512(float *d,
+                                                                                             const float *src, int n) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int t = 0; t < n; t += 16) {
+    const int need = 2 * (n - t) - 1; /* floats from src + 2t the copy reads */
+    const __mmask16 m0 = need >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << need) - 1);
+    const __mmask16 m1 = need >= 32 ? (__mmask16)0xFFFF : need <= 16 ? 0 : (__mmask16)((1u << (need - 16)) - 1);
+    const __m512 a = _mm512_maskz_loadu_ps(m0, src + 2 * t), b = _mm512_maskz_loadu_ps(m1, src + 2 * t + 16);
+    const __mmask16 out = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1);
+    _mm512_mask_storeu_ps(d + t, out, _mm512_permutex2var_ps(a, even, b));
+  }
+}
+#endif
+
+/* The packing is a copy, so which copy runs changes only its speed: the AVX-512 one for width
+ * stride 2 when the selected instruction set has it (the first convolution of most CNNs). */
+static int strided_copy_512(void) {
+  static int chosen = -1;
+  if (chosen < 0) chosen = ck_selected_isa() >= CK_ISA_AVX512_VNNI && ck_cpu_supports(CK_ISA_AVX512_VNNI);
+  return chosen;
+}
+
 /* Writes d[0..len) for output columns (oh, ow0 … ow0+len−1) of one im2col row. */
 CK_AI void conv_segment(float *d, const float *row, int ow0, int len, int off, int sw, int lo, int hi) {
   const int a = ow0 > lo ? ow0 : lo, b = ow0 + len < hi ? ow0 + len : hi;
@@ -68,6 +93,10 @@ CK_AI void conv_segment(float *d, const float *row, int ow0, int len, int off, i
   for (int t = 0; t < a - ow0; t++) d[t] = 0.0f;
   if (sw == 1)
     memcpy(d + (a - ow0), row + a + off, sizeof(float) * (size_t)(b - a));
+#if defined(__x86_64__)
+  else if (sw == 2 && strided_copy_512())
+    even_floats512(d + (a - ow0), row + (long)a * 2 + off, b - a);
+#endif
   else
     for (int ow = a; ow < b; ow++) d[ow - ow0] = row[(long)ow * sw + off];
   for (int t = b - ow0; t < len; t++) d[t] = 0.0f;

@@ -173,6 +173,9 @@ final class FloatGEMMTests: XCTestCase {
       ConvWindow(inH: 9, inW: 9, kH: 3, kW: 3, dilH: 2, dilW: 2, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2),
       ConvWindow(inH: 1, inW: 50, kH: 1, kW: 5, strideW: 3, padLeft: 3, padRight: 1),
       ConvWindow(inH: 12, inW: 37, kH: 2, kW: 1, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, padBottom: 1, padRight: 0),
+      // width stride 2 over rows longer than a vector (the every-second-float copy and its tail)
+      ConvWindow(inH: 5, inW: 75, kH: 3, kW: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
+      ConvWindow(inH: 4, inW: 66, kH: 3, kW: 3, strideH: 2, strideW: 2, padTop: 0, padLeft: 0, padBottom: 1, padRight: 1),
     ]
     for window in windows {
       let channels = 3, depth = channels * window.taps, m = window.outputPlane

@@ -15,6 +15,9 @@ public struct LoadedModel {
   /// The prepared graph in a session that runs it.
   public let session: Session
   public let sha256: String
+  /// Inputs whose declared batch of 1 the session leaves dynamic, because nothing in the graph
+  /// depends on it (`GraphPreparation.relaxingFixedBatch`): folders of many samples then run.
+  public let relaxedBatchInputs: [String]
 
   /// Reads and prepares `url`; one clear error when it is missing or not a model.
   public init(_ url: URL) throws {
@@ -23,7 +26,10 @@ public struct LoadedModel {
     self.url = url
     sha256 = try Self.sha256Hex(ofFile: url)
     fileGraph = try ONNXImporter.load(url)
-    session = try Session(graph: fileGraph)
+    let prepared = try Session(graph: fileGraph)
+    let relaxed = GraphPreparation.relaxingFixedBatch(prepared.graph)
+    relaxedBatchInputs = relaxed.relaxed
+    session = relaxed.relaxed.isEmpty ? prepared : try Session(graph: relaxed.graph)
   }
 
   public var name: String { url.lastPathComponent }

@@ -10,12 +10,24 @@ extension BenchCommand {
   func benchModel() throws {
     guard let model else { throw CLIError("bench model needs a MODEL") }
     guard runs > 0 else { throw CLIError("--runs must be positive") }
-    let batchSizes = try positiveIntegers(batches, option: "--batches", example: "1,8")
+    let requested = try positiveIntegers(batches, option: "--batches", example: "1,8")
     let loaded = try openModel(model)
+    // A model whose inputs fix the batch dimension runs at that batch only: the other sizes are
+    // skipped with a note, not an error after the first one was timed.
+    let fixed = loaded.graph.inputs.compactMap { input in input.shape.first.flatMap { $0 }.map { (input.name, $0) } }
+    let batchSizes = requested.filter { b in fixed.allSatisfy { $0.1 == b } }
+    guard let largest = batchSizes.max() else {
+      let (name, size) = fixed[0]
+      throw CLIError("no batch size of --batches \(batches) fits input '\(name)', whose batch dimension is fixed at \(size) (try --batches \(size))")
+    }
+    for b in requested where !batchSizes.contains(b) {
+      let (name, size) = fixed.first { $0.1 != b }!
+      warn("note: batch \(b) skipped: input '\(name)' has a fixed batch dimension of \(size)")
+    }
     let given = try parseShapes(shape, graph: loaded.graph)
-    let one = try resolveShapes(given, graph: loaded.graph, batch: 1)
+    let one = try resolveShapes(given, graph: loaded.graph, batch: fixed.first?.1 ?? 1)
     let calibration = try calib.map { try inputFolder($0, for: loaded.graph).tensors.mapValues { $0.rows(0..<min(32, $0.shape[0])) } }
-      ?? ModelBenchmark.randomFeeds(loaded.graph, shapes: try resolveShapes(given, graph: loaded.graph, batch: 8))
+      ?? ModelBenchmark.randomFeeds(loaded.graph, shapes: try resolveShapes(given, graph: loaded.graph, batch: fixed.isEmpty ? Swift.max(8, largest) : largest))
     // A plan (from quantize or tune) timed on our kernels beside the uniform INT8.
     let planned = try plan.map { path -> Session in
       let (p, codes) = try loaded.readPlan(URL(fileURLWithPath: path))

@@ -228,6 +228,33 @@ final class BadInputTests: XCTestCase {
 
   // MARK: hangs
 
+  /// A model whose input fixes the batch at 1 and that depends on it (Reshapes to hard-coded
+  /// [4, 16] and [1, 64]): `bench model` times batch 1 and skips 8 with a note; asking only for
+  /// batches the model cannot take is one error line. Without them the batch is left dynamic and
+  /// a folder of 8 samples quantizes.
+  func testBenchModelOnAFixedBatch() throws {
+    var g = Self.graph()
+    g.inputs[0].shape[0] = 1
+    g.outputs[0].shape[0] = 1
+    let open = work.appendingPathComponent("open.onnx").path
+    try ONNXExporter.write(g, opset: 13, to: URL(fileURLWithPath: open))
+    let q = try mixprec(["quantize", open, "--calib", calib, "--precision", "int8", "--plan", work.appendingPathComponent("q.json").path])
+    XCTAssertEqual(q.status, 0, q.stderr)
+    let flat = g.nodes.firstIndex { $0.opType == "Flatten" }!
+    g.nodes[flat] = Node(name: "flat", opType: "Reshape", inputs: ["t", "s"], outputs: ["f"], attributes: [:])
+    g.nodes.insert(Node(name: "split", opType: "Reshape", inputs: ["r", "s4"], outputs: ["t"], attributes: [:]), at: flat)
+    g.initializers["s4"] = Tensor(dtype: .int64, shape: [2], storage: .int([4, 16]))
+    g.initializers["s"] = Tensor(dtype: .int64, shape: [2], storage: .int([1, 64]))
+    let fixed = work.appendingPathComponent("fixed.onnx").path
+    try ONNXExporter.write(g, opset: 13, to: URL(fileURLWithPath: fixed))
+    let r = try mixprec(["bench", "model", fixed, "--no-ort", "--runs", "2", "--batches", "1,8"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("batch 8 skipped: input 'x' has a fixed batch dimension of 1"), r.stderr)
+    XCTAssertTrue(r.stdout.contains("batch 1 (x=1x3x6x6)"), r.stdout)
+    XCTAssertFalse(r.stdout.contains("batch 8"), r.stdout)
+    try assertRefused(["bench", "model", fixed, "--no-ort", "--batches", "8"], "batch dimension is fixed at 1 (try --batches 1)")
+  }
+
   func testBenchKernelsWithInfiniteTime() throws {
     try assertRefused(["bench", "kernels", model, "--shape", "x=1x3x6x6", "--min-seconds", "inf", "--no-ort"], "--min-seconds must be between")
     try assertRefused(["bench", "kernels", model, "--shape", "x=1x3x6x6", "--min-seconds", "nan", "--no-ort"], "--min-seconds must be between")

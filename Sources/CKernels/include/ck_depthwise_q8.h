@@ -12,8 +12,10 @@
 ///     y[oh][ow]   = epilogue(s_w · acc, s_a, bias)              (the GEMM epilogue, one row)
 ///
 /// x: uint8 in_h × in_w, w: int8 k_h × k_w. `e->y` is this plane's output (contiguous), `e->bias`
-/// this channel's bias or NULL, `e->type` anything but CK_OUT_I32. The sums are formed in float32, where they are exact: every
-/// partial sum is an integer of magnitude below 255·128·taps < 2^24 (taps ≤ CK_Q_DEPTHWISE_MAX_TAPS).
+/// this channel's bias or NULL, `e->type` anything but CK_OUT_I32. The sums are exact integers
+/// of magnitude below 255·128·taps < 2^24 (taps ≤ CK_Q_DEPTHWISE_MAX_TAPS): the scalar twin forms
+/// them in float32, the x86 copies in int32 (two taps per VPMADDWD/VPDPWSSD), so every copy
+/// gives the same bits.
 /// scratch: ck_q_depthwise_scratch_floats(g) floats.
 enum { CK_Q_DEPTHWISE_MAX_TAPS = 512 };
 

@@ -73,7 +73,14 @@ public enum ConvKernels {
               epilogue: FloatEpilogue(rowBias: bias == nil ? nil : pbias.baseAddress! + g * ocg, clip: clip),
               threads: threads)
           }
-          if !after.isIdentity { after.apply(ob + b * oc * plane, count: oc * plane) }
+          // An image that had every core runs the rest of its epilogue on every core too.
+          if !after.isIdentity {
+            if threads == nil {
+              epilogue.afterKernel.applyInParallel(ob + b * oc * plane, count: oc * plane)
+            } else {
+              after.apply(ob + b * oc * plane, count: oc * plane)
+            }
+          }
         }
         // Images in parallel when one image has too few column chunks to split over the cores.
         let chunks = (plane + FloatGEMM.columnsPerChunk(depth: kk) - 1) / FloatGEMM.columnsPerChunk(depth: kk)

@@ -10,7 +10,6 @@
 
 /* Output columns per block: 64 lanes are 4 zmm or 8 ymm independent FMA chains. */
 enum { BLOCK = 64, MAX_KW = 64, MAX_ROWS = 4 };
-#define CK_INLINE static inline __attribute__((always_inline))
 
 /* Scratch holds each input row zero-padded and split into `stride_w` phase rows: phase p keeps
  * padded columns p, p + sw, p + 2·sw, …, so every tap of a block reads one contiguous run
@@ -119,7 +118,7 @@ DEPTHWISE_PLANE(depthwise_plane, sums_ref)
 
 /* 16 columns of both phases from 32 input floats at a time (lanes outside the row load as 0,
  * two permutes split them), straight from the input: no padded copy to read back. */
-__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) CK_INLINE __mmask16 row_lanes(long c, int in_w) {
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))) static inline __mmask16 row_lanes(long c, int in_w) {
   unsigned m = 0;
   for (int l = 0; l < 16; l++) m |= (unsigned)(c + l >= 0 && c + l < in_w) << l;
   return (__mmask16)m;

@@ -147,16 +147,19 @@ typedef struct pair_store {
     int32_t *rows = (int32_t *)scratch;                                                                          \
     float *acc = scratch + pair_rows(g) * n;                                                                     \
     long offsets[PAIR_MAX_KW / 2];                                                                               \
-    int32_t weights[CK_Q_DEPTHWISE_MAX_TAPS];                                                                    \
+    int32_t weights[CK_Q_DEPTHWISE_MAX_TAPS + 1];                                                                \
     prepare_pairs(x, za, w, g, LANES, rows, offsets, weights);                                                   \
-    const int pairs = (g->k_w + 1) / 2, count = g->k_h * pairs;                                                  \
-    const char *taps[CK_Q_DEPTHWISE_MAX_TAPS];                                                                   \
+    /* an even count of tap pairs: an odd one gets a zero-weight partner (adds exactly 0) */                      \
+    const int pairs = (g->k_w + 1) / 2, real = g->k_h * pairs, count = (real + 1) / 2 * 2;                       \
+    if (count > real) weights[real] = 0;                                                                         \
+    const char *taps[CK_Q_DEPTHWISE_MAX_TAPS + 1];                                                               \
     pair_store st = {e->type == CK_OUT_F32, LANES, sa, e->bias ? e->bias[0] : 0.0f, e->clip_lo, e->clip_hi};     \
     for (int oh = 0; oh < g->out_h; oh++) {                                                                      \
       for (int kh = 0; kh < g->k_h; kh++)                                                                        \
         for (int q = 0; q < pairs; q++)                                                                          \
           taps[kh * pairs + q] =                                                                                 \
               (const char *)(rows + ((long)oh * g->stride_h + (long)kh * g->dil_h) * n) + offsets[q];            \
+      if (count > real) taps[real] = taps[real - 1];                                                             \
       float *y = st.fused ? (float *)e->y + (long)oh * g->out_w : acc + (long)oh * ow;                           \
       long j0 = 0;                                                                                               \
       st.last = LANES;                                                                                           \
@@ -180,15 +183,14 @@ typedef struct pair_store {
 
 #define T512 "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
 
-/* Tap pair i of the row at taps[i] + column (bytes), weights[i]; pairs alternate between two
- * accumulators per vector, so even one vector keeps two chains in flight. */
+/* Tap pair i of the row at taps[i] + column (bytes), weights[i], `count` even; pairs alternate
+ * between two accumulators per vector, so even one vector keeps two chains in flight. */
 __attribute__((target(T512))) static inline __attribute__((always_inline)) void block512(
     float *y, const char *const *taps, long column, const int32_t *weights, int count, float sw, int nv,
     const pair_store *st) {
   __m512i a[PAIR_VECTORS], b[PAIR_VECTORS];
   for (int v = 0; v < nv; v++) a[v] = b[v] = _mm512_setzero_si512();
-  int i = 0;
-  for (; i + 2 <= count; i += 2) {
+  for (int i = 0; i < count; i += 2) {
     const __m512i w0 = _mm512_set1_epi32(weights[i]), w1 = _mm512_set1_epi32(weights[i + 1]);
     const char *p0 = taps[i] + column, *p1 = taps[i + 1] + column;
     for (int v = 0; v < nv; v++) {
@@ -196,22 +198,15 @@ __attribute__((target(T512))) static inline __attribute__((always_inline)) void 
       b[v] = _mm512_dpwssd_epi32(b[v], _mm512_loadu_si512(p1 + 64 * v), w1);
     }
   }
-  if (i < count) {
-    const __m512i w0 = _mm512_set1_epi32(weights[i]);
-    const char *p0 = taps[i] + column;
-    for (int v = 0; v < nv; v++) a[v] = _mm512_dpwssd_epi32(a[v], _mm512_loadu_si512(p0 + 64 * v), w0);
-  }
-  const __m512 s = _mm512_set1_ps(sw);
-  if (!st->fused) {
-    for (int v = 0; v < nv; v++)
-      _mm512_storeu_ps(y + 16 * v, _mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_add_epi32(a[v], b[v]))));
-    return;
-  }
-  const __m512 sa = _mm512_set1_ps(st->sa), bias = _mm512_set1_ps(st->bias);
+  const __m512 s = _mm512_set1_ps(sw), sa = _mm512_set1_ps(st->sa), bias = _mm512_set1_ps(st->bias);
   const __m512 lo = _mm512_set1_ps(st->lo), hi = _mm512_set1_ps(st->hi);
   for (int v = 0; v < nv; v++) {
-    const __m512 f = _mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_add_epi32(a[v], b[v])));
-    const __m512 o = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(f, sa, bias), lo), hi);
+    __m512 o = _mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_add_epi32(a[v], b[v])));
+    if (!st->fused) {
+      _mm512_storeu_ps(y + 16 * v, o);
+      continue;
+    }
+    o = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(o, sa, bias), lo), hi);
     if (v == nv - 1 && st->last < 16) _mm512_mask_storeu_ps(y + 16 * v, (__mmask16)((1u << st->last) - 1), o);
     else _mm512_storeu_ps(y + 16 * v, o);
   }
@@ -224,8 +219,7 @@ __attribute__((target("avx2,fma,f16c"))) static inline __attribute__((always_inl
     const pair_store *st) {
   __m256i a[PAIR_VECTORS], b[PAIR_VECTORS];
   for (int v = 0; v < nv; v++) a[v] = b[v] = _mm256_setzero_si256();
-  int i = 0;
-  for (; i + 2 <= count; i += 2) {
+  for (int i = 0; i < count; i += 2) {
     const __m256i w0 = _mm256_set1_epi32(weights[i]), w1 = _mm256_set1_epi32(weights[i + 1]);
     const char *p0 = taps[i] + column, *p1 = taps[i + 1] + column;
     for (int v = 0; v < nv; v++) {
@@ -233,22 +227,15 @@ __attribute__((target("avx2,fma,f16c"))) static inline __attribute__((always_inl
       b[v] = MADD256(b[v], p1 + 32 * v, w1);
     }
   }
-  if (i < count) {
-    const __m256i w0 = _mm256_set1_epi32(weights[i]);
-    const char *p0 = taps[i] + column;
-    for (int v = 0; v < nv; v++) a[v] = MADD256(a[v], p0 + 32 * v, w0);
-  }
-  const __m256 s = _mm256_set1_ps(sw);
-  if (!st->fused) {
-    for (int v = 0; v < nv; v++)
-      _mm256_storeu_ps(y + 8 * v, _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_add_epi32(a[v], b[v]))));
-    return;
-  }
-  const __m256 sa = _mm256_set1_ps(st->sa), bias = _mm256_set1_ps(st->bias);
+  const __m256 s = _mm256_set1_ps(sw), sa = _mm256_set1_ps(st->sa), bias = _mm256_set1_ps(st->bias);
   const __m256 lo = _mm256_set1_ps(st->lo), hi = _mm256_set1_ps(st->hi);
   for (int v = 0; v < nv; v++) {
-    const __m256 f = _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_add_epi32(a[v], b[v])));
-    const __m256 o = _mm256_min_ps(_mm256_max_ps(_mm256_fmadd_ps(f, sa, bias), lo), hi);
+    __m256 o = _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_add_epi32(a[v], b[v])));
+    if (!st->fused) {
+      _mm256_storeu_ps(y + 8 * v, o);
+      continue;
+    }
+    o = _mm256_min_ps(_mm256_max_ps(_mm256_fmadd_ps(o, sa, bias), lo), hi);
     if (v == nv - 1 && st->last < 8) {
       const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
       _mm256_maskstore_ps(y + 8 * v, _mm256_cmpgt_epi32(_mm256_set1_epi32(st->last), lane), o);
